@@ -1,1 +1,17 @@
-//! placeholder
+//! ossmc: a model connector for Alibaba Cloud OSS.
+//!
+//! Module map (one concept per module):
+//! - [`error`]: the crate's error type and its kinds.
+//! - `config`: the JSON configuration and its defaults.
+//! - `endpoint`, `uri`: where requests go, and `oss://bucket/key` parsing.
+//! - `credentials`: credential providers and the refreshing cache.
+//! - `signing`: OSS V1 and V4 request signatures.
+//! - `logging`: the log file and the per-request audit file.
+//! - `client`: the shared HTTP agent, retries and OSS error responses.
+//! - `listing`: ListObjectsV2 page after page.
+//! - `prefetch`, `reader`: the open-order prefetcher and the object reader over it.
+//! - `connector`: the public entry point tying them together.
+
+pub mod error;
+
+pub use error::{Error, ErrorKind, Result};
