@@ -1,0 +1,48 @@
+//! OSS error responses: the code, HTTP status and message of each error the server
+//! returns, and their XML form.
+
+/// An error the server answers with: `status` and `code` as OSS would send them, a
+/// message, and extra elements (`StringToSign`, `Key`, `BucketName`...) for the XML body.
+#[derive(Debug, Clone)]
+pub struct OssError {
+    pub status: u16,
+    pub code: &'static str,
+    pub message: String,
+    /// Extra `<Name>value</Name>` elements of the body, in order.
+    pub extra: Vec<(&'static str, String)>,
+    /// The `EC` diagnostic code (also sent as the `x-oss-ec` header), when one is documented.
+    pub ec: Option<&'static str>,
+}
+
+impl OssError {
+    pub fn new(status: u16, code: &'static str, message: impl Into<String>) -> OssError {
+        OssError { status, code, message: message.into(), extra: Vec::new(), ec: None }
+    }
+
+    pub fn with(mut self, name: &'static str, value: impl Into<String>) -> OssError {
+        self.extra.push((name, value.into()));
+        self
+    }
+
+    pub fn with_ec(mut self, ec: &'static str) -> OssError {
+        self.ec = Some(ec);
+        self
+    }
+
+    pub fn access_denied(message: impl Into<String>) -> OssError {
+        OssError::new(403, "AccessDenied", message)
+    }
+
+    pub fn invalid_argument(message: impl Into<String>) -> OssError {
+        OssError::new(400, "InvalidArgument", message)
+    }
+
+    pub fn no_such_bucket(bucket: &str) -> OssError {
+        OssError::new(404, "NoSuchBucket", "The specified bucket does not exist.")
+            .with("BucketName", bucket)
+    }
+
+    pub fn no_such_key(key: &str) -> OssError {
+        OssError::new(404, "NoSuchKey", "The specified key does not exist.").with("Key", key)
+    }
+}
