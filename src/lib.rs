@@ -12,6 +12,17 @@
 //! - `prefetch`, `reader`: the open-order prefetcher and the object reader over it.
 //! - `connector`: the public entry point tying them together.
 
+pub mod config;
+pub mod credentials;
+pub(crate) mod endpoint;
 pub mod error;
+pub(crate) mod logging;
+pub(crate) mod signing;
+pub mod uri;
 
+pub use config::{Addressing, Config, FastListConfig, LogPath, PrefetchConfig, RetryConfig, SignatureVersion};
+pub use credentials::{
+    CallbackProvider, Credentials, CredentialsProvider, EnvProvider, FileProvider, StaticProvider,
+};
 pub use error::{Error, ErrorKind, Result};
+pub use uri::{parse_oss_uri, validate_bucket_name};
