@@ -10,7 +10,7 @@
 //!   and `i = offset / 8`; `seed(key)` is FNV-1a-64 of the key's UTF-8 bytes.
 //!   Every word of an object differs from every other word of it (both steps are
 //!   bijections), so a misplaced or repeated chunk never verifies by accident.
-//!   `python/tests/synthetic.py` implements the same function with numpy.
+//!   `tools/testkit/python/ossmc_testkit/synthetic.py` implements the same function with numpy.
 //! * **Key names** ([`key_name`]): the `i`-th key of an `--keys PREFIX:COUNT` set, a mix of
 //!   one flat huge directory, nested directories, a deep tree and non-ASCII names with
 //!   spaces and `+`, so that listing sees the shapes real buckets have.
@@ -148,7 +148,7 @@ mod tests {
 
     #[test]
     fn known_values_shared_with_python() {
-        // python/tests/synthetic.py asserts the same numbers.
+        // tools/testkit/python/tests/test_synthetic.py asserts the same numbers.
         assert_eq!(seed(""), 0xcbf2_9ce4_8422_2325);
         assert_eq!(seed("a"), 0xaf63_dc4c_8601_ec8c);
         let mut buf = [0u8; 8];

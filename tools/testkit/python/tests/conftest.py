@@ -1,0 +1,6 @@
+"""Makes ``ossmc_testkit`` importable from its source folder."""
+
+import sys
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
