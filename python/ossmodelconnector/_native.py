@@ -1,0 +1,93 @@
+"""Loads libossmc through cffi (ABI mode) and checks it is the version this package speaks.
+
+The cdef is the generated header ``ossmc.h`` (see ``_cdef.py``), never a hand-written copy.
+Where things are looked up, first match wins:
+
+* library: ``$OSSMC_LIBRARY``, then ``libossmc.so`` shipped inside the package;
+* header: ``$OSSMC_HEADER``, then ``ossmc.h`` shipped inside the package, then the
+  repository's ``include/ossmc.h`` (running from a source checkout).
+
+``OSSMC_LIBRARY`` lets developers and tests use a freshly built ``target/*/libossmc.so``
+without reinstalling the package.
+"""
+
+from __future__ import annotations
+
+import os
+from typing import Any, Tuple
+
+import cffi
+
+from ._cdef import header_to_cdef
+
+__all__ = ["ffi", "lib", "EXPECTED_ABI_VERSION", "library_path", "check_abi_version"]
+
+#: The C ABI version this Python code is written against (``OSSMC_ABI_VERSION``).
+EXPECTED_ABI_VERSION = 0
+
+_HERE = os.path.dirname(os.path.abspath(__file__))
+
+
+def _find_header() -> str:
+    candidates = [
+        os.environ.get("OSSMC_HEADER"),
+        os.path.join(_HERE, "ossmc.h"),
+        os.path.join(os.path.dirname(os.path.dirname(_HERE)), "include", "ossmc.h"),
+    ]
+    for path in candidates:
+        if path and os.path.isfile(path):
+            return path
+    raise ImportError(
+        "ossmodelconnector: the C header ossmc.h was not found; reinstall the package "
+        "(pip install ./python) or set OSSMC_HEADER to include/ossmc.h"
+    )
+
+
+def _find_library() -> str:
+    explicit = os.environ.get("OSSMC_LIBRARY")
+    if explicit:
+        if not os.path.isfile(explicit):
+            raise ImportError(f"ossmodelconnector: OSSMC_LIBRARY names {explicit}, which is not a file")
+        return explicit
+    packaged = os.path.join(_HERE, "libossmc.so")
+    if os.path.isfile(packaged):
+        return packaged
+    raise ImportError(
+        "ossmodelconnector: libossmc.so was not found in the package; install it with "
+        "`pip install ./python` from the repository, or set OSSMC_LIBRARY to a built "
+        "libossmc.so (cargo build --release -p ossmc)"
+    )
+
+
+def check_abi_version(library_abi: int, header_abi: int, path: str) -> None:
+    """Raises ImportError unless the library, its header and this package agree on the ABI."""
+    if library_abi == header_abi == EXPECTED_ABI_VERSION:
+        return
+    raise ImportError(
+        f"ossmodelconnector: ABI version mismatch: this package needs libossmc ABI version "
+        f"{EXPECTED_ABI_VERSION}, but {path} has ABI version {library_abi} and its header "
+        f"declares {header_abi}; reinstall the package from one checkout "
+        "(pip install --force-reinstall ./python)"
+    )
+
+
+def _load() -> Tuple[Any, Any, str]:
+    header_path = _find_header()
+    with open(header_path, encoding="utf-8") as f:
+        cdef = header_to_cdef(f.read())
+    ffi = cffi.FFI()
+    ffi.cdef(cdef)
+    path = _find_library()
+    try:
+        lib = ffi.dlopen(path)
+    except OSError as e:
+        raise ImportError(f"ossmodelconnector: cannot load {path}: {e}") from e
+    try:
+        library_abi = int(lib.ossmc_abi_version())
+    except AttributeError as e:
+        raise ImportError(f"ossmodelconnector: {path} is not libossmc (no ossmc_abi_version symbol)") from e
+    check_abi_version(library_abi, int(lib.OSSMC_ABI_VERSION), path)
+    return ffi, lib, path
+
+
+ffi, lib, library_path = _load()

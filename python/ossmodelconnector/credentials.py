@@ -1,0 +1,124 @@
+"""Credentials providers written in Python, called by libossmc through a C callback.
+
+Any object with ``get_credentials()`` works as ``cred_provider``: oss2's providers
+(``oss2.credentials.EnvironmentVariableCredentialsProvider``...), alibabacloud-oss-v2's
+(``alibabacloud_oss_v2.credentials.*``), or a class of your own. What ``get_credentials()``
+returns needs the access key id, secret and (optionally) security token, either as oss2's
+``get_access_key_id()`` / ``get_access_key_secret()`` / ``get_security_token()`` methods or
+as alibabacloud-oss-v2's ``access_key_id`` / ``access_key_secret`` / ``security_token``
+attributes. An ``expiration`` attribute (a ``datetime`` or Unix seconds) is honoured:
+libossmc asks again shortly before it.
+
+libossmc calls the provider on first use, before cached credentials expire and after OSS
+rejected them; possibly from one of its own threads. An exception raised by the provider is
+kept and raised again from the connector call that failed because of it.
+"""
+
+from __future__ import annotations
+
+import datetime
+import threading
+from typing import Any, Optional, Tuple
+
+from ._native import ffi, lib
+
+__all__ = ["CredentialsBridge", "CALLBACK"]
+
+
+def _field(creds: Any, method: str, attribute: str) -> Any:
+    getter = getattr(creds, method, None)
+    if callable(getter):
+        return getter()
+    return getattr(creds, attribute, None)
+
+
+def _encode(value: Any, what: str, required: bool) -> Optional[bytes]:
+    if value is None or value == "":
+        if required:
+            raise ValueError(f"the credentials provider returned no {what}")
+        return None
+    if isinstance(value, bytes):
+        value = value.decode("utf-8")
+    if not isinstance(value, str):
+        raise TypeError(f"the credentials provider returned a {type(value).__name__} as {what}, not a str")
+    if "\0" in value:
+        raise ValueError(f"the credentials provider returned a {what} containing a NUL character")
+    return value.encode("utf-8")
+
+
+def _expiration_seconds(creds: Any) -> int:
+    """Unix seconds of the credentials' expiration, 0 when they do not expire."""
+    value = getattr(creds, "expiration", None)
+    if value is None:
+        return 0
+    if isinstance(value, datetime.datetime):
+        if value.tzinfo is None:  # alibabacloud-oss-v2 documents naive values as UTC
+            value = value.replace(tzinfo=datetime.timezone.utc)
+        return int(value.timestamp())
+    if isinstance(value, (int, float)):
+        return int(value)
+    raise TypeError(f"the credentials' expiration is a {type(value).__name__}, not a datetime or a number")
+
+
+def _unpack(creds: Any) -> Tuple[bytes, bytes, Optional[bytes], int]:
+    if creds is None:
+        raise ValueError("the credentials provider's get_credentials() returned None")
+    key_id = _encode(_field(creds, "get_access_key_id", "access_key_id"), "access key id", True)
+    secret = _encode(_field(creds, "get_access_key_secret", "access_key_secret"), "access key secret", True)
+    token = _encode(_field(creds, "get_security_token", "security_token"), "security token", False)
+    assert key_id is not None and secret is not None
+    return key_id, secret, token, _expiration_seconds(creds)
+
+
+class CredentialsBridge:
+    """Connects one Python provider to libossmc: the C callback's userdata points here.
+
+    It outlives the native connector (the connector's destructor holds a reference), so the
+    callback never sees a dangling handle.
+    """
+
+    def __init__(self, provider: Any) -> None:
+        if not callable(getattr(provider, "get_credentials", None)):
+            raise TypeError(
+                f"cred_provider must have a get_credentials() method; got a {type(provider).__name__}"
+            )
+        self.provider = provider
+        self.handle = ffi.new_handle(self)
+        self._lock = threading.Lock()
+        self._error: Optional[BaseException] = None
+        self._traceback: Any = None
+
+    def fetch(self, sink: Any) -> int:
+        """Runs the provider and hands its credentials to libossmc; never raises."""
+        try:
+            key_id, secret, token, expiration = _unpack(self.provider.get_credentials())
+            status = lib.ossmc_credentials_sink_set(
+                sink, key_id, secret, token if token is not None else ffi.NULL, expiration
+            )
+            if status != lib.OSSMC_OK:
+                raise ValueError(
+                    "libossmc rejected the credentials the provider returned "
+                    f"(status {ffi.string(lib.ossmc_status_name(status)).decode()})"
+                )
+        except BaseException as e:  # noqa: B902 - even KeyboardInterrupt must not cross into C
+            with self._lock:
+                self._error, self._traceback = e, e.__traceback__
+            return int(lib.OSSMC_CREDENTIALS_CALLBACK)
+        with self._lock:
+            self._error = self._traceback = None
+        return int(lib.OSSMC_OK)
+
+    def pending_error(self) -> Optional[BaseException]:
+        """The exception of the provider's latest failed call, if its latest call failed."""
+        with self._lock:
+            if self._error is None:
+                return None
+            return self._error.with_traceback(self._traceback)
+
+
+def _callback(userdata: Any, sink: Any) -> int:
+    return ffi.from_handle(userdata).fetch(sink)
+
+
+#: The one C trampoline shared by every connector; userdata selects the bridge.
+CALLBACK = ffi.callback("ossmc_credentials_callback", _callback, error=int(lib.OSSMC_CREDENTIALS_CALLBACK))

@@ -1,0 +1,157 @@
+"""Build hook for the ``ossmodelconnector`` wheel.
+
+The package is pure Python over libossmc (cffi, ABI mode). Building it means:
+
+1. ``cargo build --release`` of the ``ossmc`` crate in the repository this folder belongs to;
+2. copying the resulting ``libossmc.so`` and the generated C header ``include/ossmc.h`` into
+   the package, where ``ossmodelconnector._native`` finds them at import;
+3. checking, at build time, that the header parses as a cffi cdef, so a header cffi cannot
+   read fails the build instead of the first import.
+
+The cdef is never written by hand: it is the header cbindgen generated, read through the
+same function (``ossmodelconnector/_cdef.py``) at build time and at import.
+
+Environment:
+  ``OSSMC_SOURCE_DIR``     the repository root (default: the parent of this folder)
+  ``OSSMC_CARGO_PROFILE``  the cargo profile to build (default: ``release``)
+  ``CARGO``                the cargo binary (default: ``cargo`` on PATH, else ~/.cargo/bin/cargo)
+  ``CARGO_TARGET_DIR``     honoured by cargo as usual
+"""
+
+import importlib.util
+import json
+import os
+import shutil
+import subprocess
+import sys
+import sysconfig
+
+from setuptools import setup
+from setuptools.command.build_py import build_py
+from setuptools.dist import Distribution
+
+try:  # setuptools >= 70.1 ships bdist_wheel itself
+    from setuptools.command.bdist_wheel import bdist_wheel
+except ImportError:  # older setuptools: the wheel package provides it
+    from wheel.bdist_wheel import bdist_wheel
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+PACKAGE = "ossmodelconnector"
+LIBRARY_NAME = "libossmc.so"
+HEADER_NAME = "ossmc.h"
+
+
+def _source_dir():
+    root = os.environ.get("OSSMC_SOURCE_DIR") or os.path.dirname(HERE)
+    if not os.path.isfile(os.path.join(root, "Cargo.toml")) or not os.path.isfile(
+        os.path.join(root, "include", HEADER_NAME)
+    ):
+        sys.exit(
+            f"ossmodelconnector: the Rust sources were not found at {root} (expected Cargo.toml "
+            f"and include/{HEADER_NAME}). Install from a clone of the repository with "
+            "`pip install ./python` (pip >= 21.3 builds in place), or set OSSMC_SOURCE_DIR."
+        )
+    return root
+
+
+def _cargo():
+    explicit = os.environ.get("CARGO")
+    if explicit:
+        return explicit
+    found = shutil.which("cargo")
+    if found:
+        return found
+    fallback = os.path.expanduser("~/.cargo/bin/cargo")
+    if os.path.isfile(fallback):
+        return fallback
+    sys.exit("ossmodelconnector: cargo was not found; install Rust (https://rustup.rs) and retry")
+
+
+def _build_library(root):
+    """Runs cargo and returns the path of the cdylib it produced."""
+    profile = os.environ.get("OSSMC_CARGO_PROFILE", "release")
+    cmd = [
+        _cargo(),
+        "build",
+        "--lib",
+        "-p",
+        "ossmc",
+        "--profile",
+        profile,
+        "--manifest-path",
+        os.path.join(root, "Cargo.toml"),
+        "--message-format=json-render-diagnostics",
+    ]
+    print("ossmodelconnector: running " + " ".join(cmd), file=sys.stderr)
+    # Diagnostics go to stderr as cargo renders them; stdout carries one JSON message a line,
+    # from which the artifact's real path is taken (it depends on CARGO_TARGET_DIR and the profile).
+    proc = subprocess.run(cmd, cwd=root, stdout=subprocess.PIPE, check=False)
+    if proc.returncode != 0:
+        sys.exit(f"ossmodelconnector: cargo build failed with exit status {proc.returncode}")
+    library = None
+    for line in proc.stdout.decode("utf-8", "replace").splitlines():
+        try:
+            msg = json.loads(line)
+        except ValueError:
+            continue
+        if msg.get("reason") != "compiler-artifact" or msg.get("target", {}).get("name") != "ossmc":
+            continue
+        for path in msg.get("filenames", []):
+            if os.path.basename(path) == LIBRARY_NAME:
+                library = path
+    if library is None or not os.path.isfile(library):
+        sys.exit(f"ossmodelconnector: cargo build succeeded but produced no {LIBRARY_NAME}")
+    return library
+
+
+def _check_header(header_path):
+    """Parses the header the way the package will at import, so a bad header fails here."""
+    spec = importlib.util.spec_from_file_location("_ossmc_cdef", os.path.join(HERE, PACKAGE, "_cdef.py"))
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    import cffi
+
+    with open(header_path, encoding="utf-8") as f:
+        cffi.FFI().cdef(module.header_to_cdef(f.read()))
+
+
+class BuildPyWithLibrary(build_py):
+    """build_py that also builds libossmc and puts it and its header into the package."""
+
+    def run(self):
+        super().run()
+        root = _source_dir()
+        header = os.path.join(root, "include", HEADER_NAME)
+        _check_header(header)
+        library = _build_library(root)
+        dest = os.path.join(self.build_lib, PACKAGE)
+        os.makedirs(dest, exist_ok=True)
+        shutil.copyfile(library, os.path.join(dest, LIBRARY_NAME))
+        os.chmod(os.path.join(dest, LIBRARY_NAME), 0o755)
+        shutil.copyfile(header, os.path.join(dest, HEADER_NAME))
+
+
+class BinaryDistribution(Distribution):
+    """The wheel carries a native library: it is platform-specific."""
+
+    def has_ext_modules(self):
+        return True
+
+
+class PlatformWheel(bdist_wheel):
+    """Tags the wheel ``py3-none-<platform>``: any CPython 3 on this platform can load the
+    library through cffi, since no Python C-API extension is involved."""
+
+    def finalize_options(self):
+        super().finalize_options()
+        self.root_is_pure = False
+
+    def get_tag(self):
+        platform = sysconfig.get_platform().replace("-", "_").replace(".", "_")
+        return "py3", "none", platform
+
+
+setup(
+    cmdclass={"build_py": BuildPyWithLibrary, "bdist_wheel": PlatformWheel},
+    distclass=BinaryDistribution,
+)
