@@ -12,17 +12,29 @@
 //! - `prefetch`, `reader`: the open-order prefetcher and the object reader over it.
 //! - `connector`: the public entry point tying them together.
 
+pub(crate) mod client;
 pub mod config;
+mod connector;
 pub mod credentials;
 pub(crate) mod endpoint;
 pub mod error;
+pub(crate) mod listing;
 pub(crate) mod logging;
+pub(crate) mod prefetch;
+mod reader;
 pub(crate) mod signing;
 pub mod uri;
 
-pub use config::{Addressing, Config, FastListConfig, LogPath, PrefetchConfig, RetryConfig, SignatureVersion};
+pub use client::CancelToken;
+pub use config::{
+    Addressing, Config, FastListConfig, LogPath, PrefetchConfig, RetryConfig, SignatureVersion,
+};
+pub use connector::Connector;
 pub use credentials::{
     CallbackProvider, Credentials, CredentialsProvider, EnvProvider, FileProvider, StaticProvider,
 };
 pub use error::{Error, ErrorKind, Result};
+pub use listing::{ObjectInfo, Page};
+pub use prefetch::PrefetchStats;
+pub use reader::ObjectReader;
 pub use uri::{parse_oss_uri, validate_bucket_name};

@@ -1,0 +1,708 @@
+//! The HTTP client: one shared ureq agent for every request the connector sends, request
+//! building (URL, key and query encoding, signing with cached credentials), the retry policy
+//! (capped exponential backoff with jitter), OSS error responses turned into [`Error`]s, and
+//! one audit line per request.
+//!
+//! Callers describe an operation as a closure that performs one attempt ([`Client::call`]);
+//! the closure decides whether a response it got is done, worth retrying (a short body, say)
+//! or fatal, and [`Client::call`] owns backoff, attempt counting and cancellation. Error
+//! responses never reach the closure: [`Exchange::send`] classifies them (retryable status,
+//! expired credentials, clock skew) before handing back only successful responses.
+
+use std::io::Read;
+use std::sync::atomic::{AtomicBool, AtomicI64, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant, SystemTime};
+
+use base64::Engine as _;
+use crossbeam_channel::{Receiver, Sender};
+use quick_xml::events::Event;
+
+use crate::config::{Addressing, Config, RetryConfig, SignatureVersion};
+use crate::credentials::{CredentialsCache, CredentialsProvider};
+use crate::endpoint::Endpoint;
+use crate::error::{Error, ErrorKind, Result};
+use crate::logging::{Audit, AuditRecord};
+use crate::signing::{self, SigningRequest};
+use crate::uri::{encode_key_path, encode_query_value};
+
+/// The `User-Agent` of every request.
+pub(crate) const USER_AGENT: &str = concat!("ossmc/", env!("CARGO_PKG_VERSION"));
+
+/// Region used for V4 signing when neither the configuration nor the endpoint names one.
+const FALLBACK_REGION: &str = "cn-hangzhou";
+
+/// Most bytes of an error body we read (OSS error documents are a few hundred bytes).
+const MAX_ERROR_BODY: u64 = 64 * 1024;
+
+/// A cancellation signal for long blocking calls (listing, opening, fetching a chunk).
+///
+/// Cancelling is immediate for waits (a backoff sleep returns at once, because the token's
+/// channel sender is dropped) and takes effect between socket reads for requests in flight.
+#[derive(Clone)]
+pub struct CancelToken {
+    inner: Arc<CancelInner>,
+}
+
+struct CancelInner {
+    cancelled: AtomicBool,
+    /// Dropped on cancel: receivers waiting in `recv_timeout` wake up with `Disconnected`.
+    sender: Mutex<Option<Sender<()>>>,
+    receiver: Receiver<()>,
+}
+
+impl CancelToken {
+    /// A token that is not cancelled.
+    pub fn new() -> CancelToken {
+        let (sender, receiver) = crossbeam_channel::bounded(0);
+        CancelToken {
+            inner: Arc::new(CancelInner {
+                cancelled: AtomicBool::new(false),
+                sender: Mutex::new(Some(sender)),
+                receiver,
+            }),
+        }
+    }
+
+    /// Cancels every call using this token (and its clones). Idempotent.
+    pub fn cancel(&self) {
+        self.inner.cancelled.store(true, Ordering::SeqCst);
+        let mut s = self.inner.sender.lock().unwrap_or_else(|p| p.into_inner());
+        s.take();
+    }
+
+    /// True once [`CancelToken::cancel`] was called.
+    pub fn is_cancelled(&self) -> bool {
+        self.inner.cancelled.load(Ordering::Relaxed)
+    }
+
+    /// Sleeps for `d` unless cancelled first; returns false when cancelled.
+    pub(crate) fn sleep(&self, d: Duration) -> bool {
+        if self.is_cancelled() {
+            return false;
+        }
+        match self.inner.receiver.recv_timeout(d) {
+            Err(crossbeam_channel::RecvTimeoutError::Timeout) => !self.is_cancelled(),
+            _ => false,
+        }
+    }
+}
+
+impl Default for CancelToken {
+    fn default() -> Self {
+        CancelToken::new()
+    }
+}
+
+impl std::fmt::Debug for CancelToken {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("CancelToken")
+            .field("cancelled", &self.is_cancelled())
+            .finish()
+    }
+}
+
+/// One request as the operations describe it.
+pub(crate) struct Request<'a> {
+    /// Operation name for logs and the audit file (`GetObject`, `HeadObject`, ...).
+    pub op: &'static str,
+    pub method: &'static str,
+    pub bucket: &'a str,
+    /// Decoded key; `None` for bucket-level operations.
+    pub key: Option<&'a str>,
+    /// Decoded query names and values, in the order sent.
+    pub query: Vec<(String, String)>,
+    /// Extra headers, lower-case names (`range`, `if-match`, ...).
+    pub headers: Vec<(String, String)>,
+    /// The byte range, for the audit line.
+    pub range: Option<(u64, u64)>,
+}
+
+/// A successful (2xx) response handed to an operation.
+pub(crate) struct Response {
+    pub status: u16,
+    pub headers: ureq::http::HeaderMap,
+    pub body: ureq::Body,
+    pub request_id: String,
+    started: Instant,
+}
+
+impl Response {
+    /// A header as text, if present and valid.
+    pub(crate) fn header(&self, name: &str) -> Option<&str> {
+        self.headers.get(name).and_then(|v| v.to_str().ok())
+    }
+}
+
+/// What one attempt of an operation came to.
+pub(crate) enum Attempt<T> {
+    /// Finished.
+    Done(T),
+    /// Failed in a way another attempt may fix (after a backoff delay).
+    Retry(Error),
+    /// Failed in a way another attempt fixes at once (fresh credentials, clock corrected).
+    RetryNow(Error),
+    /// Failed for good.
+    Fail(Error),
+}
+
+/// Per-call state shared by the attempts of one operation.
+pub(crate) struct Exchange<'c> {
+    client: &'c Client,
+    credentials_refreshed: bool,
+    clock_corrected: bool,
+}
+
+/// The shared HTTP client.
+pub(crate) struct Client {
+    agent: ureq::Agent,
+    endpoint: Endpoint,
+    addressing: Addressing,
+    region: String,
+    signature_version: SignatureVersion,
+    credentials: CredentialsCache,
+    retry: RetryConfig,
+    audit: Option<Audit>,
+    /// Server time minus local time, in seconds, learned from a RequestTimeTooSkewed response.
+    clock_offset_secs: AtomicI64,
+}
+
+impl std::fmt::Debug for Client {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        // No credentials here: the cache is deliberately left out.
+        f.debug_struct("Client")
+            .field("endpoint", &self.endpoint)
+            .field("addressing", &self.addressing)
+            .field("region", &self.region)
+            .field("signature_version", &self.signature_version)
+            .finish()
+    }
+}
+
+impl Client {
+    /// Builds the client: one agent whose pool holds a connection for every request the
+    /// prefetcher and the lister may have in flight.
+    pub(crate) fn new(
+        endpoint: Endpoint,
+        provider: Arc<dyn CredentialsProvider>,
+        config: &Config,
+        audit: Option<Audit>,
+    ) -> Client {
+        let pool = config.prefetch.max_in_flight() + config.fast_list.max_in_flight();
+        let agent_config = ureq::Agent::config_builder()
+            .http_status_as_error(false)
+            .max_redirects(0)
+            .max_idle_connections(pool.max(1))
+            .max_idle_connections_per_host(pool.max(1))
+            .timeout_connect(Some(config.connect_timeout))
+            .timeout_per_read(Some(config.read_timeout))
+            .timeout_recv_response(Some(config.read_timeout))
+            .timeout_per_write(Some(config.read_timeout))
+            .user_agent(USER_AGENT)
+            .build();
+        let agent = ureq::Agent::new_with_config(agent_config);
+        let addressing = endpoint.addressing(config.addressing);
+        let region = config
+            .region
+            .clone()
+            .or_else(|| endpoint.region.clone())
+            .unwrap_or_else(|| FALLBACK_REGION.to_owned());
+        Client {
+            agent,
+            endpoint,
+            addressing,
+            region,
+            signature_version: config.signature_version,
+            credentials: CredentialsCache::new(provider),
+            retry: config.retry.clone(),
+            audit,
+            clock_offset_secs: AtomicI64::new(0),
+        }
+    }
+
+    /// The retry policy in use.
+    pub(crate) fn retry_config(&self) -> &RetryConfig {
+        &self.retry
+    }
+
+    /// Runs an operation: `attempt` performs one try (usually one request through
+    /// [`Exchange::send`]); retryable failures are retried with capped exponential backoff
+    /// and full jitter, at most `retry.max_attempts` tries in all.
+    pub(crate) fn call<T>(
+        &self,
+        cancel: &CancelToken,
+        mut attempt: impl FnMut(&mut Exchange<'_>) -> Attempt<T>,
+    ) -> Result<T> {
+        let mut ex = Exchange {
+            client: self,
+            credentials_refreshed: false,
+            clock_corrected: false,
+        };
+        let max = self.retry.max_attempts.max(1);
+        let mut tries = 0u32;
+        loop {
+            if cancel.is_cancelled() {
+                return Err(Error::new(
+                    ErrorKind::Cancelled,
+                    "the operation was cancelled",
+                ));
+            }
+            tries += 1;
+            let err = match attempt(&mut ex) {
+                Attempt::Done(v) => return Ok(v),
+                Attempt::Fail(e) => return Err(e),
+                Attempt::RetryNow(e) => {
+                    if tries >= max {
+                        return Err(e);
+                    }
+                    log::info!("{e}; retrying at once");
+                    continue;
+                }
+                Attempt::Retry(e) => e,
+            };
+            if tries >= max {
+                log::warn!("{err}; giving up after {tries} attempts");
+                return Err(err);
+            }
+            let delay = self.backoff(tries);
+            log::info!(
+                "{err}; retrying in {} ms (attempt {} of {max})",
+                delay.as_millis(),
+                tries + 1
+            );
+            if !cancel.sleep(delay) {
+                return Err(Error::new(
+                    ErrorKind::Cancelled,
+                    "the operation was cancelled",
+                ));
+            }
+        }
+    }
+
+    /// Full-jitter backoff: a random delay in [0, min(max_delay, base * 2^(n-1))], at least 1 ms.
+    fn backoff(&self, failed_tries: u32) -> Duration {
+        let exp = failed_tries.saturating_sub(1).min(20);
+        let cap = self
+            .retry
+            .base_delay
+            .saturating_mul(1u32 << exp)
+            .min(self.retry.max_delay);
+        let nanos = cap.as_nanos().min(u128::from(u64::MAX)) as u64;
+        Duration::from_nanos(fastrand::u64(0..=nanos)).max(Duration::from_millis(1))
+    }
+
+    fn now(&self) -> SystemTime {
+        let off = self.clock_offset_secs.load(Ordering::Relaxed);
+        let now = SystemTime::now();
+        if off >= 0 {
+            now + Duration::from_secs(off as u64)
+        } else {
+            now - Duration::from_secs(off.unsigned_abs())
+        }
+    }
+
+    /// Sends one request and returns the raw response (any status) or a transport error.
+    fn send_raw(&self, req: &Request<'_>) -> Result<(ureq::http::Response<ureq::Body>, Instant)> {
+        let (base, host) = self.endpoint.base_url(Some(req.bucket), self.addressing);
+        let mut url = base;
+        url.push('/');
+        if let Some(key) = req.key {
+            url.push_str(&encode_key_path(key));
+        }
+        for (i, (name, value)) in req.query.iter().enumerate() {
+            url.push(if i == 0 { '?' } else { '&' });
+            url.push_str(&encode_query_value(name));
+            if !value.is_empty() {
+                url.push('=');
+                url.push_str(&encode_query_value(value));
+            }
+        }
+        let mut headers: Vec<(String, String)> = Vec::with_capacity(req.headers.len() + 6);
+        headers.push(("host".to_owned(), host));
+        headers.extend(req.headers.iter().cloned());
+        let creds = self.credentials.current()?;
+        let signed = signing::sign(
+            self.signature_version,
+            &self.region,
+            &creds,
+            self.now(),
+            &SigningRequest {
+                method: req.method,
+                bucket: Some(req.bucket),
+                key: req.key,
+                query: &req.query,
+                headers: &headers,
+            },
+        );
+        let mut builder = ureq::http::Request::builder().method(req.method).uri(&url);
+        for (name, value) in headers.iter().chain(signed.iter()) {
+            builder = builder.header(name.as_str(), value.as_str());
+        }
+        let request = builder.body(()).map_err(|e| {
+            Error::new(
+                ErrorKind::InvalidArgument,
+                format!("cannot build the {} request for {url}: {e}", req.op),
+            )
+            .with_object(req.bucket, req.key)
+        })?;
+        log::debug!("{} {} {url}", req.op, req.method);
+        let started = Instant::now();
+        match self.agent.run(request) {
+            Ok(resp) => Ok((resp, started)),
+            Err(e) => {
+                let err = transport_error(req, &e);
+                self.record(req, 0, 0, started, "");
+                Err(err)
+            }
+        }
+    }
+
+    /// Writes the audit line of a request.
+    pub(crate) fn record(
+        &self,
+        req: &Request<'_>,
+        status: u16,
+        bytes: u64,
+        started: Instant,
+        request_id: &str,
+    ) {
+        if let Some(audit) = &self.audit {
+            audit.record(&AuditRecord {
+                op: req.op,
+                bucket: req.bucket,
+                key: req.key.unwrap_or(""),
+                range: req.range,
+                http_status: status,
+                bytes,
+                millis: started.elapsed().as_millis() as u64,
+                request_id,
+            });
+        }
+    }
+}
+
+impl Exchange<'_> {
+    /// Sends `req`. A 2xx response comes back as `Ok`; anything else comes back as the
+    /// attempt outcome it calls for (retry, retry at once after refreshing credentials or
+    /// correcting the clock, or fail), with the audit line already written.
+    pub(crate) fn send<T>(
+        &mut self,
+        req: &Request<'_>,
+    ) -> std::result::Result<Response, Attempt<T>> {
+        let (resp, started) = match self.client.send_raw(req) {
+            Ok(r) => r,
+            Err(e) if is_retryable_kind(e.kind()) => return Err(Attempt::Retry(e)),
+            Err(e) => return Err(Attempt::Fail(e)),
+        };
+        let (parts, body) = resp.into_parts();
+        let status = parts.status.as_u16();
+        let request_id = parts
+            .headers
+            .get("x-oss-request-id")
+            .and_then(|v| v.to_str().ok())
+            .unwrap_or("")
+            .to_owned();
+        if (200..300).contains(&status) {
+            return Ok(Response {
+                status,
+                headers: parts.headers,
+                body,
+                request_id,
+                started,
+            });
+        }
+        let error = self
+            .client
+            .error_from_response(req, status, &parts.headers, body, &request_id);
+        self.client.record(req, status, 0, started, &request_id);
+        let code = error.code().unwrap_or("");
+        match code {
+            "InvalidAccessKeyId" | "SecurityTokenExpired" | "InvalidSecurityToken"
+                if !self.credentials_refreshed =>
+            {
+                self.credentials_refreshed = true;
+                self.client.credentials.invalidate();
+                log::info!("{error}; refreshing the credentials and retrying once");
+                Err(Attempt::RetryNow(error))
+            }
+            "RequestTimeTooSkewed" if !self.clock_corrected => {
+                self.clock_corrected = true;
+                if let Some(server) = parts
+                    .headers
+                    .get("date")
+                    .and_then(|v| v.to_str().ok())
+                    .and_then(|d| httpdate::parse_http_date(d).ok())
+                {
+                    let offset = match server.duration_since(SystemTime::now()) {
+                        Ok(d) => d.as_secs() as i64,
+                        Err(e) => -(e.duration().as_secs() as i64),
+                    };
+                    self.client
+                        .clock_offset_secs
+                        .store(offset, Ordering::Relaxed);
+                    log::warn!(
+                        "the local clock is {} s off the server's; correcting and retrying once",
+                        -offset
+                    );
+                }
+                Err(Attempt::RetryNow(error))
+            }
+            _ if is_retryable_status(status, code) => Err(Attempt::Retry(error)),
+            _ => Err(Attempt::Fail(error)),
+        }
+    }
+
+    /// The client, for audit lines of successful responses.
+    pub(crate) fn client(&self) -> &Client {
+        self.client
+    }
+}
+
+impl Client {
+    /// Writes the audit line of a successful response once its body was handled.
+    pub(crate) fn record_ok(&self, req: &Request<'_>, resp: &Response, bytes: u64) {
+        self.record(req, resp.status, bytes, resp.started, &resp.request_id);
+    }
+
+    /// Turns an error response into an [`Error`]: the OSS error document from the body, or
+    /// (HEAD) from the base64 `x-oss-err` header, or just the status and request id.
+    fn error_from_response(
+        &self,
+        req: &Request<'_>,
+        status: u16,
+        headers: &ureq::http::HeaderMap,
+        mut body: ureq::Body,
+        request_id: &str,
+    ) -> Error {
+        let mut doc: Option<OssErrorDoc> = None;
+        if req.method == "HEAD" {
+            if let Some(raw) = headers.get("x-oss-err").and_then(|v| v.to_str().ok()) {
+                if let Ok(bytes) = base64::engine::general_purpose::STANDARD.decode(raw.trim()) {
+                    doc = parse_error_xml(&String::from_utf8_lossy(&bytes));
+                }
+            }
+        } else {
+            let mut text = Vec::new();
+            if body
+                .as_reader()
+                .take(MAX_ERROR_BODY)
+                .read_to_end(&mut text)
+                .is_ok()
+            {
+                doc = parse_error_xml(&String::from_utf8_lossy(&text));
+            }
+        }
+        let doc = doc.unwrap_or_default();
+        let request_id = doc
+            .request_id
+            .filter(|r| !r.is_empty())
+            .or_else(|| (!request_id.is_empty()).then(|| request_id.to_owned()));
+        let ec = doc.ec.or_else(|| {
+            headers
+                .get("x-oss-ec")
+                .and_then(|v| v.to_str().ok())
+                .map(str::to_owned)
+        });
+        let mut message = match doc.message.filter(|m| !m.is_empty()) {
+            Some(m) => format!("{} failed: {}", req.op, m.trim_end_matches('.')),
+            None => format!(
+                "{} failed with HTTP {status} {}",
+                req.op,
+                ureq::http::StatusCode::from_u16(status)
+                    .ok()
+                    .and_then(|s| s.canonical_reason())
+                    .unwrap_or("")
+            )
+            .trim_end()
+            .to_owned(),
+        };
+        if let Some(ec) = ec {
+            message.push_str(&format!(" (EC {ec})"));
+        }
+        let code = doc.code.filter(|c| !c.is_empty()).or_else(|| match status {
+            // A HEAD without x-oss-err: name the likely code so the kind is right.
+            404 if req.key.is_some() => Some("NoSuchKey".to_owned()),
+            404 => Some("NoSuchBucket".to_owned()),
+            412 => Some("PreconditionFailed".to_owned()),
+            _ => None,
+        });
+        Error::from_oss(status, code, message, request_id).with_object(req.bucket, req.key)
+    }
+}
+
+/// The fields of an OSS `<Error>` document we use. The server's `StringToSign` echo and the
+/// like are deliberately not kept.
+#[derive(Default, Debug)]
+pub(crate) struct OssErrorDoc {
+    pub code: Option<String>,
+    pub message: Option<String>,
+    pub request_id: Option<String>,
+    pub ec: Option<String>,
+}
+
+/// Parses an OSS `<Error>` document; `None` if the text is not one.
+pub(crate) fn parse_error_xml(text: &str) -> Option<OssErrorDoc> {
+    let mut reader = quick_xml::Reader::from_str(text);
+    let mut doc = OssErrorDoc::default();
+    let mut path: Vec<String> = Vec::new();
+    let mut saw_error = false;
+    loop {
+        match reader.read_event() {
+            Ok(Event::Start(e)) => {
+                let name = String::from_utf8_lossy(e.name().as_ref()).into_owned();
+                if path.is_empty() && name == "Error" {
+                    saw_error = true;
+                }
+                path.push(name);
+            }
+            Ok(Event::End(_)) => {
+                path.pop();
+            }
+            Ok(Event::Text(t)) => {
+                if let Ok(s) = t.xml_content() {
+                    append_field(&mut doc, &path, &s);
+                }
+            }
+            Ok(Event::CData(t)) => {
+                let s = String::from_utf8_lossy(&t);
+                append_field(&mut doc, &path, &s);
+            }
+            Ok(Event::GeneralRef(r)) => {
+                let s = match r.resolve_char_ref() {
+                    Ok(Some(c)) => c.to_string(),
+                    _ => match r.decode().as_deref() {
+                        Ok("amp") => "&".into(),
+                        Ok("lt") => "<".into(),
+                        Ok("gt") => ">".into(),
+                        Ok("quot") => "\"".into(),
+                        Ok("apos") => "'".into(),
+                        _ => String::new(),
+                    },
+                };
+                append_field(&mut doc, &path, &s);
+            }
+            Ok(Event::Eof) => break,
+            Err(_) => return None,
+            _ => {}
+        }
+    }
+    saw_error.then_some(doc)
+}
+
+fn append_field(doc: &mut OssErrorDoc, path: &[String], text: &str) {
+    if path.len() != 2 || path[0] != "Error" {
+        return;
+    }
+    let slot = match path[1].as_str() {
+        "Code" => &mut doc.code,
+        "Message" => &mut doc.message,
+        "RequestId" => &mut doc.request_id,
+        "EC" => &mut doc.ec,
+        _ => return,
+    };
+    slot.get_or_insert_with(String::new).push_str(text);
+}
+
+/// Whether an error response is worth another attempt.
+fn is_retryable_status(status: u16, code: &str) -> bool {
+    matches!(
+        code,
+        "RequestTimeout"
+            | "SlowDown"
+            | "Throttling"
+            | "ServiceUnavailable"
+            | "InternalError"
+            | "TotalQpsLimitExceeded"
+            | "DownloadTrafficRateLimitExceeded"
+            | "ActiveRequestLimitExceeded"
+            | "RequestTimeTooSkewed"
+    ) || status >= 500
+        || status == 408
+        || status == 429
+}
+
+fn is_retryable_kind(kind: ErrorKind) -> bool {
+    matches!(kind, ErrorKind::Network | ErrorKind::Timeout)
+}
+
+/// A transport-level failure (no HTTP response) as an [`Error`].
+fn transport_error(req: &Request<'_>, e: &ureq::Error) -> Error {
+    let kind = match e {
+        ureq::Error::Timeout(_) => ErrorKind::Timeout,
+        ureq::Error::Io(io) if io.kind() == std::io::ErrorKind::TimedOut => ErrorKind::Timeout,
+        ureq::Error::BadUri(_) => ErrorKind::InvalidArgument,
+        _ => ErrorKind::Network,
+    };
+    Error::new(kind, format!("{} request failed: {e}", req.op)).with_object(req.bucket, req.key)
+}
+
+/// An error while reading a response body (after the headers arrived).
+pub(crate) fn body_error(req: &Request<'_>, e: &std::io::Error, got: u64, want: u64) -> Error {
+    let kind = if e.kind() == std::io::ErrorKind::TimedOut {
+        ErrorKind::Timeout
+    } else {
+        ErrorKind::Network
+    };
+    Error::new(
+        kind,
+        format!(
+            "{} response body broke off after {got} of {want} bytes: {e}",
+            req.op
+        ),
+    )
+    .with_object(req.bucket, req.key)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn error_documents_parse() {
+        let xml = r#"<?xml version="1.0" encoding="UTF-8"?>
+<Error>
+  <Code>SignatureDoesNotMatch</Code>
+  <Message>The request signature we calculated does not match &amp; so on.</Message>
+  <RequestId>65F2F0A0E1B2C3D4E5F60718</RequestId>
+  <HostId>examplebucket.oss-cn-hangzhou.aliyuncs.com</HostId>
+  <StringToSign>GET\n\n\n</StringToSign>
+  <EC>0002-00000040</EC>
+</Error>"#;
+        let d = parse_error_xml(xml).unwrap();
+        assert_eq!(d.code.as_deref(), Some("SignatureDoesNotMatch"));
+        assert_eq!(
+            d.message.as_deref(),
+            Some("The request signature we calculated does not match & so on.")
+        );
+        assert_eq!(d.request_id.as_deref(), Some("65F2F0A0E1B2C3D4E5F60718"));
+        assert_eq!(d.ec.as_deref(), Some("0002-00000040"));
+        assert!(parse_error_xml("<html>nope</html>").is_none());
+        assert!(parse_error_xml("not xml at all <<<").is_none());
+    }
+
+    #[test]
+    fn retry_classification() {
+        assert!(is_retryable_status(503, "SlowDown"));
+        assert!(is_retryable_status(500, ""));
+        assert!(is_retryable_status(400, "RequestTimeout"));
+        assert!(!is_retryable_status(404, "NoSuchKey"));
+        assert!(!is_retryable_status(403, "AccessDenied"));
+        assert!(!is_retryable_status(412, "PreconditionFailed"));
+    }
+
+    #[test]
+    fn cancel_token_wakes_sleepers() {
+        let t = CancelToken::new();
+        let t2 = t.clone();
+        let h = std::thread::spawn(move || t2.sleep(Duration::from_secs(600)));
+        t.cancel();
+        assert!(!h.join().unwrap());
+        assert!(t.is_cancelled());
+        assert!(!t.sleep(Duration::from_secs(600)));
+    }
+
+    #[test]
+    fn sleep_without_cancel_returns_true() {
+        assert!(CancelToken::new().sleep(Duration::from_millis(1)));
+    }
+}

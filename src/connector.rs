@@ -1,0 +1,240 @@
+//! [`Connector`]: the public entry point. It owns the HTTP client and the prefetcher and
+//! offers listing and opening objects.
+
+use std::sync::{Arc, Mutex};
+
+use crate::client::{Attempt, CancelToken, Client, Request};
+use crate::config::Config;
+use crate::credentials::CredentialsProvider;
+use crate::endpoint::Endpoint;
+use crate::error::{Error, ErrorKind, Result};
+use crate::listing::{self, ObjectInfo, Page};
+use crate::logging::{self, Audit};
+use crate::prefetch::{ObjectMeta, PrefetchStats, Prefetcher};
+use crate::reader::ObjectReader;
+use crate::uri::{parse_oss_uri, validate_bucket_name, validate_key};
+
+/// A connection to one OSS endpoint with one set of credentials. Cheap to clone (the clones
+/// share everything); `Send + Sync`.
+///
+/// Dropping the last clone (and every [`ObjectReader`], which keep it alive) stops and joins
+/// the prefetcher's threads.
+#[derive(Clone)]
+pub struct Connector {
+    inner: Arc<Inner>,
+}
+
+pub(crate) struct Inner {
+    pub(crate) client: Arc<Client>,
+    pub(crate) prefetcher: Prefetcher,
+    endpoint: String,
+    config: Config,
+    /// Cancels the list and open calls in progress; replaced by a fresh token on interrupt.
+    interrupt: Mutex<CancelToken>,
+}
+
+impl Connector {
+    /// Creates a connector for `endpoint` (`https://oss-cn-hangzhou.aliyuncs.com`,
+    /// `http://127.0.0.1:9000`, or a bare host meaning https). Starts logging and the audit
+    /// file as configured; no request is sent yet.
+    pub fn new(
+        endpoint: &str,
+        credentials: Arc<dyn CredentialsProvider>,
+        config: Config,
+    ) -> Result<Connector> {
+        let ep = Endpoint::parse(endpoint)?;
+        logging::init_logging(&config)?;
+        let audit = Audit::open(&config)?;
+        let client = Arc::new(Client::new(ep, credentials, &config, Some(audit)));
+        let prefetcher = Prefetcher::new(Arc::clone(&client), &config.prefetch);
+        log::info!(
+            "connector for {endpoint}: {} requests in flight, {} MiB chunks, {} MiB memory limit",
+            config.prefetch.max_in_flight(),
+            config.prefetch.chunk_size >> 20,
+            config.prefetch.memory_limit >> 20
+        );
+        Ok(Connector {
+            inner: Arc::new(Inner {
+                client,
+                prefetcher,
+                endpoint: endpoint.to_owned(),
+                config,
+                interrupt: Mutex::new(CancelToken::new()),
+            }),
+        })
+    }
+
+    fn interrupt_token(&self) -> CancelToken {
+        self.inner
+            .interrupt
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .clone()
+    }
+
+    /// Makes every `list` and `open` call in progress return an error of kind
+    /// [`ErrorKind::Cancelled`] soon (backoff waits end at once; a request in flight ends at
+    /// its next socket read). Calls started afterwards are not affected.
+    pub fn interrupt(&self) {
+        let mut t = self
+            .inner
+            .interrupt
+            .lock()
+            .unwrap_or_else(|p| p.into_inner());
+        t.cancel();
+        *t = CancelToken::new();
+    }
+
+    /// Lists every object of `bucket` whose key starts with `prefix`, in key order.
+    pub fn list(&self, bucket: &str, prefix: &str) -> Result<Vec<ObjectInfo>> {
+        self.list_with_cancel(bucket, prefix, &self.interrupt_token())
+    }
+
+    /// [`Connector::list`], cancellable through `cancel`.
+    pub fn list_with_cancel(
+        &self,
+        bucket: &str,
+        prefix: &str,
+        cancel: &CancelToken,
+    ) -> Result<Vec<ObjectInfo>> {
+        validate_bucket_name(bucket)?;
+        listing::list_all(&self.inner.client, cancel, bucket, prefix)
+    }
+
+    /// One ListObjectsV2 page: the building block of parallel listing.
+    #[allow(clippy::too_many_arguments)]
+    pub fn list_page(
+        &self,
+        bucket: &str,
+        prefix: &str,
+        start_after: Option<&str>,
+        continuation_token: Option<&str>,
+        delimiter: Option<&str>,
+        max_keys: u32,
+        cancel: &CancelToken,
+    ) -> Result<Page> {
+        validate_bucket_name(bucket)?;
+        listing::list_page(
+            &self.inner.client,
+            cancel,
+            bucket,
+            prefix,
+            start_after,
+            continuation_token,
+            delimiter,
+            max_keys,
+        )
+    }
+
+    /// Opens `oss://bucket/key`: checks that the object exists (a missing one fails here with
+    /// [`ErrorKind::NoSuchKey`] or [`ErrorKind::NoSuchBucket`]) and starts prefetching it
+    /// behind the objects opened before.
+    pub fn open(&self, uri: &str) -> Result<ObjectReader> {
+        let (bucket, key) = parse_oss_uri(uri)?;
+        self.open_object_with_cancel(&bucket, &key, &self.interrupt_token())
+    }
+
+    /// [`Connector::open`] with the bucket and key given separately.
+    pub fn open_object(&self, bucket: &str, key: &str) -> Result<ObjectReader> {
+        self.open_object_with_cancel(bucket, key, &self.interrupt_token())
+    }
+
+    /// [`Connector::open_object`], cancellable through `cancel`.
+    pub fn open_object_with_cancel(
+        &self,
+        bucket: &str,
+        key: &str,
+        cancel: &CancelToken,
+    ) -> Result<ObjectReader> {
+        validate_bucket_name(bucket)?;
+        validate_key(key)?;
+        let meta = Arc::new(head_object(&self.inner.client, cancel, bucket, key)?);
+        let id = self.inner.prefetcher.open(Arc::clone(&meta))?;
+        Ok(ObjectReader::new(Arc::clone(&self.inner), id, meta))
+    }
+
+    /// The prefetcher's gauges and counters (memory held, requests in flight, refetches...).
+    pub fn prefetch_stats(&self) -> PrefetchStats {
+        self.inner.prefetcher.stats()
+    }
+
+    /// The configuration in use.
+    pub fn config(&self) -> &Config {
+        &self.inner.config
+    }
+}
+
+impl std::fmt::Debug for Connector {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        // Credentials are never shown: the client's Debug leaves them out.
+        f.debug_struct("Connector")
+            .field("endpoint", &self.inner.endpoint)
+            .field("client", &self.inner.client)
+            .field("config", &self.inner.config)
+            .finish()
+    }
+}
+
+/// HEADs an object: its size, ETag and CRC-64.
+fn head_object(
+    client: &Client,
+    cancel: &CancelToken,
+    bucket: &str,
+    key: &str,
+) -> Result<ObjectMeta> {
+    let req = Request {
+        op: "HeadObject",
+        method: "HEAD",
+        bucket,
+        key: Some(key),
+        query: Vec::new(),
+        headers: Vec::new(),
+        range: None,
+    };
+    client.call(cancel, |ex| {
+        let resp = match ex.send(&req) {
+            Ok(r) => r,
+            Err(a) => return a,
+        };
+        ex.client().record_ok(&req, &resp, 0);
+        let protocol = |what: &str| {
+            Attempt::Fail(
+                Error::new(
+                    ErrorKind::Protocol,
+                    format!(
+                        "the HeadObject response {what} (request id {})",
+                        resp.request_id
+                    ),
+                )
+                .with_object(bucket, Some(key)),
+            )
+        };
+        let size = match resp
+            .header("content-length")
+            .map(|v| v.trim().parse::<u64>())
+        {
+            Some(Ok(n)) => n,
+            Some(Err(_)) => return protocol("has an invalid Content-Length"),
+            None => return protocol("has no Content-Length"),
+        };
+        let etag = match resp.header("etag") {
+            Some(e) if !e.trim().is_empty() => e.trim().to_owned(),
+            _ => return protocol("has no ETag"),
+        };
+        let crc64 = match resp
+            .header("x-oss-hash-crc64ecma")
+            .map(|v| v.trim().parse::<u64>())
+        {
+            Some(Ok(c)) => Some(c),
+            Some(Err(_)) => return protocol("has an invalid x-oss-hash-crc64ecma"),
+            None => None,
+        };
+        Attempt::Done(ObjectMeta {
+            bucket: bucket.to_owned(),
+            key: key.to_owned(),
+            etag,
+            size,
+            crc64,
+        })
+    })
+}

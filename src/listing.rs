@@ -1,0 +1,382 @@
+//! Listing objects: ListObjectsV2 one page at a time ([`list_page`]) and page after page
+//! ([`list_all`]).
+//!
+//! Every request asks for `encoding-type=url`, so keys with control characters survive the
+//! XML; the url-encoded fields are decoded with plain percent-decoding (`+` stays `+`).
+//! [`list_page`] takes every paging parameter explicitly so that a parallel lister can split
+//! a key space with `start-after` and walk each part with continuation tokens.
+
+use std::io::Read;
+use std::time::SystemTime;
+
+use quick_xml::events::Event;
+
+use crate::client::{Attempt, CancelToken, Client, Request};
+use crate::error::{Error, ErrorKind, Result};
+
+/// Most keys a ListObjectsV2 page may hold.
+pub const MAX_KEYS: u32 = 1000;
+
+/// Most bytes of a listing page we accept (a 1000-key page is a few hundred KiB).
+const MAX_PAGE_BYTES: u64 = 64 << 20;
+
+/// One object of a listing.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ObjectInfo {
+    /// The object's key.
+    pub key: String,
+    /// Its size in bytes.
+    pub size: u64,
+    /// Its ETag, as the server sent it (quoted).
+    pub etag: String,
+    /// When it was last modified.
+    pub last_modified: SystemTime,
+}
+
+/// One ListObjectsV2 page.
+#[derive(Debug, Clone, Default)]
+pub struct Page {
+    /// The objects of the page, in key order.
+    pub objects: Vec<ObjectInfo>,
+    /// The common prefixes (with a delimiter), in order.
+    pub common_prefixes: Vec<String>,
+    /// The token of the next page, when the listing is truncated.
+    pub next_token: Option<String>,
+    /// True when more pages follow.
+    pub is_truncated: bool,
+}
+
+/// Lists one page of `bucket` under `prefix`.
+#[allow(clippy::too_many_arguments)]
+pub(crate) fn list_page(
+    client: &Client,
+    cancel: &CancelToken,
+    bucket: &str,
+    prefix: &str,
+    start_after: Option<&str>,
+    continuation_token: Option<&str>,
+    delimiter: Option<&str>,
+    max_keys: u32,
+) -> Result<Page> {
+    let mut query: Vec<(String, String)> = vec![
+        ("list-type".into(), "2".into()),
+        ("encoding-type".into(), "url".into()),
+        ("max-keys".into(), max_keys.clamp(1, MAX_KEYS).to_string()),
+        ("prefix".into(), prefix.to_owned()),
+    ];
+    if let Some(t) = continuation_token {
+        query.push(("continuation-token".into(), t.to_owned()));
+    }
+    if let Some(s) = start_after {
+        query.push(("start-after".into(), s.to_owned()));
+    }
+    if let Some(d) = delimiter {
+        query.push(("delimiter".into(), d.to_owned()));
+    }
+    let req = Request {
+        op: "ListObjectsV2",
+        method: "GET",
+        bucket,
+        key: None,
+        query,
+        headers: Vec::new(),
+        range: None,
+    };
+    client.call(cancel, |ex| {
+        let mut resp = match ex.send(&req) {
+            Ok(r) => r,
+            Err(a) => return a,
+        };
+        let mut text = Vec::new();
+        if let Err(e) = resp
+            .body
+            .as_reader()
+            .take(MAX_PAGE_BYTES)
+            .read_to_end(&mut text)
+        {
+            let err = crate::client::body_error(&req, &e, text.len() as u64, 0);
+            ex.client().record_ok(&req, &resp, text.len() as u64);
+            return Attempt::Retry(err);
+        }
+        ex.client().record_ok(&req, &resp, text.len() as u64);
+        match parse_page(&text) {
+            Ok(page) => Attempt::Done(page),
+            Err(msg) => Attempt::Fail(
+                Error::new(
+                    ErrorKind::Protocol,
+                    format!("the ListObjectsV2 response is malformed: {msg}"),
+                )
+                .with_object(bucket, None),
+            ),
+        }
+    })
+}
+
+/// Lists every object of `bucket` under `prefix`, page after page.
+pub(crate) fn list_all(
+    client: &Client,
+    cancel: &CancelToken,
+    bucket: &str,
+    prefix: &str,
+) -> Result<Vec<ObjectInfo>> {
+    let mut all = Vec::new();
+    let mut token: Option<String> = None;
+    loop {
+        let page = list_page(
+            client,
+            cancel,
+            bucket,
+            prefix,
+            None,
+            token.as_deref(),
+            None,
+            MAX_KEYS,
+        )?;
+        all.extend(page.objects);
+        if !page.is_truncated {
+            return Ok(all);
+        }
+        match page.next_token {
+            Some(t) if Some(&t) != token.as_ref() => token = Some(t),
+            _ => {
+                return Err(Error::new(
+                    ErrorKind::Protocol,
+                    "the ListObjectsV2 response says more pages follow but gives no new continuation token",
+                )
+                .with_object(bucket, None))
+            }
+        }
+    }
+}
+
+/// Parses a ListBucketResult (V2) document.
+pub(crate) fn parse_page(xml: &[u8]) -> std::result::Result<Page, String> {
+    let text = std::str::from_utf8(xml).map_err(|e| format!("not UTF-8: {e}"))?;
+    let mut reader = quick_xml::Reader::from_str(text);
+    let mut page = Page::default();
+    let mut path: Vec<String> = Vec::new();
+    let mut buf = String::new();
+    let mut url_encoded = false;
+    let mut truncated: Option<bool> = None;
+    let mut cur: Option<RawObject> = None;
+    let mut raw_prefixes: Vec<String> = Vec::new();
+    let mut raw_objects: Vec<RawObject> = Vec::new();
+    let mut raw_token: Option<String> = None;
+    let mut saw_root = false;
+    loop {
+        match reader.read_event() {
+            Ok(Event::Start(e)) => {
+                let name = String::from_utf8_lossy(e.name().as_ref()).into_owned();
+                if path.is_empty() {
+                    if name != "ListBucketResult" {
+                        return Err(format!(
+                            "the root element is <{name}>, not <ListBucketResult>"
+                        ));
+                    }
+                    saw_root = true;
+                }
+                if path.len() == 1 && name == "Contents" {
+                    cur = Some(RawObject::default());
+                }
+                path.push(name);
+                buf.clear();
+            }
+            Ok(Event::Empty(_)) => {}
+            Ok(Event::Text(t)) => {
+                buf.push_str(&t.xml_content().map_err(|e| e.to_string())?);
+            }
+            Ok(Event::CData(t)) => buf.push_str(&String::from_utf8_lossy(&t)),
+            Ok(Event::GeneralRef(r)) => match r.resolve_char_ref() {
+                Ok(Some(c)) => buf.push(c),
+                _ => match r.decode().map_err(|e| e.to_string())?.as_ref() {
+                    "amp" => buf.push('&'),
+                    "lt" => buf.push('<'),
+                    "gt" => buf.push('>'),
+                    "quot" => buf.push('"'),
+                    "apos" => buf.push('\''),
+                    other => return Err(format!("unknown entity &{other};")),
+                },
+            },
+            Ok(Event::End(_)) => {
+                let value = std::mem::take(&mut buf);
+                let p: Vec<&str> = path.iter().map(String::as_str).collect();
+                match p.as_slice() {
+                    ["ListBucketResult", "EncodingType"] => url_encoded = value.trim() == "url",
+                    ["ListBucketResult", "IsTruncated"] => {
+                        truncated = Some(match value.trim() {
+                            "true" => true,
+                            "false" => false,
+                            v => return Err(format!("IsTruncated is {v:?}")),
+                        })
+                    }
+                    ["ListBucketResult", "NextContinuationToken"] => raw_token = Some(value),
+                    ["ListBucketResult", "CommonPrefixes", "Prefix"] => raw_prefixes.push(value),
+                    ["ListBucketResult", "Contents", field] => {
+                        if let Some(o) = cur.as_mut() {
+                            match *field {
+                                "Key" => o.key = Some(value),
+                                "Size" => o.size = Some(value),
+                                "ETag" => o.etag = Some(value),
+                                "LastModified" => o.last_modified = Some(value),
+                                _ => {}
+                            }
+                        }
+                    }
+                    ["ListBucketResult", "Contents"] => {
+                        if let Some(o) = cur.take() {
+                            raw_objects.push(o);
+                        }
+                    }
+                    _ => {}
+                }
+                path.pop();
+            }
+            Ok(Event::Eof) => break,
+            Err(e) => {
+                return Err(format!(
+                    "XML error at byte {}: {e}",
+                    reader.error_position()
+                ))
+            }
+            _ => {}
+        }
+    }
+    if !saw_root {
+        return Err("no <ListBucketResult> element".into());
+    }
+    let decode = |s: String| -> std::result::Result<String, String> {
+        if url_encoded {
+            percent_encoding::percent_decode_str(&s)
+                .decode_utf8()
+                .map(|c| c.into_owned())
+                .map_err(|_| format!("the url-encoded name {s:?} is not UTF-8"))
+        } else {
+            Ok(s)
+        }
+    };
+    for o in raw_objects {
+        let key = decode(o.key.ok_or("an object has no <Key>")?)?;
+        let size = o
+            .size
+            .ok_or_else(|| format!("object {key:?} has no <Size>"))?
+            .trim()
+            .parse::<u64>()
+            .map_err(|_| format!("object {key:?} has an invalid <Size>"))?;
+        let last_modified = match o.last_modified {
+            Some(t) => parse_iso8601(t.trim())
+                .ok_or_else(|| format!("object {key:?} has an invalid <LastModified> {t:?}"))?,
+            None => SystemTime::UNIX_EPOCH,
+        };
+        page.objects.push(ObjectInfo {
+            key,
+            size,
+            etag: o.etag.unwrap_or_default(),
+            last_modified,
+        });
+    }
+    for p in raw_prefixes {
+        page.common_prefixes.push(decode(p)?);
+    }
+    page.is_truncated = truncated.ok_or("no <IsTruncated>")?;
+    // Tokens are opaque: echoed back exactly as received (url-decoded when the server encoded it).
+    page.next_token = match raw_token {
+        Some(t) if !t.is_empty() => Some(decode(t)?),
+        _ => None,
+    };
+    Ok(page)
+}
+
+#[derive(Default)]
+struct RawObject {
+    key: Option<String>,
+    size: Option<String>,
+    etag: Option<String>,
+    last_modified: Option<String>,
+}
+
+/// Parses `2025-03-14T12:00:00.000Z` (fraction optional).
+fn parse_iso8601(s: &str) -> Option<SystemTime> {
+    let t = time::OffsetDateTime::parse(s, &time::format_description::well_known::Rfc3339).ok()?;
+    Some(SystemTime::from(t))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const PAGE: &str = r#"<?xml version="1.0" encoding="UTF-8"?>
+<ListBucketResult>
+  <Name>examplebucket</Name>
+  <Prefix>models%2F</Prefix>
+  <MaxKeys>3</MaxKeys>
+  <Delimiter>%2F</Delimiter>
+  <EncodingType>url</EncodingType>
+  <IsTruncated>true</IsTruncated>
+  <NextContinuationToken>bW9kZWxzL3F3ZW4v</NextContinuationToken>
+  <KeyCount>3</KeyCount>
+  <Contents>
+    <Key>models%2FREADME.md</Key>
+    <LastModified>2025-03-14T12:00:00.000Z</LastModified>
+    <ETag>"5B3C1A2E053D763E1B002CC607C5A0FE"</ETag>
+    <Type>Normal</Type>
+    <Size>2048</Size>
+    <StorageClass>Standard</StorageClass>
+    <Owner><ID>1234567890123456</ID><DisplayName>1234567890123456</DisplayName></Owner>
+  </Contents>
+  <Contents>
+    <Key>models%2Fa%20b%2Bc.json</Key>
+    <LastModified>2025-03-14T12:00:01.000Z</LastModified>
+    <ETag>"0CC175B9C0F1B6A831C399E269772661-3"</ETag>
+    <Type>Multipart</Type>
+    <Size>314572800</Size>
+    <StorageClass>Standard</StorageClass>
+  </Contents>
+  <CommonPrefixes><Prefix>models%2Fqwen%2F</Prefix></CommonPrefixes>
+</ListBucketResult>"#;
+
+    #[test]
+    fn parses_the_reference_page() {
+        let p = parse_page(PAGE.as_bytes()).unwrap();
+        assert!(p.is_truncated);
+        assert_eq!(p.next_token.as_deref(), Some("bW9kZWxzL3F3ZW4v"));
+        assert_eq!(p.objects.len(), 2);
+        assert_eq!(p.objects[0].key, "models/README.md");
+        assert_eq!(p.objects[0].size, 2048);
+        assert_eq!(p.objects[0].etag, "\"5B3C1A2E053D763E1B002CC607C5A0FE\"");
+        assert_eq!(
+            p.objects[0]
+                .last_modified
+                .duration_since(SystemTime::UNIX_EPOCH)
+                .unwrap()
+                .as_secs(),
+            1_741_953_600
+        );
+        // `+` arrives as %2B and a literal `+` would stay `+`.
+        assert_eq!(p.objects[1].key, "models/a b+c.json");
+        assert_eq!(p.common_prefixes, vec!["models/qwen/".to_owned()]);
+    }
+
+    #[test]
+    fn plus_stays_plus_and_raw_pages_are_not_decoded() {
+        let xml =
+            "<ListBucketResult><EncodingType>url</EncodingType><IsTruncated>false</IsTruncated>\
+                   <Contents><Key>a+b%20c%01</Key><Size>1</Size></Contents></ListBucketResult>";
+        let p = parse_page(xml.as_bytes()).unwrap();
+        assert_eq!(p.objects[0].key, "a+b c\u{1}");
+        assert!(!p.is_truncated);
+        assert_eq!(p.next_token, None);
+        let raw = "<ListBucketResult><IsTruncated>false</IsTruncated>\
+                   <Contents><Key>a%20&amp;b</Key><Size>1</Size></Contents></ListBucketResult>";
+        assert_eq!(parse_page(raw.as_bytes()).unwrap().objects[0].key, "a%20&b");
+    }
+
+    #[test]
+    fn malformed_pages_are_rejected() {
+        assert!(parse_page(b"<Error><Code>x</Code></Error>").is_err());
+        assert!(parse_page(b"<ListBucketResult></ListBucketResult>").is_err());
+        assert!(parse_page(
+            b"<ListBucketResult><IsTruncated>false</IsTruncated><Contents><Key>k</Key><Size>x</Size></Contents></ListBucketResult>"
+        )
+        .is_err());
+    }
+}

@@ -1,0 +1,188 @@
+//! One ranged GET of an object into its final buffer, with the chunk's CRC computed as the
+//! bytes arrive (while they are still in cache), resumed at the right offset after a broken
+//! body, and accepted only if the server answered exactly the range asked for.
+
+use std::io::Read;
+use std::sync::Arc;
+
+use super::crc::ChunkCrc;
+use crate::client::{body_error, Attempt, CancelToken, Client, Request};
+use crate::error::{Error, ErrorKind, Result};
+
+/// What the reader and the prefetcher know about an open object (from its HEAD).
+#[derive(Debug)]
+pub(crate) struct ObjectMeta {
+    pub bucket: String,
+    pub key: String,
+    /// As the server sent it (quoted); sent back in `If-Match`.
+    pub etag: String,
+    pub size: u64,
+    /// The whole object's CRC-64/XZ from `x-oss-hash-crc64ecma`, if the server sent one.
+    pub crc64: Option<u64>,
+}
+
+/// Fetches `buf.len()` bytes of the object from `start` into `buf`; returns their CRC-64.
+///
+/// Every request carries `If-Match` with the ETag from open, so a replaced object fails with
+/// [`ErrorKind::ObjectChanged`] instead of mixing versions. A body that breaks off is resumed
+/// from the first missing byte (the bytes already in `buf` and in the CRC stay), so no byte is
+/// appended twice.
+pub(crate) fn fetch_range(
+    client: &Client,
+    cancel: &CancelToken,
+    meta: &Arc<ObjectMeta>,
+    start: u64,
+    buf: &mut [u8],
+) -> Result<u64> {
+    let len = buf.len();
+    let mut filled = 0usize;
+    let mut crc = ChunkCrc::new();
+    if len == 0 {
+        return Ok(0);
+    }
+    client.call(cancel, |ex| {
+        let a = start + filled as u64;
+        let b = start + len as u64 - 1;
+        let req = Request {
+            op: "GetObject",
+            method: "GET",
+            bucket: &meta.bucket,
+            key: Some(&meta.key),
+            query: Vec::new(),
+            headers: vec![
+                ("if-match".to_owned(), meta.etag.clone()),
+                ("range".to_owned(), format!("bytes={a}-{b}")),
+                ("x-oss-range-behavior".to_owned(), "standard".to_owned()),
+            ],
+            range: Some((a, b)),
+        };
+        let mut resp = match ex.send(&req) {
+            Ok(r) => r,
+            Err(Attempt::Fail(e)) if e.kind() == ErrorKind::ObjectChanged => {
+                return Attempt::Fail(object_changed(meta, e.request_id()));
+            }
+            Err(a) => return a,
+        };
+        let want = b - a + 1;
+        match resp.status {
+            206 => {
+                let expected = format!("bytes {a}-{b}/{}", meta.size);
+                match resp.header("content-range") {
+                    Some(cr) if cr.trim() == expected => {}
+                    Some(cr) if cr.trim().starts_with(&format!("bytes {a}-{b}/")) => {
+                        // Same range of a different-sized object: it was replaced.
+                        ex.client().record_ok(&req, &resp, 0);
+                        return Attempt::Fail(object_changed(meta, Some(&resp.request_id)));
+                    }
+                    other => {
+                        ex.client().record_ok(&req, &resp, 0);
+                        return Attempt::Fail(
+                            Error::new(
+                                ErrorKind::Protocol,
+                                format!(
+                                    "GetObject asked for bytes {a}-{b} and got Content-Range {other:?} \
+                                     (request id {})",
+                                    resp.request_id
+                                ),
+                            )
+                            .with_object(&meta.bucket, Some(&meta.key)),
+                        );
+                    }
+                }
+            }
+            200 if a == 0 && b + 1 == meta.size => {}
+            s => {
+                ex.client().record_ok(&req, &resp, 0);
+                return Attempt::Fail(
+                    Error::new(
+                        ErrorKind::Protocol,
+                        format!(
+                            "GetObject asked for bytes {a}-{b} and got HTTP {s} instead of 206 \
+                             (request id {})",
+                            resp.request_id
+                        ),
+                    )
+                    .with_object(&meta.bucket, Some(&meta.key)),
+                );
+            }
+        }
+        if let Some(cl) = resp.header("content-length").and_then(|v| v.trim().parse::<u64>().ok())
+        {
+            if cl != want {
+                ex.client().record_ok(&req, &resp, 0);
+                return Attempt::Fail(
+                    Error::new(
+                        ErrorKind::Protocol,
+                        format!(
+                            "GetObject for bytes {a}-{b} announced {cl} bytes instead of {want} \
+                             (request id {})",
+                            resp.request_id
+                        ),
+                    )
+                    .with_object(&meta.bucket, Some(&meta.key)),
+                );
+            }
+        }
+        let before = filled;
+        let mut reader = resp.body.as_reader();
+        while filled < len {
+            if cancel.is_cancelled() {
+                drop(reader);
+                ex.client().record_ok(&req, &resp, (filled - before) as u64);
+                return Attempt::Fail(Error::new(ErrorKind::Cancelled, "the object was closed"));
+            }
+            match reader.read(&mut buf[filled..]) {
+                Ok(0) => {
+                    drop(reader);
+                    ex.client().record_ok(&req, &resp, (filled - before) as u64);
+                    let e = std::io::Error::new(
+                        std::io::ErrorKind::UnexpectedEof,
+                        "the connection closed early",
+                    );
+                    return Attempt::Retry(body_error(&req, &e, (filled - before) as u64, want));
+                }
+                Ok(n) => {
+                    crc.update(&buf[filled..filled + n]);
+                    filled += n;
+                }
+                Err(e) => {
+                    drop(reader);
+                    ex.client().record_ok(&req, &resp, (filled - before) as u64);
+                    return Attempt::Retry(body_error(&req, &e, (filled - before) as u64, want));
+                }
+            }
+        }
+        // Reading to the end of the body lets ureq put the connection back in its pool.
+        let mut probe = [0u8; 1];
+        let extra = reader.read(&mut probe).unwrap_or(0);
+        drop(reader);
+        ex.client().record_ok(&req, &resp, (filled - before) as u64);
+        if extra != 0 {
+            return Attempt::Fail(
+                Error::new(
+                    ErrorKind::Protocol,
+                    format!(
+                        "GetObject for bytes {a}-{b} sent more than the {want} bytes announced \
+                         (request id {})",
+                        resp.request_id
+                    ),
+                )
+                .with_object(&meta.bucket, Some(&meta.key)),
+            );
+        }
+        Attempt::Done(crc.finish())
+    })
+}
+
+fn object_changed(meta: &ObjectMeta, request_id: Option<&str>) -> Error {
+    Error::from_oss(
+        412,
+        Some("PreconditionFailed".to_owned()),
+        format!(
+            "the object was replaced while it was being read (its ETag is no longer {})",
+            meta.etag
+        ),
+        request_id.map(str::to_owned),
+    )
+    .with_object(&meta.bucket, Some(&meta.key))
+}

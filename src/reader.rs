@@ -1,0 +1,160 @@
+//! [`ObjectReader`]: a seekable reader of one open object, served from the prefetcher.
+//!
+//! Sequential reads (`read`, `io::Read`) and positional reads (`read_at`) copy straight from
+//! the prefetched chunk buffers into the caller's buffer (one copy). Dropping the reader
+//! closes the object: its prefetched bytes are freed and its pending requests cancelled.
+
+use std::io::{self, SeekFrom};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use crate::connector::Inner;
+use crate::error::{Error, ErrorKind, Result};
+use crate::prefetch::ObjectMeta;
+
+/// A reader of one object, opened with [`crate::Connector::open`].
+///
+/// `Send` (move it to another thread) but not shared: positional reads take `&self`, so
+/// wrap it in an `Arc` to read ranges from several threads. It keeps its connector alive.
+pub struct ObjectReader {
+    inner: Arc<Inner>,
+    id: u64,
+    meta: Arc<ObjectMeta>,
+    pos: u64,
+}
+
+impl ObjectReader {
+    pub(crate) fn new(inner: Arc<Inner>, id: u64, meta: Arc<ObjectMeta>) -> ObjectReader {
+        ObjectReader {
+            inner,
+            id,
+            meta,
+            pos: 0,
+        }
+    }
+
+    /// Reads at the current position, advancing it. Blocks until at least one byte is
+    /// available; returns 0 only at the end of the object (or for an empty `buf`). May return
+    /// fewer bytes than asked for when the rest is not fetched yet.
+    pub fn read(&mut self, buf: &mut [u8]) -> Result<usize> {
+        let n = self
+            .inner
+            .prefetcher
+            .read_at(self.id, self.pos, buf, None)?
+            .unwrap_or(0);
+        self.pos += n as u64;
+        Ok(n)
+    }
+
+    /// Like [`ObjectReader::read`], but waits at most `wait` for the first byte: returns
+    /// `Ok(None)` if none became available in time (the position is unchanged). Lets a caller
+    /// (Python, say) check for interrupts between waits.
+    pub fn read_timeout(&mut self, buf: &mut [u8], wait: Duration) -> Result<Option<usize>> {
+        let deadline = Instant::now() + wait;
+        let got = self
+            .inner
+            .prefetcher
+            .read_at(self.id, self.pos, buf, Some(deadline))?;
+        if let Some(n) = got {
+            self.pos += n as u64;
+        }
+        Ok(got)
+    }
+
+    /// Reads at `offset` without moving the position; fills `buf` unless the object ends
+    /// first, and returns the number of bytes read (0 at or past the end).
+    pub fn read_at(&self, offset: u64, buf: &mut [u8]) -> Result<usize> {
+        let mut done = 0;
+        while done < buf.len() {
+            let n = self
+                .inner
+                .prefetcher
+                .read_at(self.id, offset + done as u64, &mut buf[done..], None)?
+                .unwrap_or(0);
+            if n == 0 {
+                break;
+            }
+            done += n;
+        }
+        Ok(done)
+    }
+
+    /// Moves the position; a position past the end is allowed (reads there return 0).
+    pub fn seek(&mut self, pos: SeekFrom) -> Result<u64> {
+        let target = match pos {
+            SeekFrom::Start(n) => Some(n),
+            SeekFrom::End(d) => self.meta.size.checked_add_signed(d),
+            SeekFrom::Current(d) => self.pos.checked_add_signed(d),
+        };
+        match target {
+            Some(t) => {
+                self.pos = t;
+                Ok(t)
+            }
+            None => Err(Error::new(
+                ErrorKind::InvalidArgument,
+                format!(
+                    "cannot seek to {pos:?}: the position would be before the start of the object"
+                ),
+            )
+            .with_object(&self.meta.bucket, Some(&self.meta.key))),
+        }
+    }
+
+    /// The current position.
+    pub fn tell(&self) -> u64 {
+        self.pos
+    }
+    /// The object's size in bytes (from open).
+    pub fn size(&self) -> u64 {
+        self.meta.size
+    }
+    /// The bucket.
+    pub fn bucket(&self) -> &str {
+        &self.meta.bucket
+    }
+    /// The key.
+    pub fn key(&self) -> &str {
+        &self.meta.key
+    }
+    /// The ETag from open (quoted, as the server sent it).
+    pub fn etag(&self) -> &str {
+        &self.meta.etag
+    }
+    /// The whole object's CRC-64/XZ as the server announced it, if it did.
+    pub fn crc64(&self) -> Option<u64> {
+        self.meta.crc64
+    }
+}
+
+impl io::Read for ObjectReader {
+    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+        ObjectReader::read(self, buf).map_err(io::Error::from)
+    }
+}
+
+impl io::Seek for ObjectReader {
+    fn seek(&mut self, pos: SeekFrom) -> io::Result<u64> {
+        ObjectReader::seek(self, pos).map_err(io::Error::from)
+    }
+    fn stream_position(&mut self) -> io::Result<u64> {
+        Ok(self.pos)
+    }
+}
+
+impl Drop for ObjectReader {
+    fn drop(&mut self) {
+        self.inner.prefetcher.close(self.id);
+    }
+}
+
+impl std::fmt::Debug for ObjectReader {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("ObjectReader")
+            .field("bucket", &self.meta.bucket)
+            .field("key", &self.meta.key)
+            .field("size", &self.meta.size)
+            .field("position", &self.pos)
+            .finish()
+    }
+}
