@@ -424,7 +424,8 @@ impl CredentialsCache {
             .and_then(|c| c.check("the credentials provider").map(|()| c));
         match fresh {
             Ok(c) => {
-                if c.expires_within(REFRESH_MARGIN, now) {
+                // Warn once per new answer, not on every throttled re-ask of the same one.
+                if c.expires_within(REFRESH_MARGIN, now) && state.credentials.as_ref() != Some(&c) {
                     log::warn!(
                         "the credentials provider returned {c}, which expires within 5 minutes"
                     );
