@@ -8,7 +8,7 @@
  *   OSSMC_NULL_POINTER, never a crash. Strings are NUL-terminated UTF-8 (else OSSMC_INVALID_UTF8).
  * - No panic crosses this boundary: a caught one is OSSMC_PANIC.
  * - Each handle has exactly one free function; freeing NULL is a no-op:
- *   ossmc_connector -> ossmc_connector_free, ossmc_list -> ossmc_list_free,
+ *   ossmc_connector -> ossmc_connector_free, ossmc_listing -> ossmc_list_free,
  *   ossmc_object -> ossmc_close.
  * - Threads: a connector may be used by many threads at once; an object by one thread at a
  *   time; a list is immutable and may be read by many threads at once.
@@ -124,7 +124,7 @@ typedef struct ossmc_credentials_sink ossmc_credentials_sink;
 
 // The objects under a prefix (opaque, immutable): read it with `ossmc_list_len` and
 // `ossmc_list_get`, from any threads; free it with `ossmc_list_free`.
-typedef struct ossmc_list ossmc_list;
+typedef struct ossmc_listing ossmc_listing;
 
 // An open object: a read position over one OSS object, fed by the connector's prefetcher
 // (opaque). Use it from one thread at a time (any thread); close it with `ossmc_close`.
@@ -264,24 +264,24 @@ int32_t ossmc_list(const struct ossmc_connector *conn,
                    const char *bucket,
                    const char *prefix,
                    int32_t fast,
-                   struct ossmc_list **out_list);
+                   struct ossmc_listing **out_list);
 
 // Stores the number of entries of `list` in `*out_len`.
-int32_t ossmc_list_len(const struct ossmc_list *list, size_t *out_len);
+int32_t ossmc_list_len(const struct ossmc_listing *list, size_t *out_len);
 
 // Reads entry `i` (0-based) of `list`: `*key` receives its key, NUL-terminated UTF-8
 // owned by the list and valid until `ossmc_list_free`; `*key_len` its length in bytes
 // (without the NUL); `*size` the object's size in bytes.
 //
 // Errors: `OSSMC_NULL_POINTER`; `OSSMC_INVALID_ARGUMENT` when `i` is not below the length.
-int32_t ossmc_list_get(const struct ossmc_list *list,
+int32_t ossmc_list_get(const struct ossmc_listing *list,
                        size_t i,
                        const char **key,
                        size_t *key_len,
                        uint64_t *size);
 
 // Frees a list and its keys. NULL is a no-op.
-void ossmc_list_free(struct ossmc_list *list);
+void ossmc_list_free(struct ossmc_listing *list);
 
 // Opens the object named by `uri` (`oss://bucket/key`) for reading and queues it for
 // prefetching: objects are fetched ahead in the order they were opened, so opening all the

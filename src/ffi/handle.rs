@@ -1,6 +1,6 @@
 //! Opaque handles and argument checks, each written once.
 //!
-//! A C handle type (`ossmc_connector`, `ossmc_list`, `ossmc_object`) is an empty Rust struct
+//! A C handle type (`ossmc_connector`, `ossmc_listing`, `ossmc_object`) is an empty Rust struct
 //! that cbindgen emits as an opaque `typedef struct x x;`. [`Castable`] says which Rust value
 //! a pointer to it really points at. Every handle given to C is a `Box` of that value, owned
 //! by C until it is passed to the handle's one free function. (The credentials sink is the

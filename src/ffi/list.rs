@@ -1,4 +1,4 @@
-//! `ossmc_list`: the result of listing a prefix, and reading its entries.
+//! `ossmc_listing`: the result of listing a prefix, and reading its entries.
 //!
 //! The whole listing is fetched by `ossmc_list` (every page) and kept in an immutable handle,
 //! so entries can be read by index from any number of threads, with keys borrowed from it.
@@ -13,7 +13,7 @@ use crate::ObjectInfo;
 
 /// The objects under a prefix (opaque, immutable): read it with `ossmc_list_len` and
 /// `ossmc_list_get`, from any threads; free it with `ossmc_list_free`.
-pub struct ossmc_list {
+pub struct ossmc_listing {
     _private: [u8; 0],
 }
 
@@ -35,7 +35,7 @@ impl From<ObjectInfo> for Entry {
     }
 }
 
-impl Castable for ossmc_list {
+impl Castable for ossmc_listing {
     type RustType = Vec<Entry>;
 }
 
@@ -56,7 +56,7 @@ pub unsafe extern "C" fn ossmc_list(
     bucket: *const c_char,
     prefix: *const c_char,
     fast: i32,
-    out_list: *mut *mut ossmc_list,
+    out_list: *mut *mut ossmc_listing,
 ) -> i32 {
     boundary::call(|| {
         let out = unsafe { handle::out(out_list, std::ptr::null_mut(), "out_list") }?;
@@ -69,14 +69,14 @@ pub unsafe extern "C" fn ossmc_list(
             connector.list(bucket, prefix)?
         };
         let entries: Vec<Entry> = infos.into_iter().map(Entry::from).collect();
-        *out = handle::into_handle::<ossmc_list>(entries);
+        *out = handle::into_handle::<ossmc_listing>(entries);
         OK
     })
 }
 
 /// Stores the number of entries of `list` in `*out_len`.
 #[no_mangle]
-pub unsafe extern "C" fn ossmc_list_len(list: *const ossmc_list, out_len: *mut usize) -> i32 {
+pub unsafe extern "C" fn ossmc_list_len(list: *const ossmc_listing, out_len: *mut usize) -> i32 {
     boundary::call(|| {
         let out = unsafe { handle::out(out_len, 0, "out_len") }?;
         *out = unsafe { handle::try_ref(list, "list") }?.len();
@@ -91,7 +91,7 @@ pub unsafe extern "C" fn ossmc_list_len(list: *const ossmc_list, out_len: *mut u
 /// Errors: `OSSMC_NULL_POINTER`; `OSSMC_INVALID_ARGUMENT` when `i` is not below the length.
 #[no_mangle]
 pub unsafe extern "C" fn ossmc_list_get(
-    list: *const ossmc_list,
+    list: *const ossmc_listing,
     i: usize,
     key: *mut *const c_char,
     key_len: *mut usize,
@@ -120,6 +120,6 @@ pub unsafe extern "C" fn ossmc_list_get(
 
 /// Frees a list and its keys. NULL is a no-op.
 #[no_mangle]
-pub unsafe extern "C" fn ossmc_list_free(list: *mut ossmc_list) {
+pub unsafe extern "C" fn ossmc_list_free(list: *mut ossmc_listing) {
     boundary::call_void(|| unsafe { handle::free(list) });
 }
