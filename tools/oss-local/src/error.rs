@@ -16,7 +16,13 @@ pub struct OssError {
 
 impl OssError {
     pub fn new(status: u16, code: &'static str, message: impl Into<String>) -> OssError {
-        OssError { status, code, message: message.into(), extra: Vec::new(), ec: None }
+        OssError {
+            status,
+            code,
+            message: message.into(),
+            extra: Vec::new(),
+            ec: None,
+        }
     }
 
     pub fn with(mut self, name: &'static str, value: impl Into<String>) -> OssError {
@@ -44,5 +50,54 @@ impl OssError {
 
     pub fn no_such_key(key: &str) -> OssError {
         OssError::new(404, "NoSuchKey", "The specified key does not exist.").with("Key", key)
+    }
+
+    /// Replaces the message, keeping code, status and extras.
+    pub fn with_message(mut self, message: impl Into<String>) -> OssError {
+        self.message = message.into();
+        self
+    }
+
+    pub fn invalid_object_name(key: &str) -> OssError {
+        OssError::new(
+            400,
+            "InvalidObjectName",
+            "The specified object name is not valid.",
+        )
+        .with("ObjectName", key)
+    }
+
+    pub fn invalid_range() -> OssError {
+        OssError::new(
+            416,
+            "InvalidRange",
+            "The requested range cannot be satisfied.",
+        )
+    }
+
+    pub fn precondition_failed(condition: &'static str) -> OssError {
+        OssError::new(
+            412,
+            "PreconditionFailed",
+            "At least one of the preconditions you specified did not hold.",
+        )
+        .with("Condition", condition)
+    }
+
+    pub fn internal(message: impl Into<String>) -> OssError {
+        OssError::new(500, "InternalError", message)
+    }
+
+    pub fn not_implemented(what: impl Into<String>) -> OssError {
+        OssError::new(501, "NotImplemented", what)
+    }
+
+    pub fn method_not_allowed(method: &str) -> OssError {
+        OssError::new(
+            405,
+            "MethodNotAllowed",
+            "The specified method is not allowed against this resource.",
+        )
+        .with("Method", method)
     }
 }

@@ -1,0 +1,186 @@
+//! Injected faults and network shaping, all reproducible from `--seed`.
+//!
+//! Scheme: object and listing requests (never `/_stats`) are numbered 0, 1, 2, … in the
+//! order the server starts handling them. Request `n` draws six numbers uniform in [0, 1)
+//! from ChaCha8 seeded with `--seed`, stream `n`, always in this order:
+//! `u0 < fail-rate` answers 503 `SlowDown` (`u1 < 0.5`) or 500 `InternalError`;
+//! `u2 < reset-rate` drops the connection of a GetObject after `floor(u3 · body length)`
+//! body bytes; `u4 < corrupt-rate` flips (XOR 0xFF) the body byte at
+//! `floor(u5 · body length)` of a GetObject. A given seed and request sequence therefore
+//! always gives the same faults, whatever the rates of the other kinds.
+//!
+//! `--latency-ms` delays every object/listing response before its headers;
+//! `--rate-mbps` caps each connection's body bytes with a token bucket.
+
+use std::sync::Mutex;
+use std::time::{Duration, Instant};
+
+use rand::{Rng, SeedableRng};
+use rand_chacha::ChaCha8Rng;
+
+use crate::error::OssError;
+
+/// Fault settings from the command line.
+#[derive(Debug, Clone, Default)]
+pub struct FaultConfig {
+    pub fail_rate: f64,
+    pub reset_rate: f64,
+    pub corrupt_rate: f64,
+    pub seed: u64,
+    pub latency: Duration,
+    /// Bytes per second per connection; 0 = unlimited.
+    pub rate_bytes_per_sec: f64,
+}
+
+/// The faults drawn for one request.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct Draw {
+    /// `Some(true)`: 503 SlowDown, `Some(false)`: 500 InternalError.
+    pub fail: Option<bool>,
+    /// Fraction of the body after which the connection is dropped.
+    pub reset: Option<f64>,
+    /// Fraction of the body where one byte is flipped.
+    pub corrupt: Option<f64>,
+}
+
+impl Draw {
+    /// The error of a failed request.
+    pub fn error(&self) -> Option<OssError> {
+        self.fail.map(|slow_down| {
+            if slow_down {
+                OssError::new(
+                    503,
+                    "SlowDown",
+                    "Please reduce your request rate (injected fault).",
+                )
+            } else {
+                OssError::internal(
+                    "We encountered an internal error. Please try again (injected fault).",
+                )
+            }
+        })
+    }
+}
+
+/// The offset `fraction` of the way into a body of `len` bytes (always `< len`).
+pub fn offset_in(fraction: f64, len: u64) -> u64 {
+    ((fraction * len as f64) as u64).min(len.saturating_sub(1))
+}
+
+impl FaultConfig {
+    /// Whether any fault may be drawn at all.
+    pub fn any(&self) -> bool {
+        self.fail_rate > 0.0 || self.reset_rate > 0.0 || self.corrupt_rate > 0.0
+    }
+
+    /// The faults of request number `n`.
+    pub fn draw(&self, n: u64) -> Draw {
+        let mut rng = ChaCha8Rng::seed_from_u64(self.seed);
+        rng.set_stream(n);
+        let u: [f64; 6] = std::array::from_fn(|_| rng.random::<f64>());
+        Draw {
+            fail: (u[0] < self.fail_rate).then_some(u[1] < 0.5),
+            reset: (u[2] < self.reset_rate).then_some(u[3]),
+            corrupt: (u[4] < self.corrupt_rate).then_some(u[5]),
+        }
+    }
+}
+
+/// A per-connection token bucket shared by the responses of one keep-alive connection.
+pub struct Throttle {
+    rate: f64,
+    burst: f64,
+    state: Mutex<(f64, Instant)>,
+}
+
+impl Throttle {
+    pub fn new(rate_bytes_per_sec: f64) -> Throttle {
+        // 20 ms of credit: small enough that short responses are throttled too.
+        let burst = (rate_bytes_per_sec * 0.02).max(16.0 * 1024.0);
+        Throttle {
+            rate: rate_bytes_per_sec,
+            burst,
+            state: Mutex::new((burst, Instant::now())),
+        }
+    }
+
+    /// The frame size that keeps sending smooth at this rate.
+    pub fn chunk(&self) -> usize {
+        (self.burst as usize).clamp(16 * 1024, 1 << 20)
+    }
+
+    /// Takes `n` bytes of credit, returning how long to wait before sending them. Credit
+    /// may go negative (a debt), so the long-run rate is exact.
+    pub fn take(&self, n: usize) -> Duration {
+        let mut s = self.state.lock().unwrap_or_else(|p| p.into_inner());
+        let now = Instant::now();
+        let tokens =
+            (s.0 + now.duration_since(s.1).as_secs_f64() * self.rate).min(self.burst) - n as f64;
+        *s = (tokens, now);
+        if tokens >= 0.0 {
+            Duration::ZERO
+        } else {
+            Duration::from_secs_f64(-tokens / self.rate)
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn draws_are_reproducible_and_follow_rates() {
+        let c = FaultConfig {
+            fail_rate: 0.3,
+            reset_rate: 0.2,
+            corrupt_rate: 0.1,
+            seed: 42,
+            ..Default::default()
+        };
+        let a: Vec<Draw> = (0..1000).map(|n| c.draw(n)).collect();
+        let b: Vec<Draw> = (0..1000).map(|n| c.draw(n)).collect();
+        assert_eq!(a, b);
+        let fails = a.iter().filter(|d| d.fail.is_some()).count();
+        assert!((200..400).contains(&fails), "{fails}");
+        let other = FaultConfig {
+            seed: 43,
+            ..c.clone()
+        };
+        assert_ne!(a, (0..1000).map(|n| other.draw(n)).collect::<Vec<_>>());
+        let always = FaultConfig {
+            fail_rate: 1.0,
+            reset_rate: 1.0,
+            corrupt_rate: 1.0,
+            ..Default::default()
+        };
+        assert!((0..100).all(|n| {
+            let d = always.draw(n);
+            d.fail.is_some() && d.reset.is_some() && d.corrupt.is_some()
+        }));
+        let never = FaultConfig::default();
+        assert_eq!(
+            never.draw(7),
+            Draw {
+                fail: None,
+                reset: None,
+                corrupt: None
+            }
+        );
+    }
+
+    #[test]
+    fn offsets_stay_inside_the_body() {
+        assert_eq!(offset_in(0.0, 10), 0);
+        assert_eq!(offset_in(0.999_999_999_999, 10), 9);
+        assert_eq!(offset_in(0.5, 1), 0);
+    }
+
+    #[test]
+    fn throttle_accumulates_debt() {
+        let t = Throttle::new(1_000_000.0);
+        assert_eq!(t.take(1000), Duration::ZERO);
+        let wait = t.take(1_000_000);
+        assert!(wait > Duration::from_millis(900), "{wait:?}");
+    }
+}

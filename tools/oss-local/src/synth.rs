@@ -1,0 +1,260 @@
+//! Synthetic objects: the shards of `--model` and the tiny objects of `--keys`, held as one
+//! sorted index of compact entries and never stored. Their bytes come from
+//! `ossmc_testkit::synthetic::fill`.
+
+use std::time::{Duration, SystemTime};
+
+use md5::{Digest as _, Md5};
+use ossmc_testkit::synthetic;
+
+use crate::cli::{KeysSpec, ModelSpec};
+
+/// Last-Modified of every synthetic object: fixed, so that ETags, dates and conditional
+/// requests are the same on every run (2025-03-14T12:00:00Z).
+pub const SYNTHETIC_MTIME_SECS: u64 = 1_741_953_600;
+
+/// The Last-Modified of synthetic objects as a time.
+pub fn synthetic_mtime() -> SystemTime {
+    SystemTime::UNIX_EPOCH + Duration::from_secs(SYNTHETIC_MTIME_SECS)
+}
+
+/// What one entry of the index is.
+#[derive(Debug, Clone, Copy)]
+enum Kind {
+    /// A model shard: index into `SyntheticIndex::shards`.
+    Shard(u32),
+    /// The `i`-th object of a `--keys` set (its size is `synthetic::key_size(i)`).
+    Key(u64),
+}
+
+/// One key of the index; its name lives in the shared arena.
+#[derive(Debug, Clone, Copy)]
+struct Entry {
+    start: u64,
+    len: u32,
+    kind: Kind,
+}
+
+/// A model shard's precomputed facts.
+#[derive(Debug, Clone)]
+struct Shard {
+    size: u64,
+    crc64: u64,
+}
+
+/// The metadata of a synthetic object.
+#[derive(Debug, Clone)]
+pub struct SynthObject {
+    pub seed: u64,
+    pub size: u64,
+    /// Whole-object CRC-64/XZ; `None` for `--keys` objects, which are small enough to
+    /// checksum when served.
+    pub crc64: Option<u64>,
+    /// Upper-case hex, unquoted.
+    pub etag: String,
+}
+
+/// All synthetic objects of one bucket, sorted by key in UTF-8 byte order.
+#[derive(Default)]
+pub struct SyntheticIndex {
+    arena: String,
+    entries: Vec<Entry>,
+    shards: Vec<Shard>,
+}
+
+/// A stable ETag (upper-case hex, unquoted) derived from a key and a size.
+pub fn derived_etag(key: &str, size: u64, salt: u64) -> String {
+    let mut h = Md5::new();
+    h.update(key.as_bytes());
+    h.update(size.to_le_bytes());
+    h.update(salt.to_le_bytes());
+    hex::encode_upper(h.finalize())
+}
+
+/// CRC-64/XZ of `len` synthetic bytes of the object with `seed`, generated in 1 MiB pieces.
+pub fn synthetic_crc64(seed: u64, len: u64) -> u64 {
+    let mut digest = crc_fast::Digest::new(crc_fast::CrcAlgorithm::Crc64Xz);
+    let mut buf = vec![0u8; (1usize << 20).min(len as usize)];
+    let mut offset = 0u64;
+    while offset < len {
+        let n = ((len - offset) as usize).min(buf.len());
+        synthetic::fill(seed, offset, &mut buf[..n]);
+        digest.update(&buf[..n]);
+        offset += n as u64;
+    }
+    digest.finalize()
+}
+
+impl SyntheticIndex {
+    /// Builds the index of one bucket from its `--model` and `--keys` specifications.
+    /// Shard CRCs are computed in parallel across shards.
+    pub fn build(models: &[&ModelSpec], keys: &[&KeysSpec]) -> SyntheticIndex {
+        let mut index = SyntheticIndex::default();
+        let mut shard_keys = Vec::new();
+        for m in models {
+            for i in 1..=m.shards {
+                let key = synthetic::shard_key(&m.name, i, m.shards);
+                shard_keys.push((key, m.mib * (1 << 20)));
+            }
+        }
+        index.shards = crcs_in_parallel(&shard_keys);
+        for (n, (key, _)) in shard_keys.iter().enumerate() {
+            index.push(key, Kind::Shard(n as u32));
+        }
+        for k in keys {
+            for i in 0..k.count {
+                index.push(&synthetic::key_name(&k.prefix, i), Kind::Key(i));
+            }
+        }
+        let arena = &index.arena;
+        let name =
+            |e: &Entry| &arena.as_bytes()[e.start as usize..e.start as usize + e.len as usize];
+        // A stable sort keeps the first of duplicate keys first, and dedup keeps it.
+        index.entries.sort_by(|a, b| name(a).cmp(name(b)));
+        index.entries.dedup_by(|b, a| name(a) == name(b));
+        index
+    }
+
+    fn push(&mut self, key: &str, kind: Kind) {
+        let start = self.arena.len() as u64;
+        self.arena.push_str(key);
+        self.entries.push(Entry {
+            start,
+            len: key.len() as u32,
+            kind,
+        });
+    }
+
+    fn name(&self, e: &Entry) -> &str {
+        &self.arena[e.start as usize..e.start as usize + e.len as usize]
+    }
+
+    /// Number of objects.
+    pub fn len(&self) -> usize {
+        self.entries.len()
+    }
+
+    /// The first key `>= bound` in byte order, if any.
+    pub fn first_ge(&self, bound: &[u8]) -> Option<&str> {
+        let i = self
+            .entries
+            .partition_point(|e| self.name(e).as_bytes() < bound);
+        self.entries.get(i).map(|e| self.name(e))
+    }
+
+    /// The object named `key`, if it is synthetic.
+    pub fn get(&self, key: &str) -> Option<SynthObject> {
+        let i = self
+            .entries
+            .binary_search_by(|e| self.name(e).as_bytes().cmp(key.as_bytes()))
+            .ok()?;
+        let seed = synthetic::seed(key);
+        Some(match self.entries[i].kind {
+            Kind::Shard(s) => {
+                let shard = &self.shards[s as usize];
+                SynthObject {
+                    seed,
+                    size: shard.size,
+                    crc64: Some(shard.crc64),
+                    etag: derived_etag(key, shard.size, 0),
+                }
+            }
+            Kind::Key(n) => {
+                let size = synthetic::key_size(n);
+                SynthObject {
+                    seed,
+                    size,
+                    crc64: None,
+                    etag: derived_etag(key, size, 0),
+                }
+            }
+        })
+    }
+}
+
+/// Computes the CRC of every shard, spreading shards over the available cores.
+fn crcs_in_parallel(shards: &[(String, u64)]) -> Vec<Shard> {
+    let threads = std::thread::available_parallelism()
+        .map_or(2, |n| n.get())
+        .min(shards.len().max(1));
+    let next = std::sync::atomic::AtomicUsize::new(0);
+    let results: Vec<std::sync::Mutex<Option<u64>>> =
+        shards.iter().map(|_| std::sync::Mutex::new(None)).collect();
+    std::thread::scope(|s| {
+        for _ in 0..threads {
+            s.spawn(|| loop {
+                let i = next.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+                let Some((key, size)) = shards.get(i) else {
+                    break;
+                };
+                let crc = synthetic_crc64(synthetic::seed(key), *size);
+                if let Ok(mut slot) = results[i].lock() {
+                    *slot = Some(crc);
+                }
+            });
+        }
+    });
+    shards
+        .iter()
+        .zip(results)
+        .map(|((key, size), r)| {
+            // A poisoned slot can only come from a panicking worker; recompute then.
+            let crc = r
+                .into_inner()
+                .ok()
+                .flatten()
+                .unwrap_or_else(|| synthetic_crc64(synthetic::seed(key), *size));
+            Shard {
+                size: *size,
+                crc64: crc,
+            }
+        })
+        .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn index_is_sorted_by_bytes_and_finds_keys() {
+        let keys = KeysSpec {
+            bucket: "b".into(),
+            prefix: "p/".into(),
+            count: 200,
+        };
+        let model = ModelSpec {
+            bucket: "b".into(),
+            name: "m".into(),
+            shards: 3,
+            mib: 0,
+        };
+        let idx = SyntheticIndex::build(&[&model], &[&keys]);
+        assert_eq!(idx.len(), 203);
+        let names: Vec<&str> = idx.entries.iter().map(|e| idx.name(e)).collect();
+        let mut sorted = names.clone();
+        sorted.sort_by(|a, b| a.as_bytes().cmp(b.as_bytes()));
+        assert_eq!(names, sorted);
+        let k = synthetic::key_name("p/", 17);
+        let obj = idx.get(&k).unwrap();
+        assert_eq!(obj.size, synthetic::key_size(17));
+        assert_eq!(idx.first_ge(k.as_bytes()), Some(k.as_str()));
+        assert!(idx.get("p/nope").is_none());
+        let shard = idx.get(&synthetic::shard_key("m", 2, 3)).unwrap();
+        assert_eq!(shard.size, 0);
+        assert_eq!(shard.crc64, Some(0));
+    }
+
+    #[test]
+    fn shard_crc_matches_a_one_shot_checksum() {
+        let mut buf = vec![0u8; 3 << 20];
+        let seed = synthetic::seed("m/x");
+        synthetic::fill(seed, 0, &mut buf);
+        let want = crc_fast::checksum(crc_fast::CrcAlgorithm::Crc64Xz, &buf);
+        assert_eq!(synthetic_crc64(seed, buf.len() as u64), want);
+        assert_eq!(
+            crc_fast::checksum(crc_fast::CrcAlgorithm::Crc64Xz, b"123456789"),
+            0x995DC9BBDF1939FA
+        );
+    }
+}
