@@ -250,7 +250,10 @@ impl Audit {
 
 impl std::fmt::Debug for Audit {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("Audit").field("path", &self.path).finish()
+        f.debug_struct("Audit")
+            .field("enabled", &self.is_enabled())
+            .field("path", &self.path)
+            .finish()
     }
 }
 
