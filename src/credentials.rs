@@ -87,10 +87,19 @@ fn invalid(message: String) -> Error {
     Error::new(ErrorKind::InvalidCredentials, message)
 }
 
+/// `t` in RFC 3339, or its `Debug` form when out of the calendar's range (a caller may set
+/// any expiration; formatting must not panic).
 fn rfc3339(t: SystemTime) -> String {
-    OffsetDateTime::from(t)
-        .format(&Rfc3339)
-        .unwrap_or_else(|_| format!("{t:?}"))
+    let dt = match t.duration_since(SystemTime::UNIX_EPOCH) {
+        Ok(d) => time::Duration::try_from(d)
+            .ok()
+            .and_then(|d| OffsetDateTime::UNIX_EPOCH.checked_add(d)),
+        Err(e) => time::Duration::try_from(e.duration())
+            .ok()
+            .and_then(|d| OffsetDateTime::UNIX_EPOCH.checked_sub(d)),
+    };
+    dt.and_then(|dt| dt.format(&Rfc3339).ok())
+        .unwrap_or_else(|| format!("{t:?}"))
 }
 
 impl fmt::Debug for Credentials {
@@ -547,6 +556,13 @@ mod tests {
             "access key STS.NTestTemporaryKeyId with a security token, expiring 2025-03-14T13:34:56Z"
         );
         assert_redacted(&format!("{:?}", StaticProvider::new(c.clone())));
+        // Any expiration formats without panicking.
+        let far = c
+            .clone()
+            .with_expiration(SystemTime::UNIX_EPOCH + Duration::from_secs(u64::MAX / 4));
+        assert!(far
+            .to_string()
+            .starts_with("access key STS.NTestTemporaryKeyId"));
         let cb = CallbackProvider::new(Box::new(move || Ok(sts(None))));
         assert_redacted(&format!("{cb:?}"));
         let cache = CredentialsCache::new(Arc::new(cb));
