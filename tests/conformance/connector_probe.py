@@ -66,6 +66,7 @@ def run(p):
         if p["action"] == "list":
             it = ds.list(p["bucket"], p["prefix"])
             try:
+                # The connector names listed objects "/BUCKET/KEY".
                 items = [[o.key, o.size] for o in it]
             finally:
                 del it
