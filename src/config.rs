@@ -435,10 +435,7 @@ impl Parser<'_> {
                         "virtual-hosted" => Some(Addressing::VirtualHosted),
                         "path" => Some(Addressing::Path),
                         "auto" => None,
-                        _ => return Err(format!(
-                            "addressing must be \"virtual-hosted\", \"path\" or \"auto\", got {}",
-                            shown(v)
-                        )),
+                        _ => return Err(bad_addressing(v)),
                     }
                 }
                 _ => self.unknown(k),
@@ -467,6 +464,13 @@ impl Parser<'_> {
         self.warnings
             .push(format!("{}: unknown field {name:?} ignored", self.origin));
     }
+}
+
+fn bad_addressing(v: &Value) -> String {
+    format!(
+        r#"addressing must be "virtual-hosted", "path" or "auto", got {}"#,
+        shown(v)
+    )
 }
 
 /// A value as the user wrote it, shortened, for error messages.
