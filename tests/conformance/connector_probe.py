@@ -6,8 +6,8 @@ can spin on a live iterator at shutdown, so this process deletes what it made an
 ``os._exit``. Torch is not needed: the native module is imported from the package folder.
 
 JSON fields: endpoint, region, access_key_id, access_key_secret, security_token (optional),
-workdir, bucket, action ("read" or "list"), and for "read": key, size, reader_type
-(0 = dataset reader, 1 = checkpoint reader), chunk; for "list": prefix.
+workdir, bucket, action ("read", "list" or "stat"), and for "read": key, size, reader_type
+(0 = dataset reader, 1 = checkpoint reader), chunk; for "list": prefix; for "stat": key.
 """
 
 import importlib.util
@@ -71,6 +71,12 @@ def run(p):
             finally:
                 del it
             return {"items": items}
+        if p["action"] == "stat":
+            obj = ds.stat(p["bucket"], p["key"])
+            try:
+                return {"size": obj.size}
+            finally:
+                del obj
         raise ValueError(f"unknown action {p['action']!r}")
     finally:
         del ds

@@ -28,6 +28,7 @@ from conftest import (
     TOKEN,
     WRONG_SK,
     expected_listing,
+    key_of_set,
     shard_keys,
     synthetic_objects,
 )
@@ -86,6 +87,23 @@ def test_read_shard_byte_exact(server, tmp_path, reader_type):
     assert "error" not in out, out
     assert out["length"] == SHARD_SIZE
     assert out["mismatch"] is None
+
+
+@pytest.mark.parametrize("reader_type", [0, 1], ids=["dataset-reader", "checkpoint-reader"])
+def test_read_key_with_space_plus_and_unicode(server, tmp_path, reader_type):
+    key, size = key_of_set(9)  # data/ünïcødé/文件 0000009+x.bin
+    assert " " in key and "+" in key and not key.isascii() and size > 0
+    out = probe(server, tmp_path, action="read", key=key, size=size, reader_type=reader_type, chunk=4096)
+    assert "error" not in out, out
+    assert out["length"] == size
+    assert out["mismatch"] is None
+
+
+def test_stat_uses_object_meta(server, tmp_path):
+    out = probe(server, tmp_path, action="stat", key=shard_keys()[2])
+    assert out == {"size": SHARD_SIZE}
+    key, size = key_of_set(19)
+    assert probe(server, tmp_path, action="stat", key=key) == {"size": size}
 
 
 def listed(out):
