@@ -1,0 +1,533 @@
+//! The schedule of one FastList: which ranges of the key space are still unlisted, which
+//! requests are in flight, and which request to send next. No I/O happens here, so the same
+//! code runs against a server and against the in-memory simulations of the tests.
+//!
+//! The unlisted part of the key space is a set of disjoint *intervals* `(lo, hi]` of key tails
+//! (what follows the prefix); `lo = None` is "before every key" (so a key equal to the prefix
+//! is included), `hi = None` is "after every key". Every request is
+//! `start-after = prefix + lo` of some interval, and its page *covers* `(start, last key]`
+//! (or everything after `start` when the page is the last one). The keys a page holds are
+//! exactly the keys of the range it covers, so a page's keys are kept for whatever still
+//! unlisted intervals that range meets, and those parts become listed. A key is therefore
+//! kept at most once (its interval is gone afterwards) and the call ends when no interval
+//! is left, with every key kept exactly once, however requests overlap or return.
+//!
+//! What to send next, in order of preference:
+//! 1. *Continue* an interval nobody is listing: `start-after` its `lo`.
+//! 2. *Gallop*: while the last interval is open-ended, split it 2, 4, 8… page widths past its
+//!    start (a width measured on the pages seen there), a few probes at a time, so the extent
+//!    of the key space is found in a few round trips and every probe that lands on keys
+//!    starts a new part.
+//! 3. *Split* the interval with the most keys still expected (its density, measured on its
+//!    latest page, times its width) so the page in flight at its start and the rest are
+//!    shared evenly; only intervals worth at least a few pages are split, which bounds the
+//!    requests that come back partly empty.
+//!
+//! Splitting happens only when a request slot is free and no interval waits for
+//! continuation, so the number of parts stays close to the number of requests in flight.
+
+use std::collections::{BTreeMap, HashMap, VecDeque};
+use std::ops::Bound::{Excluded, Unbounded};
+
+use super::keyspace::{self, Alphabet};
+use crate::error::{Error, ErrorKind, Result};
+use crate::listing::{ObjectInfo, Page};
+
+/// Keys per ListObjectsV2 page.
+pub const PAGE_KEYS: usize = 1000;
+
+/// An interval worth fewer keys than this is not split.
+const SPLIT_MIN_KEYS: f64 = 2.5 * PAGE_KEYS as f64;
+
+/// Longest gallop, in powers of two of a page width.
+const MAX_GALLOP_LEVEL: u32 = 48;
+
+/// Characters of every `SAMPLE_EVERY`-th key of a page are added to the alphabet (plus the
+/// first and last key); the alphabet only guides where splits go.
+const SAMPLE_EVERY: usize = 32;
+
+/// The lower bound of an interval, exclusive: `None` is before every key.
+type Lo = Option<String>;
+
+/// One request to send: `ListObjectsV2` under the plan's prefix with these parameters and
+/// `max-keys` = [`PAGE_KEYS`].
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Job {
+    /// Identifies the answer: pass it back to [`Plan::on_page`].
+    pub id: u64,
+    /// The full `start-after` key (prefix included), if any.
+    pub start_after: Option<String>,
+    /// A continuation token, only after a page that was empty but said more follow.
+    pub continuation_token: Option<String>,
+}
+
+/// Counters of what the plan did, for logs, tests and benchmarks.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct PlanStats {
+    /// Requests handed out.
+    pub requests: u64,
+    /// Requests that continued an interval from its start.
+    pub continuations: u64,
+    /// Requests that probed past the open end.
+    pub gallops: u64,
+    /// Requests that split an interval in the middle.
+    pub splits: u64,
+    /// Pages none of whose keys were new.
+    pub useless_pages: u64,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Kind {
+    Continue,
+    Gallop,
+    Split,
+}
+
+#[derive(Debug)]
+struct InFlight {
+    /// Tail of the `start-after` key (`None`: no start-after).
+    start: Lo,
+    kind: Kind,
+}
+
+/// Where keys were seen near an interval: a page's first and last tails and its key count.
+#[derive(Debug, Clone)]
+struct Sample {
+    first: String,
+    last: String,
+    count: usize,
+}
+
+#[derive(Debug)]
+struct Interval {
+    /// Upper bound, inclusive; `None` is after every key.
+    hi: Option<String>,
+    /// The request expected to list this interval's start (sent at or before `lo`).
+    pending: Option<u64>,
+    sample: Option<Sample>,
+    /// Full pages in a row that this interval's own requests listed inside it since it was
+    /// last split: the evidence that it holds many keys.
+    evidence: u32,
+}
+
+impl Interval {
+    fn new(hi: Option<String>, pending: Option<u64>, sample: Option<Sample>) -> Interval {
+        Interval { hi, pending, sample, evidence: 0 }
+    }
+}
+
+/// The schedule of one FastList (see the module documentation).
+#[derive(Debug)]
+pub struct Plan {
+    prefix: String,
+    alpha: Alphabet,
+    intervals: BTreeMap<Lo, Interval>,
+    in_flight: HashMap<u64, InFlight>,
+    /// Requests decided outside `next_job` (a resend with a continuation token).
+    ready: VecDeque<Job>,
+    next_id: u64,
+    max_in_flight: usize,
+    /// How many gallop probes may be unanswered at once.
+    max_gallops: usize,
+    /// Keys kept so far.
+    kept: usize,
+    gallop_level: u32,
+    gallops_in_flight: usize,
+    chunks: Vec<Vec<ObjectInfo>>,
+    stats: PlanStats,
+}
+
+impl Plan {
+    /// A plan to list every key under `prefix` with up to `max_in_flight` requests at once.
+    pub fn new(prefix: &str, max_in_flight: usize) -> Plan {
+        let mut intervals = BTreeMap::new();
+        intervals.insert(None, Interval::new(None, None, None));
+        Plan {
+            prefix: prefix.to_owned(),
+            alpha: Alphabet::new(),
+            intervals,
+            in_flight: HashMap::new(),
+            ready: VecDeque::new(),
+            next_id: 0,
+            max_in_flight: max_in_flight.max(1),
+            max_gallops: (max_in_flight / 4).clamp(1, 8),
+            kept: 0,
+            gallop_level: 1,
+            gallops_in_flight: 0,
+            chunks: Vec::new(),
+            stats: PlanStats::default(),
+        }
+    }
+
+    /// True when every key has been listed.
+    pub fn is_done(&self) -> bool {
+        self.intervals.is_empty()
+    }
+
+    /// Requests handed out and not answered yet.
+    pub fn in_flight(&self) -> usize {
+        self.in_flight.len()
+    }
+
+    /// What the plan did so far.
+    pub fn stats(&self) -> PlanStats {
+        self.stats
+    }
+
+    /// The next request worth sending, if any. Call while a request slot is free.
+    pub fn next_job(&mut self) -> Option<Job> {
+        if let Some(job) = self.ready.pop_front() {
+            return Some(job);
+        }
+        if self.intervals.is_empty() {
+            return None;
+        }
+        let idle = self
+            .intervals
+            .iter()
+            .find(|(_, iv)| iv.pending.is_none())
+            .map(|(lo, _)| lo.clone());
+        if let Some(lo) = idle {
+            let id = self.issue(lo.clone(), Kind::Continue);
+            if let Some(iv) = self.intervals.get_mut(&lo) {
+                iv.pending = Some(id);
+            }
+            return Some(self.job(id));
+        }
+        if !self.may_speculate() {
+            return None;
+        }
+        if let Some(job) = self.gallop() {
+            return Some(job);
+        }
+        self.split()
+    }
+
+    /// Whether a request that may come back partly useless (a gallop or a split) fits the
+    /// request budget: about 1.15 requests per page of keys kept so far, plus two rounds of
+    /// requests in flight. Continuations are always allowed; since there are never more
+    /// intervals than requests in flight, they add at most one partial page per interval.
+    fn may_speculate(&self) -> bool {
+        let allowed = 1.15 * self.kept as f64 / PAGE_KEYS as f64 + 2.0 * self.max_in_flight as f64;
+        (self.stats.requests as f64) < allowed
+    }
+
+    /// Takes in the answer to job `id`.
+    ///
+    /// Fails when the page contradicts the listing's rules (keys outside the prefix, out of
+    /// order, not after `start-after`), which would make the result wrong.
+    pub fn on_page(&mut self, id: u64, mut page: Page) -> Result<()> {
+        let Some(req) = self.in_flight.remove(&id) else {
+            return Ok(());
+        };
+        if req.kind == Kind::Gallop {
+            self.gallops_in_flight = self.gallops_in_flight.saturating_sub(1);
+        }
+        self.check_page(&req, &page)?;
+        if page.is_truncated && page.objects.is_empty() {
+            // Nothing listed, yet more follows: go on from the server's position.
+            let Some(token) = page.next_token.take() else {
+                return Err(Error::new(
+                    ErrorKind::Protocol,
+                    "a ListObjectsV2 page came back empty, truncated and without a continuation token",
+                ));
+            };
+            let new_id = self.issue(req.start.clone(), req.kind);
+            self.repoint(id, Some(new_id));
+            let mut job = self.job(new_id);
+            job.continuation_token = Some(token);
+            self.ready.push_back(job);
+            return Ok(());
+        }
+        let p = self.prefix.len();
+        let n = page.objects.len();
+        for (i, o) in page.objects.iter().enumerate() {
+            if i == 0 || i + 1 == n || i % SAMPLE_EVERY == 0 {
+                self.alpha.learn(&o.key[p..]);
+            }
+        }
+        let end: Option<String> = if page.is_truncated {
+            page.objects.last().map(|o| o.key[p..].to_owned())
+        } else {
+            None
+        };
+        let sample = (page.is_truncated && n >= 2).then(|| Sample {
+            first: page.objects[0].key[p..].to_owned(),
+            last: page.objects[n - 1].key[p..].to_owned(),
+            count: n,
+        });
+        let start = req.start;
+
+        // Intervals that meet (start, end]: the one holding start, then those after it.
+        let mut met: Vec<Lo> = Vec::new();
+        if let Some((lo, iv)) = self.intervals.range(..=start.clone()).next_back() {
+            if above(iv.hi.as_deref(), start.as_deref()) {
+                met.push(lo.clone());
+            }
+        }
+        for (lo, _) in self.intervals.range((Excluded(start.clone()), Unbounded)) {
+            if below_end(lo.as_deref(), end.as_deref()) {
+                met.push(lo.clone());
+            } else {
+                break;
+            }
+        }
+
+        fn tail(o: &ObjectInfo, p: usize) -> &str {
+            &o.key[p..]
+        }
+        let mut keep: Vec<std::ops::Range<usize>> = Vec::new();
+        for lo in met {
+            let Some(iv) = self.intervals.remove(&lo) else { continue };
+            let own = iv.pending == Some(id);
+            let pending = if own { None } else { iv.pending };
+            // Keys above max(lo, start) and at most min(hi, end).
+            let from = max_lo(lo.as_deref(), start.as_deref());
+            let i0 = match from {
+                None => 0,
+                Some(f) => page.objects.partition_point(|o| tail(o, p) <= f),
+            };
+            let upto = min_hi(iv.hi.as_deref(), end.as_deref());
+            let i1 = match upto {
+                None => n,
+                Some(u) => page.objects.partition_point(|o| tail(o, p) <= u),
+            };
+            if i0 < i1 {
+                keep.push(i0..i1);
+            }
+            if lo < start {
+                // Unreachable with how requests are made (each starts at an interval's
+                // lower bound), kept so the bookkeeping stays right whatever happens.
+                self.intervals.insert(lo, Interval::new(start.clone(), pending, iv.sample.clone()));
+            }
+            if let Some(e) = &end {
+                if above(iv.hi.as_deref(), Some(e)) {
+                    let mut rest = Interval::new(iv.hi, pending, sample.clone().or(iv.sample));
+                    // A full page of this interval's own keys: more evidence that it is big.
+                    if own && i0 == 0 && n == PAGE_KEYS {
+                        rest.evidence = iv.evidence + 1;
+                    }
+                    self.intervals.insert(Some(e.clone()), rest);
+                }
+            }
+        }
+        // An interval whose start this request was meant to list but that it did not reach
+        // (another page listed that part first) needs a request of its own now.
+        self.repoint(id, None);
+        if keep.is_empty() {
+            self.stats.useless_pages += 1;
+        }
+        self.kept += keep.iter().map(|r| r.len()).sum::<usize>();
+        self.take_keys(&mut page.objects, keep);
+        Ok(())
+    }
+
+    /// Every key listed, sorted by key, once [`Plan::is_done`].
+    pub fn into_objects(mut self) -> Vec<ObjectInfo> {
+        // Chunks hold disjoint ranges, each in order: sorting them by their first key and
+        // concatenating gives the whole listing in key order.
+        self.chunks.sort_unstable_by(|a, b| a[0].key.cmp(&b[0].key));
+        let total = self.chunks.iter().map(Vec::len).sum();
+        let mut out = Vec::with_capacity(total);
+        for chunk in self.chunks {
+            out.extend(chunk);
+        }
+        out
+    }
+
+    /// The unlisted intervals with their expected key counts, for debugging the schedule.
+    #[cfg(test)]
+    pub fn describe(&self) -> Vec<String> {
+        self.intervals
+            .iter()
+            .map(|(lo, iv)| {
+                let est = iv.sample.as_ref().and_then(|s| self.ln_density(s)).map(|d| {
+                    (d + keyspace::ln_width(&self.alpha, lo.as_deref().unwrap_or(""), iv.hi.as_deref())).exp()
+                });
+                format!("({lo:?}, {:?}] pending={:?} evidence={} est={est:?}", iv.hi, iv.pending, iv.evidence)
+            })
+            .collect()
+    }
+
+    fn issue(&mut self, start: Lo, kind: Kind) -> u64 {
+        let id = self.next_id;
+        self.next_id += 1;
+        self.stats.requests += 1;
+        match kind {
+            Kind::Continue => self.stats.continuations += 1,
+            Kind::Gallop => {
+                self.stats.gallops += 1;
+                self.gallops_in_flight += 1;
+            }
+            Kind::Split => self.stats.splits += 1,
+        }
+        self.in_flight.insert(id, InFlight { start, kind });
+        id
+    }
+
+    fn job(&self, id: u64) -> Job {
+        let start = self.in_flight.get(&id).and_then(|r| r.start.as_deref());
+        Job {
+            id,
+            start_after: start.map(|t| format!("{}{t}", self.prefix)),
+            continuation_token: None,
+        }
+    }
+
+    /// Intervals waiting for request `old` now wait for `new` (or for nobody).
+    fn repoint(&mut self, old: u64, new: Option<u64>) {
+        for iv in self.intervals.values_mut() {
+            if iv.pending == Some(old) {
+                iv.pending = new;
+            }
+        }
+    }
+
+    fn check_page(&self, req: &InFlight, page: &Page) -> Result<()> {
+        let p = &self.prefix;
+        let mut prev: Option<&str> = None;
+        for o in &page.objects {
+            let bad = if !o.key.starts_with(p.as_str()) {
+                Some("outside the prefix")
+            } else if prev.is_some_and(|q| o.key.as_str() <= q) {
+                Some("out of order")
+            } else if prev.is_none() && req.start.as_deref().is_some_and(|s| &o.key[p.len()..] <= s) {
+                Some("not after the start-after key")
+            } else {
+                None
+            };
+            if let Some(why) = bad {
+                return Err(Error::new(
+                    ErrorKind::Protocol,
+                    format!("a ListObjectsV2 page returned key {:?} {why}", o.key),
+                ));
+            }
+            prev = Some(&o.key);
+        }
+        Ok(())
+    }
+
+    /// Moves the objects in `ranges` (disjoint, increasing) out of `objects` into chunks.
+    fn take_keys(&mut self, objects: &mut Vec<ObjectInfo>, ranges: Vec<std::ops::Range<usize>>) {
+        if ranges.len() == 1 && ranges[0].start == 0 && ranges[0].end == objects.len() {
+            self.chunks.push(std::mem::take(objects));
+            return;
+        }
+        // Merge ranges that touch, so adjacent intervals share one chunk.
+        let mut merged: Vec<std::ops::Range<usize>> = Vec::new();
+        for r in ranges {
+            match merged.last_mut() {
+                Some(m) if m.end == r.start => m.end = r.end,
+                _ => merged.push(r),
+            }
+        }
+        for r in merged.into_iter().rev() {
+            let mut chunk: Vec<ObjectInfo> = objects.drain(r.clone()).collect();
+            chunk.shrink_to_fit();
+            self.chunks.push(chunk);
+        }
+    }
+
+    /// ln(expected keys per unit of width) near an interval, from its sample.
+    fn ln_density(&self, s: &Sample) -> Option<f64> {
+        let w = keyspace::ln_width(&self.alpha, &s.first, Some(&s.last));
+        w.is_finite().then(|| ((s.count - 1) as f64).ln() - w)
+    }
+
+    fn gallop(&mut self) -> Option<Job> {
+        if self.gallops_in_flight >= self.max_gallops || self.gallop_level > MAX_GALLOP_LEVEL {
+            return None;
+        }
+        let (lo, iv) = self.intervals.iter().next_back()?;
+        if iv.hi.is_some() {
+            return None;
+        }
+        let sample = iv.sample.clone()?;
+        let lo = lo.clone();
+        let ln_page = (PAGE_KEYS as f64).ln() - self.ln_density(&sample)?;
+        let ln_dist = ln_page + f64::from(self.gallop_level) * std::f64::consts::LN_2;
+        let plen = self.prefix.len();
+        // Past the end of the key space: halve what is left instead.
+        let point = keyspace::point_after(&self.alpha, plen, lo.as_deref(), None, ln_dist)
+            .or_else(|| keyspace::point_between(&self.alpha, plen, lo.as_deref(), None, 0.5))?;
+        self.gallop_level += 1;
+        Some(self.split_at(lo, point, Kind::Gallop))
+    }
+
+    fn split(&mut self) -> Option<Job> {
+        let mut best: Option<(f64, Lo)> = None;
+        for (lo, iv) in &self.intervals {
+            let (Some(hi), Some(s)) = (iv.hi.as_deref(), iv.sample.as_ref()) else {
+                continue;
+            };
+            if iv.evidence == 0 {
+                continue;
+            }
+            let Some(d) = self.ln_density(s) else { continue };
+            let w = keyspace::ln_width(&self.alpha, lo.as_deref().unwrap_or(""), Some(hi));
+            // A chain that keeps returning full pages is likely to go on doing so, whatever
+            // the width model says.
+            let est = (d + w).exp().max(f64::from(iv.evidence.saturating_sub(1)) * PAGE_KEYS as f64);
+            if est >= SPLIT_MIN_KEYS && best.as_ref().is_none_or(|(b, _)| est > *b) {
+                best = Some((est, lo.clone()));
+            }
+        }
+        let (est, lo) = best?;
+        let hi = self.intervals.get(&lo)?.hi.clone();
+        // The page in flight at lo lists about PAGE_KEYS keys; share the rest evenly.
+        let fraction = 0.5 + 0.5 * PAGE_KEYS as f64 / est;
+        let point = keyspace::point_between(
+            &self.alpha,
+            self.prefix.len(),
+            lo.as_deref(),
+            hi.as_deref(),
+            fraction,
+        )?;
+        Some(self.split_at(lo, point, Kind::Split))
+    }
+
+    /// Splits the interval starting at `lo` at `point` and sends a request for the new upper
+    /// part.
+    fn split_at(&mut self, lo: Lo, point: String, kind: Kind) -> Job {
+        let at: Lo = Some(point);
+        let id = self.issue(at.clone(), kind);
+        if let Some(iv) = self.intervals.get_mut(&lo) {
+            let hi = std::mem::replace(&mut iv.hi, at.clone());
+            let sample = iv.sample.clone();
+            iv.evidence = 0;
+            self.intervals.insert(at, Interval::new(hi, Some(id), sample));
+        }
+        self.job(id)
+    }
+}
+
+/// `hi > x` for an upper bound (`None` = after everything) and a lower bound (`None` =
+/// before everything).
+fn above(hi: Option<&str>, x: Option<&str>) -> bool {
+    match (hi, x) {
+        (None, _) | (_, None) => true,
+        (Some(h), Some(x)) => h > x,
+    }
+}
+
+/// `lo < end` for a lower bound and a covered range's end (`None` = after everything).
+fn below_end(lo: Option<&str>, end: Option<&str>) -> bool {
+    match (lo, end) {
+        (_, None) | (None, _) => true,
+        (Some(l), Some(e)) => l < e,
+    }
+}
+
+fn max_lo<'a>(a: Option<&'a str>, b: Option<&'a str>) -> Option<&'a str> {
+    match (a, b) {
+        (None, x) | (x, None) => x,
+        (Some(x), Some(y)) => Some(x.max(y)),
+    }
+}
+
+fn min_hi<'a>(a: Option<&'a str>, b: Option<&'a str>) -> Option<&'a str> {
+    match (a, b) {
+        (None, x) | (x, None) => x,
+        (Some(x), Some(y)) => Some(x.min(y)),
+    }
+}
