@@ -8,7 +8,7 @@ Its paths keep ``/`` literal (oss2 sends ``%2F``), so this also covers the other
 import alibabacloud_oss_v2 as oss
 import pytest
 
-from conftest import (
+from conformance_support import (
     AK,
     BUCKET,
     KEYS_PREFIX,

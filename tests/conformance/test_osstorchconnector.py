@@ -17,7 +17,7 @@ from pathlib import Path
 
 import pytest
 
-from conftest import (
+from conformance_support import (
     AK,
     BUCKET,
     KEYS_PREFIX,
