@@ -102,8 +102,16 @@ impl fmt::Display for ErrorKind {
 }
 
 /// An ossmc error: a kind, a message naming the problem, and the OSS details if any.
+///
+/// The details live behind one `Box` so that `Result<T, Error>` stays two words wide on
+/// the hot paths that return it.
 #[derive(Clone)]
 pub struct Error {
+    inner: Box<Inner>,
+}
+
+#[derive(Clone)]
+struct Inner {
     kind: ErrorKind,
     message: String,
     http_status: Option<u16>,
@@ -119,7 +127,7 @@ pub type Result<T, E = Error> = std::result::Result<T, E>;
 impl Error {
     /// A new error of `kind` whose message is `message` (a sentence without a trailing dot).
     pub fn new(kind: ErrorKind, message: impl Into<String>) -> Error {
-        Error {
+        Error::from_inner(Inner {
             kind,
             message: message.into(),
             http_status: None,
@@ -127,6 +135,12 @@ impl Error {
             request_id: None,
             bucket: None,
             key: None,
+        })
+    }
+
+    fn from_inner(inner: Inner) -> Error {
+        Error {
+            inner: Box::new(inner),
         }
     }
 
@@ -138,7 +152,7 @@ impl Error {
         request_id: Option<String>,
     ) -> Error {
         let kind = ErrorKind::from_oss_code(code.as_deref().unwrap_or(""), http_status);
-        Error {
+        Error::from_inner(Inner {
             kind,
             message: message.into(),
             http_status: Some(http_status),
@@ -146,66 +160,66 @@ impl Error {
             request_id,
             bucket: None,
             key: None,
-        }
+        })
     }
 
     /// Attaches the bucket and key the failed operation was about.
     pub fn with_object(mut self, bucket: &str, key: Option<&str>) -> Error {
-        self.bucket = Some(bucket.to_owned());
-        self.key = key.map(str::to_owned);
+        self.inner.bucket = Some(bucket.to_owned());
+        self.inner.key = key.map(str::to_owned);
         self
     }
 
     /// The class of problem.
     pub fn kind(&self) -> ErrorKind {
-        self.kind
+        self.inner.kind
     }
     /// The message, without the OSS details (see `Display` for the full sentence).
     pub fn message(&self) -> &str {
-        &self.message
+        &self.inner.message
     }
     /// The HTTP status of the failed response, if a response was received.
     pub fn http_status(&self) -> Option<u16> {
-        self.http_status
+        self.inner.http_status
     }
     /// The OSS error code (`NoSuchKey`, `SignatureDoesNotMatch`...), if the server sent one.
     pub fn code(&self) -> Option<&str> {
-        self.code.as_deref()
+        self.inner.code.as_deref()
     }
     /// The `x-oss-request-id` of the failed response, for support requests.
     pub fn request_id(&self) -> Option<&str> {
-        self.request_id.as_deref()
+        self.inner.request_id.as_deref()
     }
     /// The bucket of the failed operation.
     pub fn bucket(&self) -> Option<&str> {
-        self.bucket.as_deref()
+        self.inner.bucket.as_deref()
     }
     /// The key of the failed operation.
     pub fn key(&self) -> Option<&str> {
-        self.key.as_deref()
+        self.inner.key.as_deref()
     }
 }
 
 impl fmt::Display for Error {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "{}: {}", self.kind, self.message)?;
-        match (&self.bucket, &self.key) {
+        write!(f, "{}: {}", self.inner.kind, self.inner.message)?;
+        match (&self.inner.bucket, &self.inner.key) {
             (Some(b), Some(k)) => write!(f, " (oss://{b}/{k})")?,
             (Some(b), None) => write!(f, " (bucket {b})")?,
             _ => {}
         }
-        if let Some(code) = &self.code {
+        if let Some(code) = &self.inner.code {
             write!(f, " [{code}")?;
-            if let Some(s) = self.http_status {
+            if let Some(s) = self.inner.http_status {
                 write!(f, ", HTTP {s}")?;
             }
-            if let Some(r) = &self.request_id {
+            if let Some(r) = &self.inner.request_id {
                 write!(f, ", request id {r}")?;
             }
             f.write_str("]")?;
-        } else if let Some(s) = self.http_status {
+        } else if let Some(s) = self.inner.http_status {
             write!(f, " [HTTP {s}")?;
-            if let Some(r) = &self.request_id {
+            if let Some(r) = &self.inner.request_id {
                 write!(f, ", request id {r}")?;
             }
             f.write_str("]")?;
@@ -217,13 +231,13 @@ impl fmt::Display for Error {
 impl fmt::Debug for Error {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("Error")
-            .field("kind", &self.kind)
-            .field("message", &self.message)
-            .field("http_status", &self.http_status)
-            .field("code", &self.code)
-            .field("request_id", &self.request_id)
-            .field("bucket", &self.bucket)
-            .field("key", &self.key)
+            .field("kind", &self.inner.kind)
+            .field("message", &self.inner.message)
+            .field("http_status", &self.inner.http_status)
+            .field("code", &self.inner.code)
+            .field("request_id", &self.inner.request_id)
+            .field("bucket", &self.inner.bucket)
+            .field("key", &self.inner.key)
             .finish()
     }
 }
@@ -233,7 +247,7 @@ impl std::error::Error for Error {}
 impl From<Error> for std::io::Error {
     fn from(e: Error) -> std::io::Error {
         use std::io::ErrorKind as Io;
-        let kind = match e.kind {
+        let kind = match e.inner.kind {
             ErrorKind::NoSuchBucket | ErrorKind::NoSuchKey => Io::NotFound,
             ErrorKind::AccessDenied => Io::PermissionDenied,
             ErrorKind::InvalidArgument | ErrorKind::InvalidConfig => Io::InvalidInput,
@@ -269,9 +283,18 @@ mod tests {
 
     #[test]
     fn codes_map_to_kinds() {
-        assert_eq!(ErrorKind::from_oss_code("SignatureDoesNotMatch", 403), ErrorKind::AccessDenied);
-        assert_eq!(ErrorKind::from_oss_code("PreconditionFailed", 412), ErrorKind::ObjectChanged);
-        assert_eq!(ErrorKind::from_oss_code("SlowDown", 503), ErrorKind::ServerError);
+        assert_eq!(
+            ErrorKind::from_oss_code("SignatureDoesNotMatch", 403),
+            ErrorKind::AccessDenied
+        );
+        assert_eq!(
+            ErrorKind::from_oss_code("PreconditionFailed", 412),
+            ErrorKind::ObjectChanged
+        );
+        assert_eq!(
+            ErrorKind::from_oss_code("SlowDown", 503),
+            ErrorKind::ServerError
+        );
         assert_eq!(ErrorKind::from_oss_code("", 404), ErrorKind::NoSuchKey);
     }
 }
