@@ -1,10 +1,14 @@
-//! Build script: gives the C library its soname.
+//! Build script: link arguments of the C library (`libossmc.so`).
 //!
-//! `libossmc.so` is linked with soname `libossmc.so.<ABI major>` so that programs record the
-//! ABI they were built against. The major must equal `OSSMC_ABI_VERSION` in
-//! `src/ffi/version.rs`; the ABI checks in `examples-c/tests/` verify both together.
-//! (Which symbols are exported needs no linker script: a Rust cdylib exports exactly its
-//! `#[no_mangle] pub extern "C"` functions, and `abi/symbols.txt` pins that list.)
+//! - soname `libossmc.so.<ABI major>`, so that programs record the ABI they were built
+//!   against. The major must equal `OSSMC_ABI_VERSION` (`src/ffi/version.rs`); the ABI check
+//!   (`tools/abi-check.sh`) verifies that they agree.
+//! - `--exclude-libs,ALL`: a Rust cdylib exports every `#[no_mangle]` function of every crate
+//!   it links, and a dependency (crc-fast) has a C API of its own that must not become part
+//!   of ours. Dependencies are linked from static archives (rlibs) and this crate's own code
+//!   from object files, so hiding the archives' symbols leaves exactly the `ossmc_*`
+//!   functions exported. (A linker version script cannot do this: rustc's own script lists
+//!   those symbols by name, which beats any wildcard.) `abi/symbols.txt` pins the result.
 
 /// The soname major: bump together with `OSSMC_ABI_VERSION` on an incompatible change.
 const ABI_MAJOR: u32 = 0;
@@ -14,5 +18,6 @@ fn main() {
     let target_os = std::env::var("CARGO_CFG_TARGET_OS").unwrap_or_default();
     if target_os == "linux" || target_os == "android" || target_os.ends_with("bsd") {
         println!("cargo:rustc-cdylib-link-arg=-Wl,-soname,libossmc.so.{ABI_MAJOR}");
+        println!("cargo:rustc-cdylib-link-arg=-Wl,--exclude-libs,ALL");
     }
 }

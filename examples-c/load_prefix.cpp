@@ -2,7 +2,7 @@
 // everything under a prefix, opens it all (the prefetch order), then reads each object into
 // memory and prints "KEY SIZE sum CHECKSUM" (the checksum of load_model.c) per object.
 //
-//   load_prefix ENDPOINT BUCKET PREFIX      (credentials from OSS_ACCESS_KEY_ID/_SECRET)
+//   load_prefix ENDPOINT BUCKET PREFIX [CONFIG_PATH]   (credentials from OSS_ACCESS_KEY_ID/_SECRET)
 #include <algorithm>
 #include <cinttypes>
 #include <cstdio>
@@ -26,12 +26,12 @@ uint64_t checksum(const std::vector<unsigned char> &data) {
 }  // namespace
 
 int main(int argc, char **argv) {
-    if (argc != 4) {
-        std::fprintf(stderr, "usage: load_prefix ENDPOINT BUCKET PREFIX\n");
+    if (argc != 4 && argc != 5) {
+        std::fprintf(stderr, "usage: load_prefix ENDPOINT BUCKET PREFIX [CONFIG_PATH]\n");
         return 2;
     }
     try {
-        ossmc::Connector conn(argv[1]);
+        ossmc::Connector conn(argv[1], nullptr, argc == 5 ? argv[4] : nullptr);
         std::vector<ossmc::ObjectInfo> infos = conn.list(argv[2], argv[3]);
         std::vector<ossmc::Object> objects;
         objects.reserve(infos.size());

@@ -212,6 +212,16 @@ int32_t ossmc_connector_new_with_callback(const char *endpoint,
                                           const char *config_path,
                                           struct ossmc_connector **out);
 
+// Makes every `ossmc_list` and `ossmc_open` call in progress on `conn`, on any thread,
+// return `OSSMC_CANCELLED` soon: waits between retries end at once, and a request in flight
+// ends at its next socket read. Calls started afterwards are not affected, and reads are not
+// interrupted (use `ossmc_read_timeout` to wait in slices instead).
+//
+// Meant for a caller that runs a long listing on one thread and notices on another that the
+// user gave up (Python's Ctrl-C). Thread-safe and non-blocking, but not async-signal-safe:
+// call it from a thread, not from inside a signal handler.
+int32_t ossmc_connector_interrupt(const struct ossmc_connector *conn);
+
 // Frees a connector. NULL is a no-op. Objects and lists made from it stay usable until they
 // are closed and freed themselves; close them first all the same, so that a connector's
 // threads and connections go away when this returns.

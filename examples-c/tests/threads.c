@@ -3,7 +3,7 @@
  * checking every byte against the synthetic data, plus a failure of its own to check that the
  * last-error detail is per thread.
  *
- *   threads ENDPOINT BUCKET KEY...      (credentials from the environment; at least 8 keys)
+ *   threads [-f CONFIG_PATH] ENDPOINT BUCKET KEY...   (credentials from the environment; 8 keys)
  */
 #define _POSIX_C_SOURCE 200809L
 
@@ -12,6 +12,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "ossmc.h"
 #include "synthetic.h"
@@ -81,12 +82,16 @@ static void *worker(void *arg) {
 }
 
 int main(int argc, char **argv) {
-    if (argc < 3 + THREADS) {
-        fprintf(stderr, "usage: threads ENDPOINT BUCKET KEY... (%d keys)\n", THREADS);
-        return 2;
+    const char *config_path = NULL;
+    int opt;
+    while ((opt = getopt(argc, argv, "f:")) != -1) {
+        if (opt != 'f') goto usage;
+        config_path = optarg;
     }
+    if (argc - optind != 2 + THREADS) goto usage;
+    argv += optind - 1; /* argv[1] is now ENDPOINT */
     bucket = argv[2];
-    int32_t st = ossmc_connector_new(argv[1], NULL, NULL, &conn);
+    int32_t st = ossmc_connector_new(argv[1], NULL, config_path, &conn);
     if (st != OSSMC_OK) {
         fprintf(stderr, "threads: ossmc_connector_new: %s\n", ossmc_status_name(st));
         return 1;
@@ -116,4 +121,7 @@ int main(int argc, char **argv) {
     if (failures != 0) return 1;
     printf("threads: %d threads read %llu bytes, all correct\n", THREADS, (unsigned long long)total);
     return 0;
+usage:
+    fprintf(stderr, "usage: threads [-f CONFIG_PATH] ENDPOINT BUCKET KEY... (%d keys)\n", THREADS);
+    return 2;
 }

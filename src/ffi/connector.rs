@@ -112,6 +112,22 @@ pub unsafe extern "C" fn ossmc_connector_new_with_callback(
     })
 }
 
+/// Makes every `ossmc_list` and `ossmc_open` call in progress on `conn`, on any thread,
+/// return `OSSMC_CANCELLED` soon: waits between retries end at once, and a request in flight
+/// ends at its next socket read. Calls started afterwards are not affected, and reads are not
+/// interrupted (use `ossmc_read_timeout` to wait in slices instead).
+///
+/// Meant for a caller that runs a long listing on one thread and notices on another that the
+/// user gave up (Python's Ctrl-C). Thread-safe and non-blocking, but not async-signal-safe:
+/// call it from a thread, not from inside a signal handler.
+#[no_mangle]
+pub unsafe extern "C" fn ossmc_connector_interrupt(conn: *const ossmc_connector) -> i32 {
+    boundary::call(|| {
+        unsafe { handle::try_ref(conn, "conn") }?.interrupt();
+        OK
+    })
+}
+
 /// Frees a connector. NULL is a no-op. Objects and lists made from it stay usable until they
 /// are closed and freed themselves; close them first all the same, so that a connector's
 /// threads and connections go away when this returns.
