@@ -62,6 +62,13 @@ impl Alphabet {
         }
     }
 
+    /// True when every character of `s` is known at its position.
+    pub fn knows(&self, s: &str) -> bool {
+        s.chars()
+            .enumerate()
+            .all(|(i, c)| self.positions.get(i).is_some_and(|p| p.binary_search(&c).is_ok()))
+    }
+
     /// True before any character was learned.
     pub fn is_empty(&self) -> bool {
         self.positions.is_empty()

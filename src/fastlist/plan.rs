@@ -26,8 +26,10 @@
 //! Splitting happens only when a request slot is free and no interval waits for
 //! continuation, so the number of parts stays close to the number of requests in flight.
 
-use std::collections::{BTreeMap, HashMap, VecDeque};
+use std::borrow::Cow;
+use std::collections::{BTreeMap, BTreeSet, HashMap, VecDeque};
 use std::ops::Bound::{Excluded, Unbounded};
+use std::sync::Arc;
 
 use super::keyspace::{self, Alphabet};
 use crate::error::{Error, ErrorKind, Result};
@@ -39,12 +41,15 @@ pub const PAGE_KEYS: usize = 1000;
 /// An interval worth fewer keys than this is not split.
 const SPLIT_MIN_KEYS: f64 = 2.5 * PAGE_KEYS as f64;
 
+/// The delimiter of the probe of the top level.
+const PROBE_DELIMITER: &str = "/";
+
 /// Longest gallop, in powers of two of a page width.
 const MAX_GALLOP_LEVEL: u32 = 48;
 
-/// Characters of every `SAMPLE_EVERY`-th key of a page are added to the alphabet (plus the
-/// first and last key); the alphabet only guides where splits go.
-const SAMPLE_EVERY: usize = 32;
+/// The alphabet of a page is learned from every `SAMPLE_EVERY`-th key (plus the first and
+/// last); it only guides where splits go.
+const SAMPLE_EVERY: usize = 8;
 
 /// The lower bound of an interval, exclusive: `None` is before every key.
 type Lo = Option<String>;
@@ -59,6 +64,8 @@ pub struct Job {
     pub start_after: Option<String>,
     /// A continuation token, only after a page that was empty but said more follow.
     pub continuation_token: Option<String>,
+    /// A delimiter: only for the probe of the top level of the key space.
+    pub delimiter: Option<String>,
 }
 
 /// Counters of what the plan did, for logs, tests and benchmarks.
@@ -74,6 +81,8 @@ pub struct PlanStats {
     pub splits: u64,
     /// Pages none of whose keys were new.
     pub useless_pages: u64,
+    /// Delimiter listings sent (0 or 1).
+    pub probes: u64,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -81,6 +90,8 @@ enum Kind {
     Continue,
     Gallop,
     Split,
+    /// The one delimiter listing at the start, for split hints.
+    Probe,
 }
 
 #[derive(Debug)]
@@ -90,12 +101,18 @@ struct InFlight {
     kind: Kind,
 }
 
-/// Where keys were seen near an interval: a page's first and last tails and its key count.
+/// Where keys were seen near an interval: a page's first and last tails, its key count, and
+/// the characters its keys use at each position.
+///
+/// The alphabet is the page's own, not one for the whole listing: keys in different parts
+/// of a bucket have different shapes (`img/0000123.jpg` beside `d17/s03/f0045.bin`), and
+/// arithmetic near a part should only produce names shaped like that part's.
 #[derive(Debug, Clone)]
 struct Sample {
     first: String,
     last: String,
     count: usize,
+    alpha: Arc<Alphabet>,
 }
 
 #[derive(Debug)]
@@ -120,7 +137,6 @@ impl Interval {
 #[derive(Debug)]
 pub struct Plan {
     prefix: String,
-    alpha: Alphabet,
     intervals: BTreeMap<Lo, Interval>,
     in_flight: HashMap<u64, InFlight>,
     /// Requests decided outside `next_job` (a resend with a continuation token).
@@ -131,6 +147,14 @@ pub struct Plan {
     max_gallops: usize,
     /// Keys kept so far.
     kept: usize,
+    /// Whether the delimiter probe was sent (or is not worth sending).
+    probed: bool,
+    /// Tails known to start a non-empty part of the key space (the probe's common prefixes
+    /// and keys): split points that never make an empty part.
+    hints: BTreeSet<String>,
+    /// Characters seen at each position anywhere (page bounds, hints): for galloping past
+    /// the part of the key space a page's own alphabet describes.
+    global: Alphabet,
     gallop_level: u32,
     gallops_in_flight: usize,
     chunks: Vec<Vec<ObjectInfo>>,
@@ -144,7 +168,6 @@ impl Plan {
         intervals.insert(None, Interval::new(None, None, None));
         Plan {
             prefix: prefix.to_owned(),
-            alpha: Alphabet::new(),
             intervals,
             in_flight: HashMap::new(),
             ready: VecDeque::new(),
@@ -152,6 +175,9 @@ impl Plan {
             max_in_flight: max_in_flight.max(1),
             max_gallops: (max_in_flight / 4).clamp(1, 8),
             kept: 0,
+            probed: max_in_flight < 4,
+            hints: BTreeSet::new(),
+            global: Alphabet::new(),
             gallop_level: 1,
             gallops_in_flight: 0,
             chunks: Vec::new(),
@@ -194,6 +220,13 @@ impl Plan {
             }
             return Some(self.job(id));
         }
+        if !self.probed {
+            self.probed = true;
+            let id = self.issue(None, Kind::Probe);
+            let mut job = self.job(id);
+            job.delimiter = Some(PROBE_DELIMITER.to_owned());
+            return Some(job);
+        }
         if !self.may_speculate() {
             return None;
         }
@@ -204,11 +237,11 @@ impl Plan {
     }
 
     /// Whether a request that may come back partly useless (a gallop or a split) fits the
-    /// request budget: about 1.15 requests per page of keys kept so far, plus two rounds of
+    /// request budget: about 1.2 requests per page of keys kept so far, plus three rounds of
     /// requests in flight. Continuations are always allowed; since there are never more
     /// intervals than requests in flight, they add at most one partial page per interval.
     fn may_speculate(&self) -> bool {
-        let allowed = 1.15 * self.kept as f64 / PAGE_KEYS as f64 + 2.0 * self.max_in_flight as f64;
+        let allowed = 1.2 * self.kept as f64 / PAGE_KEYS as f64 + 3.0 * self.max_in_flight as f64;
         (self.stats.requests as f64) < allowed
     }
 
@@ -222,6 +255,19 @@ impl Plan {
         };
         if req.kind == Kind::Gallop {
             self.gallops_in_flight = self.gallops_in_flight.saturating_sub(1);
+        }
+        if req.kind == Kind::Probe {
+            // Only hints: a delimiter listing rolls keys up, so it lists no range completely.
+            let p = self.prefix.len();
+            // Common prefixes only: keys are dense where they are, and splitting between
+            // neighbouring keys makes parts of one key.
+            for name in &page.common_prefixes {
+                if let Some(t) = name.get(p..).filter(|t| !t.is_empty() && name.starts_with(&self.prefix)) {
+                    self.global.learn(t);
+                    self.hints.insert(t.to_owned());
+                }
+            }
+            return Ok(());
         }
         self.check_page(&req, &page)?;
         if page.is_truncated && page.objects.is_empty() {
@@ -241,20 +287,26 @@ impl Plan {
         }
         let p = self.prefix.len();
         let n = page.objects.len();
-        for (i, o) in page.objects.iter().enumerate() {
-            if i == 0 || i + 1 == n || i % SAMPLE_EVERY == 0 {
-                self.alpha.learn(&o.key[p..]);
-            }
-        }
         let end: Option<String> = if page.is_truncated {
             page.objects.last().map(|o| o.key[p..].to_owned())
         } else {
             None
         };
-        let sample = (page.is_truncated && n >= 2).then(|| Sample {
-            first: page.objects[0].key[p..].to_owned(),
-            last: page.objects[n - 1].key[p..].to_owned(),
-            count: n,
+        let sample = (page.is_truncated && n >= 2).then(|| {
+            let mut alpha = Alphabet::new();
+            for (i, o) in page.objects.iter().enumerate() {
+                if i == 0 || i + 1 == n || i % SAMPLE_EVERY == 0 {
+                    alpha.learn(&o.key[p..]);
+                }
+            }
+            self.global.learn(&page.objects[0].key[p..]);
+            self.global.learn(&page.objects[n - 1].key[p..]);
+            Sample {
+                first: page.objects[0].key[p..].to_owned(),
+                last: page.objects[n - 1].key[p..].to_owned(),
+                count: n,
+                alpha: Arc::new(alpha),
+            }
         });
         let start = req.start;
 
@@ -338,14 +390,17 @@ impl Plan {
     /// The unlisted intervals with their expected key counts, for debugging the schedule.
     #[cfg(test)]
     pub fn describe(&self) -> Vec<String> {
-        self.intervals
+        let head = format!("requests={} kept={} speculate={}", self.stats.requests, self.kept, self.may_speculate());
+        std::iter::once(head).chain(self.intervals
             .iter()
             .map(|(lo, iv)| {
-                let est = iv.sample.as_ref().and_then(|s| self.ln_density(s)).map(|d| {
-                    (d + keyspace::ln_width(&self.alpha, lo.as_deref().unwrap_or(""), iv.hi.as_deref())).exp()
+                let est = iv.sample.as_ref().and_then(|s| {
+                    let d = self.ln_density(s)?;
+                    let w = keyspace::ln_width(&s.alpha, lo.as_deref().unwrap_or(""), iv.hi.as_deref());
+                    Some((d + w).exp())
                 });
                 format!("({lo:?}, {:?}] pending={:?} evidence={} est={est:?}", iv.hi, iv.pending, iv.evidence)
-            })
+            }))
             .collect()
     }
 
@@ -360,6 +415,7 @@ impl Plan {
                 self.gallops_in_flight += 1;
             }
             Kind::Split => self.stats.splits += 1,
+            Kind::Probe => self.stats.probes += 1,
         }
         self.in_flight.insert(id, InFlight { start, kind });
         id
@@ -371,6 +427,7 @@ impl Plan {
             id,
             start_after: start.map(|t| format!("{}{t}", self.prefix)),
             continuation_token: None,
+            delimiter: None,
         }
     }
 
@@ -428,34 +485,68 @@ impl Plan {
         }
     }
 
+    /// The alphabet to measure `(lo, hi]` with: the sample's own, plus the characters of
+    /// `hi` when they are new to it (a bound in another part of the key space must read as
+    /// far away, not as the nearest character the page knows).
+    fn alpha_for<'a>(s: &'a Sample, lo: Option<&str>, hi: Option<&str>) -> Cow<'a, Alphabet> {
+        let new = |x: Option<&str>| x.is_some_and(|t| !s.alpha.knows(t));
+        if new(lo) || new(hi) {
+            let mut a = (*s.alpha).clone();
+            a.learn(lo.unwrap_or(""));
+            a.learn(hi.unwrap_or(""));
+            Cow::Owned(a)
+        } else {
+            Cow::Borrowed(&*s.alpha)
+        }
+    }
+
     /// ln(expected keys per unit of width) near an interval, from its sample.
     fn ln_density(&self, s: &Sample) -> Option<f64> {
-        let w = keyspace::ln_width(&self.alpha, &s.first, Some(&s.last));
-        w.is_finite().then(|| ((s.count - 1) as f64).ln() - w)
+        ln_density_with(&s.alpha, s)
     }
 
     fn gallop(&mut self) -> Option<Job> {
-        if self.gallops_in_flight >= self.max_gallops || self.gallop_level > MAX_GALLOP_LEVEL {
-            return None;
-        }
         let (lo, iv) = self.intervals.iter().next_back()?;
         if iv.hi.is_some() {
             return None;
         }
-        let sample = iv.sample.clone()?;
         let lo = lo.clone();
+        if let Some(h) = self.median_hint(lo.as_deref(), None) {
+            return Some(self.split_at(lo, h, Kind::Split));
+        }
+        if self.gallops_in_flight >= self.max_gallops {
+            return None;
+        }
+        let sample = self.intervals.get(&lo)?.sample.clone()?;
         let ln_page = (PAGE_KEYS as f64).ln() - self.ln_density(&sample)?;
         let ln_dist = ln_page + f64::from(self.gallop_level) * std::f64::consts::LN_2;
         let plen = self.prefix.len();
-        // Past the end of the key space: halve what is left instead.
-        let point = keyspace::point_after(&self.alpha, plen, lo.as_deref(), None, ln_dist)
-            .or_else(|| keyspace::point_between(&self.alpha, plen, lo.as_deref(), None, 0.5))?;
-        self.gallop_level += 1;
+        let a = &sample.alpha;
+        // Past what the page's own alphabet can express: halve what is left, in the
+        // characters seen anywhere.
+        let point = keyspace::point_after(a, plen, lo.as_deref(), None, ln_dist)
+            .or_else(|| keyspace::point_between(&self.global, plen, lo.as_deref(), None, 0.5))?;
+        self.gallop_level = (self.gallop_level + 1).min(MAX_GALLOP_LEVEL);
         Some(self.split_at(lo, point, Kind::Gallop))
     }
 
+    /// The middle one of the hints strictly inside `(lo, hi)`.
+    fn median_hint(&self, lo: Option<&str>, hi: Option<&str>) -> Option<String> {
+        let from = match lo {
+            Some(l) => Excluded(l.to_owned()),
+            None => Unbounded,
+        };
+        let to = match hi {
+            Some(h) => Excluded(h.to_owned()),
+            None => Unbounded,
+        };
+        let inside = self.hints.range::<String, _>((from, to));
+        let count = inside.clone().count();
+        inside.clone().nth(count / 2).cloned()
+    }
+
     fn split(&mut self) -> Option<Job> {
-        let mut best: Option<(f64, Lo)> = None;
+        let mut candidates: Vec<(f64, Lo)> = Vec::new();
         for (lo, iv) in &self.intervals {
             let (Some(hi), Some(s)) = (iv.hi.as_deref(), iv.sample.as_ref()) else {
                 continue;
@@ -463,27 +554,62 @@ impl Plan {
             if iv.evidence == 0 {
                 continue;
             }
-            let Some(d) = self.ln_density(s) else { continue };
-            let w = keyspace::ln_width(&self.alpha, lo.as_deref().unwrap_or(""), Some(hi));
+            let a = Self::alpha_for(s, lo.as_deref(), Some(hi));
+            // The density is measured with the same alphabet as the width.
+            let Some(d) = ln_density_with(&a, s) else { continue };
+            let w = keyspace::ln_width(&a, lo.as_deref().unwrap_or(""), Some(hi));
             // A chain that keeps returning full pages is likely to go on doing so, whatever
             // the width model says.
-            let est = (d + w).exp().max(f64::from(iv.evidence.saturating_sub(1)) * PAGE_KEYS as f64);
-            if est >= SPLIT_MIN_KEYS && best.as_ref().is_none_or(|(b, _)| est > *b) {
-                best = Some((est, lo.clone()));
+            let est = (d + w)
+                .exp()
+                .max(f64::from(iv.evidence.saturating_sub(1)) * PAGE_KEYS as f64);
+            if est >= SPLIT_MIN_KEYS {
+                candidates.push((est, lo.clone()));
             }
         }
-        let (est, lo) = best?;
-        let hi = self.intervals.get(&lo)?.hi.clone();
-        // The page in flight at lo lists about PAGE_KEYS keys; share the rest evenly.
-        let fraction = 0.5 + 0.5 * PAGE_KEYS as f64 / est;
-        let point = keyspace::point_between(
-            &self.alpha,
-            self.prefix.len(),
-            lo.as_deref(),
-            hi.as_deref(),
-            fraction,
-        )?;
-        Some(self.split_at(lo, point, Kind::Split))
+        candidates.sort_by(|a, b| b.0.total_cmp(&a.0));
+        for (est, lo) in candidates {
+            let Some(iv) = self.intervals.get(&lo) else { continue };
+            let Some(s) = iv.sample.as_ref() else { continue };
+            // The page in flight at lo lists about PAGE_KEYS keys; share the rest evenly.
+            let fraction = 0.5 + 0.5 * PAGE_KEYS as f64 / est;
+            let a = Self::alpha_for(s, lo.as_deref(), iv.hi.as_deref());
+            let target = keyspace::point_between(
+                &a,
+                self.prefix.len(),
+                lo.as_deref(),
+                iv.hi.as_deref(),
+                fraction,
+            );
+            // A known start of a non-empty part near the target is better than the target.
+            let point = self.hint_near(lo.as_deref(), iv.hi.as_deref(), target.as_deref()).or(target);
+            if let Some(point) = point {
+                return Some(self.split_at(lo, point, Kind::Split));
+            }
+        }
+        None
+    }
+
+    /// The hint strictly inside `(lo, hi)` nearest to `target` (the first at or after it, or
+    /// else the last before it); the middle one when there is no target.
+    fn hint_near(&self, lo: Option<&str>, hi: Option<&str>, target: Option<&str>) -> Option<String> {
+        let Some(t) = target else {
+            return self.median_hint(lo, hi);
+        };
+        let from = match lo {
+            Some(l) => Excluded(l.to_owned()),
+            None => Unbounded,
+        };
+        let to = match hi {
+            Some(h) => Excluded(h.to_owned()),
+            None => Unbounded,
+        };
+        let mut inside = self.hints.range::<String, _>((from, to));
+        inside
+            .clone()
+            .find(|h| h.as_str() >= t)
+            .or_else(|| inside.next_back())
+            .cloned()
     }
 
     /// Splits the interval starting at `lo` at `point` and sends a request for the new upper
@@ -499,6 +625,12 @@ impl Plan {
         }
         self.job(id)
     }
+}
+
+/// ln(keys per unit of width) on the sample's page, measured with `alpha`.
+fn ln_density_with(alpha: &Alphabet, s: &Sample) -> Option<f64> {
+    let w = keyspace::ln_width(alpha, &s.first, Some(&s.last));
+    w.is_finite().then(|| ((s.count - 1) as f64).ln() - w)
 }
 
 /// `hi > x` for an upper bound (`None` = after everything) and a lower bound (`None` =

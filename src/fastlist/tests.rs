@@ -40,19 +40,40 @@ impl Bucket {
         };
         let from = from.max(self.keys.partition_point(|k| k.as_str() < self.prefix.as_str()));
         let mut objects = Vec::new();
+        let mut common_prefixes: Vec<String> = Vec::new();
         let mut i = from;
-        while i < self.keys.len() && self.keys[i].starts_with(&self.prefix) && objects.len() < PAGE_KEYS {
-            objects.push(ObjectInfo {
-                key: self.keys[i].clone(),
-                size: i as u64,
-                etag: String::new(),
-                last_modified: SystemTime::UNIX_EPOCH,
+        let mut last = String::new();
+        while i < self.keys.len()
+            && self.keys[i].starts_with(&self.prefix)
+            && objects.len() + common_prefixes.len() < PAGE_KEYS
+        {
+            let key = &self.keys[i];
+            let rolled = job.delimiter.as_deref().and_then(|d| {
+                key[self.prefix.len()..].find(d).map(|at| key[..self.prefix.len() + at + d.len()].to_owned())
             });
+            match rolled {
+                Some(cp) => {
+                    // Skip every key under this common prefix.
+                    i = self.keys.partition_point(|k| k.as_str() < cp.as_str() || k.starts_with(&cp));
+                    last = cp.clone();
+                    common_prefixes.push(cp);
+                    continue;
+                }
+                None => {
+                    objects.push(ObjectInfo {
+                        key: key.clone(),
+                        size: i as u64,
+                        etag: String::new(),
+                        last_modified: SystemTime::UNIX_EPOCH,
+                    });
+                    last = key.clone();
+                }
+            }
             i += 1;
         }
         let is_truncated = i < self.keys.len() && self.keys[i].starts_with(&self.prefix);
-        let next_token = is_truncated.then(|| objects.last().map(|o: &ObjectInfo| o.key.clone())).flatten();
-        Ok(Page { objects, common_prefixes: Vec::new(), next_token, is_truncated })
+        let next_token = is_truncated.then_some(last);
+        Ok(Page { objects, common_prefixes, next_token, is_truncated })
     }
 }
 
@@ -86,7 +107,7 @@ fn simulate(bucket: &Bucket, w: usize, seed: u64) -> SimResult {
             break;
         }
         let ((t, _), job) = due.pop_first().expect("a request in flight");
-        if std::env::var_os("FASTLIST_TRACE").is_some() && t / 20_000 != now / 20_000 {
+        if std::env::var_os("FASTLIST_TRACE").is_some() && t / 3_000 != now / 3_000 {
             println!("t={} in_flight={}", t / 1100, plan.in_flight());
             for line in plan.describe() {
                 println!("   {line}");
@@ -174,14 +195,36 @@ fn special(n: u64) -> Vec<String> {
 }
 
 #[test]
+#[ignore = "a debugging aid: FASTLIST_TRACE=1 FASTLIST_SHAPE=synthetic FASTLIST_N=250000"]
+fn trace_one_shape() {
+    let n: u64 = std::env::var("FASTLIST_N").ok().and_then(|v| v.parse().ok()).unwrap_or(250_000);
+    let w: usize = std::env::var("FASTLIST_W").ok().and_then(|v| v.parse().ok()).unwrap_or(16);
+    let shape = std::env::var("FASTLIST_SHAPE").unwrap_or_else(|_| "synthetic".into());
+    let (keys, prefix) = match shape.as_str() {
+        "flat" => (flat(n), "img/"),
+        "deep" => (deep(n, 3), "tree/"),
+        "skewed" => (skewed(n, n / 10), "data/"),
+        "long" => (long_common(n), ""),
+        "special" => (special(n), ""),
+        _ => (synthetic("", n), ""),
+    };
+    check_shape(&shape, keys, prefix, w);
+}
+
+#[test]
 fn small_counts_match_the_plain_listing() {
     for n in [0u64, 1, 999, 1000, 1001, 2500] {
         let r = check_shape(&format!("flat{n}"), flat(n), "img/", 16);
         assert_eq!(r.keys.len() as u64, n);
     }
-    // Under 1000 keys one request is enough.
+    // Under 1000 keys one page is enough, plus the delimiter probe sent beside it.
     let b = Bucket::new(flat(999), "img/");
-    simulate(&b, 16, 1);
+    let r = simulate(&b, 16, 1);
+    assert_eq!(b.requests.load(Ordering::SeqCst), 2);
+    assert_eq!((r.stats.continuations, r.stats.probes), (1, 1));
+    // With fewer than four requests in flight the probe is not worth its slot.
+    let b = Bucket::new(flat(999), "img/");
+    simulate(&b, 2, 1);
     assert_eq!(b.requests.load(Ordering::SeqCst), 1);
 }
 
