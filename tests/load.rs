@@ -1,38 +1,271 @@
-//! Loading a sharded model end to end: byte-exact, with faults, with corruption.
+//! Loading a sharded model end to end: byte-exact, under injected faults and corruption,
+//! within the memory limit, with the requested concurrency, and closing mid-prefetch.
 
 mod common;
 
 use common::*;
-use ossmc::ErrorKind;
+use ossmc::{Config, ErrorKind, ObjectReader};
 use ossmc_testkit::oss_local::OssLocal;
 use ossmc_testkit::synthetic::shard_key;
 
-fn load_model(server: &OssLocal, cfg: ossmc::Config, shards: u32) -> Vec<ossmc::Result<()>> {
+fn uri(name: &str, i: u32, shards: u32) -> String {
+    format!("oss://bkt/{}", shard_key(name, i, shards))
+}
+
+/// Reads the whole object in `piece`-byte reads, checking every piece as it arrives.
+/// Returns the error that ended the read, if any.
+fn read_checked(r: &mut ObjectReader, piece: usize) -> ossmc::Result<()> {
+    let mut buf = vec![0u8; piece];
+    let mut at = 0u64;
+    loop {
+        let n = r.read(&mut buf)?;
+        if n == 0 {
+            break;
+        }
+        assert_synthetic(r.key(), at, &buf[..n]);
+        at += n as u64;
+    }
+    assert_eq!(at, r.size(), "{}: short object", r.key());
+    Ok(())
+}
+
+/// Opens every shard first, then reads them in order; returns each shard's outcome.
+fn load(
+    server: &OssLocal,
+    cfg: Config,
+    shards: u32,
+    piece: usize,
+) -> (Vec<ossmc::Result<()>>, ossmc::PrefetchStats) {
     let conn = connector(server, cfg);
     let mut readers: Vec<_> = (1..=shards)
-        .map(|i| conn.open(&format!("oss://bkt/{}", shard_key("m", i, shards))).expect("open"))
+        .map(|i| conn.open(&uri("m", i, shards)).expect("open"))
         .collect();
-    let results = readers
-        .iter_mut()
-        .map(|r| {
-            let data = read_all(r)?;
-            assert_synthetic(r.key(), 0, &data);
-            Ok(())
-        })
-        .collect();
+    let results = readers.iter_mut().map(|r| read_checked(r, piece)).collect();
     let stats = conn.prefetch_stats();
     assert!(
         stats.peak_bytes_held <= stats.memory_limit,
         "memory limit exceeded: {stats:?}"
     );
-    results
+    (results, stats)
 }
 
 #[test]
 fn a_sharded_model_loads_byte_exact() {
     let server = OssLocal::start(&["--model", "bkt/m:4:64"]);
     let dir = TempDir::new("load");
-    for r in load_model(&server, config(&dir), 4) {
+    let (results, stats) = load(&server, config(&dir), 4, 4 << 20);
+    for r in results {
         r.expect("load");
     }
+    assert_eq!(stats.chunks_refetched, 0, "{stats:?}");
+    // Whole-object reads (one big copy) give the same bytes.
+    let conn = connector(&server, config(&dir));
+    let mut r = conn.open(&uri("m", 2, 4)).unwrap();
+    let data = read_all(&mut r).unwrap();
+    assert_synthetic(r.key(), 0, &data);
+}
+
+#[test]
+fn a_model_loads_byte_exact_despite_errors_and_resets() {
+    for seed in ["1", "2"] {
+        let server = OssLocal::start(&[
+            "--model",
+            "bkt/m:4:64",
+            "--fail-rate",
+            "0.05",
+            "--reset-rate",
+            "0.02",
+            "--seed",
+            seed,
+        ]);
+        let dir = TempDir::new("faults");
+        let mut cfg = config(&dir);
+        cfg.retry.max_attempts = 10;
+        let (results, _) = load(&server, cfg, 4, 1 << 20);
+        for r in results {
+            r.expect("load with faults");
+        }
+        let faults = stat(&server, "faults.fail") + stat(&server, "faults.reset");
+        assert!(faults > 0, "no fault was injected; the test proves nothing");
+    }
+}
+
+#[test]
+fn corruption_never_reaches_the_caller_of_a_held_object() {
+    // 64 MiB objects under a 256 MiB limit are held until their CRC-64 is verified, so
+    // every byte returned must be right; a shard may fail, but only as Corrupted.
+    // At 1% a seed may inject nothing into ~70 requests: take seeds until one does.
+    let mut injected_at_low_rate = false;
+    for seed in 1..=20 {
+        let seed = seed.to_string();
+        let server = OssLocal::start(&[
+            "--model",
+            "bkt/m:4:64",
+            "--corrupt-rate",
+            "0.01",
+            "--seed",
+            &seed,
+        ]);
+        let dir = TempDir::new("corrupt");
+        let (results, stats) = load(&server, config(&dir), 4, 1 << 20);
+        for r in results {
+            if let Err(e) = r {
+                assert_eq!(e.kind(), ErrorKind::Corrupted, "{e}");
+            }
+        }
+        if stat(&server, "faults.corrupt") > 0 {
+            assert!(
+                stats.crc_mismatches > 0,
+                "corruption went unnoticed: {stats:?}"
+            );
+            injected_at_low_rate = true;
+            break;
+        }
+    }
+    assert!(injected_at_low_rate, "no seed injected corruption");
+
+    // At 30%, two clean fetches of a 16-chunk shard are unlikely: errors must be Corrupted.
+    let server = OssLocal::start(&[
+        "--model",
+        "bkt/m:4:64",
+        "--corrupt-rate",
+        "0.3",
+        "--seed",
+        "4",
+    ]);
+    let dir = TempDir::new("corrupt-high");
+    let (results, stats) = load(&server, config(&dir), 4, 1 << 20);
+    let mut failed = 0;
+    for r in results {
+        if let Err(e) = r {
+            assert_eq!(e.kind(), ErrorKind::Corrupted, "{e}");
+            assert!(e.message().contains("CRC-64"), "{e}");
+            failed += 1;
+        }
+    }
+    assert!(failed > 0, "expected some shard to fail: {stats:?}");
+}
+
+#[test]
+fn a_streamed_object_never_completes_with_corrupted_bytes() {
+    // 64 MiB objects over a 32 MiB limit are streamed: a corrupted chunk may be copied out,
+    // but the final chunk is withheld, so the read ends in Corrupted, never in success.
+    let server = OssLocal::start(&[
+        "--model",
+        "bkt/m:2:64",
+        "--corrupt-rate",
+        "0.2",
+        "--seed",
+        "5",
+    ]);
+    let dir = TempDir::new("stream-corrupt");
+    let mut cfg = config(&dir);
+    cfg.prefetch.memory_limit = 32 << 20;
+    let conn = connector(&server, cfg);
+    for i in 1..=2 {
+        let mut r = conn.open(&uri("m", i, 2)).unwrap();
+        let mut data = vec![0u8; r.size() as usize];
+        let mut at = 0;
+        let total = data.len();
+        let outcome = loop {
+            match r.read(&mut data[at..(at + (1 << 20)).min(total)]) {
+                Ok(0) => break Ok(()),
+                Ok(n) => at += n,
+                Err(e) => break Err(e),
+            }
+        };
+        match outcome {
+            Ok(()) => {
+                assert_eq!(at, data.len());
+                assert_synthetic(r.key(), 0, &data);
+            }
+            Err(e) => assert_eq!(e.kind(), ErrorKind::Corrupted, "{e}"),
+        }
+    }
+    let stats = conn.prefetch_stats();
+    assert!(stats.peak_bytes_held <= stats.memory_limit, "{stats:?}");
+    assert!(stat(&server, "faults.corrupt") > 0);
+}
+
+#[test]
+fn the_memory_limit_holds_in_any_read_order() {
+    let server = OssLocal::start(&["--model", "bkt/m:4:64"]);
+    let dir = TempDir::new("memory");
+    // 24 MiB for 64 MiB objects: streamed, and the budget is far below one object.
+    let mut cfg = config(&dir);
+    cfg.prefetch.memory_limit = 24 << 20;
+    let (results, stats) = load(&server, cfg.clone(), 4, 1 << 20);
+    for r in results {
+        r.expect("load");
+    }
+    assert!(
+        stats.peak_bytes_held > 0 && stats.peak_bytes_held <= 24 << 20,
+        "{stats:?}"
+    );
+
+    // Held objects (32 MiB each under a 96 MiB limit), read last-opened first: the reader's
+    // chunks must push out prefetched ones rather than wait forever.
+    let server = OssLocal::start(&["--model", "bkt/m:4:32"]);
+    cfg.prefetch.memory_limit = 96 << 20;
+    let conn = connector(&server, cfg);
+    let mut readers: Vec<_> = (1..=4)
+        .map(|i| conn.open(&uri("m", i, 4)).unwrap())
+        .collect();
+    for r in readers.iter_mut().rev() {
+        read_checked(r, 3 << 20).expect("reverse-order load");
+    }
+    let stats = conn.prefetch_stats();
+    assert!(stats.peak_bytes_held <= 96 << 20, "{stats:?}");
+}
+
+#[test]
+fn opening_many_objects_keeps_the_requested_concurrency_busy() {
+    // 8 objects of 4 MiB in 1 MiB chunks: 32 requests, each delayed, 8 allowed in flight.
+    let server = OssLocal::start(&["--model", "bkt/s:8:4", "--latency-ms", "100"]);
+    let dir = TempDir::new("busy");
+    let mut cfg = config(&dir);
+    cfg.prefetch.chunk_size = 1 << 20;
+    let in_flight = cfg.prefetch.max_in_flight();
+    assert_eq!(in_flight, 8);
+    let conn = connector(&server, cfg);
+    let mut readers: Vec<_> = (1..=8)
+        .map(|i| conn.open(&uri("s", i, 8)).unwrap())
+        .collect();
+    for r in readers.iter_mut() {
+        read_checked(r, 1 << 20).unwrap();
+    }
+    let stats = conn.prefetch_stats();
+    assert_eq!(stats.peak_requests_in_flight, in_flight, "{stats:?}");
+    let server_peak = stat(&server, "in_flight.GetObject.peak");
+    assert!(
+        server_peak >= in_flight as u64,
+        "server saw at most {server_peak} GETs at once"
+    );
+    assert!(stat(&server, "connections.peak") >= in_flight as u64);
+}
+
+#[test]
+fn closing_mid_prefetch_frees_memory_and_cancels_requests() {
+    // 4 x 64 MiB in 1 MiB chunks = 256 chunks, served slowly (10 MB/s per connection).
+    let server = OssLocal::start(&["--model", "bkt/m:4:64", "--rate-mbps", "10"]);
+    let dir = TempDir::new("close");
+    let mut cfg = config(&dir);
+    cfg.prefetch.chunk_size = 1 << 20;
+    let conn = connector(&server, cfg);
+    let readers: Vec<_> = (1..=4)
+        .map(|i| conn.open(&uri("m", i, 4)).unwrap())
+        .collect();
+    assert_eq!(conn.prefetch_stats().open_objects, 4);
+    drop(readers);
+    let stats = conn.prefetch_stats();
+    assert_eq!(stats.open_objects, 0);
+    // Nothing fetched is kept: only the reservations of requests still winding down.
+    assert_eq!(stats.bytes_held, stats.bytes_in_flight, "{stats:?}");
+    assert_eq!(stats.bytes_pooled, 0, "{stats:?}");
+    drop(conn); // joins the fetchers, so every request has ended
+    let gets = stat(&server, "requests.GetObject");
+    assert!(
+        gets < 64,
+        "{gets} GETs for 256 chunks: closing did not cancel the queue"
+    );
 }

@@ -40,8 +40,14 @@ impl Drop for TempDir {
 pub fn config(dir: &TempDir) -> Config {
     let mut c = Config::default();
     c.log_level = 0;
-    c.log_path = LogPath { path: dir.path("connector.log"), is_default: false };
-    c.audit_path = LogPath { path: dir.path("audit.log"), is_default: false };
+    c.log_path = LogPath {
+        path: dir.path("connector.log"),
+        is_default: false,
+    };
+    c.audit_path = LogPath {
+        path: dir.path("audit.log"),
+        is_default: false,
+    };
     c.prefetch.vcpus = 2;
     c.prefetch.workers = 4;
     c.prefetch.chunk_size = 4 << 20;
@@ -54,7 +60,10 @@ pub fn config(dir: &TempDir) -> Config {
 
 /// The credentials oss-local accepts.
 pub fn good_credentials() -> Arc<StaticProvider> {
-    Arc::new(StaticProvider::new(Credentials::new(TEST_ACCESS_KEY_ID, TEST_ACCESS_KEY_SECRET)))
+    Arc::new(StaticProvider::new(Credentials::new(
+        TEST_ACCESS_KEY_ID,
+        TEST_ACCESS_KEY_SECRET,
+    )))
 }
 
 /// A connector for `server` with `config`.

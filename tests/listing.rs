@@ -1,0 +1,84 @@
+//! Listing returns every object across pages, with sizes, in key order.
+
+mod common;
+
+use common::*;
+use ossmc_testkit::oss_local::OssLocal;
+use ossmc_testkit::synthetic::{key_name, key_size};
+
+#[test]
+fn list_returns_every_object_across_pages() {
+    let server = OssLocal::start(&["--keys", "bkt/p/:2500", "--model", "bkt/m:1:1"]);
+    let dir = TempDir::new("list");
+    let conn = connector(&server, config(&dir));
+    let objects = conn.list("bkt", "p/").unwrap();
+    let mut expected: Vec<(String, u64)> = (0..2500)
+        .map(|i| (key_name("p/", i), key_size(i)))
+        .collect();
+    expected.sort();
+    let got: Vec<(String, u64)> = objects.iter().map(|o| (o.key.clone(), o.size)).collect();
+    assert_eq!(got.len(), expected.len());
+    assert_eq!(got, expected);
+    assert!(objects.iter().all(|o| !o.etag.is_empty()));
+    assert!(
+        stat(&server, "requests.ListObjectsV2") >= 3,
+        "2500 keys need 3 pages"
+    );
+
+    // A prefix inside the set, and one matching nothing.
+    let some = conn.list("bkt", "p/img/").unwrap();
+    assert_eq!(
+        some.len(),
+        expected
+            .iter()
+            .filter(|(k, _)| k.starts_with("p/img/"))
+            .count()
+    );
+    assert!(conn.list("bkt", "nothing-here/").unwrap().is_empty());
+    let model = conn.list("bkt", "m/").unwrap();
+    assert_eq!(model.len(), 1);
+    assert_eq!(model[0].size, 1 << 20);
+}
+
+#[test]
+fn list_page_exposes_paging_for_parallel_listing() {
+    let server = OssLocal::start(&["--keys", "bkt/p/:30"]);
+    let dir = TempDir::new("page");
+    let conn = connector(&server, config(&dir));
+    let cancel = ossmc::CancelToken::new();
+    let first = conn
+        .list_page("bkt", "p/", None, None, None, 10, &cancel)
+        .unwrap();
+    assert_eq!(first.objects.len(), 10);
+    assert!(first.is_truncated);
+    let token = first.next_token.clone().unwrap();
+    let second = conn
+        .list_page("bkt", "p/", None, Some(&token), None, 10, &cancel)
+        .unwrap();
+    assert!(second.objects[0].key > first.objects[9].key);
+    let after = conn
+        .list_page(
+            "bkt",
+            "p/",
+            Some(&first.objects[9].key),
+            None,
+            None,
+            10,
+            &cancel,
+        )
+        .unwrap();
+    assert_eq!(after.objects, second.objects);
+    let dirs = conn
+        .list_page("bkt", "p/", None, None, Some("/"), 1000, &cancel)
+        .unwrap();
+    assert!(!dirs.common_prefixes.is_empty());
+    assert!(dirs
+        .common_prefixes
+        .iter()
+        .all(|p| p.starts_with("p/") && p.ends_with('/')));
+    cancel.cancel();
+    let e = conn
+        .list_page("bkt", "p/", None, None, None, 10, &cancel)
+        .unwrap_err();
+    assert_eq!(e.kind(), ossmc::ErrorKind::Cancelled);
+}
