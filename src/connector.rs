@@ -101,6 +101,27 @@ impl Connector {
         listing::list_all(&self.inner.client, cancel, bucket, prefix)
     }
 
+    /// FastList: every object of `bucket` whose key starts with `prefix`, listed with up to
+    /// `fastList.vcpus × fastList.workers` ListObjectsV2 requests at once over parts of the
+    /// key space. The same objects as [`Connector::list`], each once; the order is not
+    /// guaranteed (sort by key if it matters). A part that fails after retries fails the
+    /// whole call.
+    pub fn fast_list(&self, bucket: &str, prefix: &str) -> Result<Vec<ObjectInfo>> {
+        self.fast_list_with_cancel(bucket, prefix, &self.interrupt_token())
+    }
+
+    /// [`Connector::fast_list`], cancellable through `cancel`.
+    pub fn fast_list_with_cancel(
+        &self,
+        bucket: &str,
+        prefix: &str,
+        cancel: &CancelToken,
+    ) -> Result<Vec<ObjectInfo>> {
+        validate_bucket_name(bucket)?;
+        let max_in_flight = self.inner.config.fast_list.max_in_flight();
+        crate::fastlist::list(&self.inner.client, bucket, prefix, max_in_flight, cancel)
+    }
+
     /// One ListObjectsV2 page: the building block of parallel listing.
     #[allow(clippy::too_many_arguments)]
     pub fn list_page(

@@ -9,6 +9,7 @@
 //! - `logging`: the log file and the per-request audit file.
 //! - `client`: the shared HTTP agent, retries and OSS error responses.
 //! - `listing`: ListObjectsV2 page after page.
+//! - `fastlist`: FastList, the parallel listing over parts of the key space.
 //! - `prefetch`, `reader`: the open-order prefetcher and the object reader over it.
 //! - `connector`: the public entry point tying them together.
 
@@ -18,6 +19,7 @@ mod connector;
 pub mod credentials;
 pub(crate) mod endpoint;
 pub mod error;
+pub(crate) mod fastlist;
 pub(crate) mod listing;
 pub(crate) mod logging;
 pub(crate) mod prefetch;

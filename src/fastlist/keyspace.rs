@@ -64,9 +64,11 @@ impl Alphabet {
 
     /// True when every character of `s` is known at its position.
     pub fn knows(&self, s: &str) -> bool {
-        s.chars()
-            .enumerate()
-            .all(|(i, c)| self.positions.get(i).is_some_and(|p| p.binary_search(&c).is_ok()))
+        s.chars().enumerate().all(|(i, c)| {
+            self.positions
+                .get(i)
+                .is_some_and(|p| p.binary_search(&c).is_ok())
+        })
     }
 
     /// True before any character was learned.
@@ -356,7 +358,15 @@ mod tests {
     #[test]
     fn byte_order_is_code_point_order() {
         // The premise of working on chars: UTF-8 byte order == char order.
-        let mut v = ["Zebra.txt", "a/b/c.txt", "apple.txt", "ctl/\u{1}x", "éclair.txt", "\u{10000}", "\u{ffff}"];
+        let mut v = [
+            "Zebra.txt",
+            "a/b/c.txt",
+            "apple.txt",
+            "ctl/\u{1}x",
+            "éclair.txt",
+            "\u{10000}",
+            "\u{ffff}",
+        ];
         let mut by_bytes = v;
         by_bytes.sort_by(|a, b| a.as_bytes().cmp(b.as_bytes()));
         v.sort_by(|a, b| a.chars().cmp(b.chars()));
@@ -364,7 +374,9 @@ mod tests {
     }
 
     fn numbered(n: u32) -> Vec<String> {
-        (0..n).map(|i| format!("{:07}.jpg", i * 9973 % 1_000_000)).collect()
+        (0..n)
+            .map(|i| format!("{:07}.jpg", i * 9973 % 1_000_000))
+            .collect()
     }
 
     #[test]
@@ -390,8 +402,15 @@ mod tests {
     #[test]
     fn offsets_far_below_a_long_common_prefix_are_exact() {
         let common = "some/very/long/common/prefix/shared/by/every/key/part-";
-        let page: Vec<String> = (0..1000).map(|i| format!("{common}{i:06}.parquet")).collect();
-        let a = alpha_of(&[page[0].as_str(), page[999].as_str(), page[500].as_str(), page[37].as_str()]);
+        let page: Vec<String> = (0..1000)
+            .map(|i| format!("{common}{i:06}.parquet"))
+            .collect();
+        let a = alpha_of(&[
+            page[0].as_str(),
+            page[999].as_str(),
+            page[500].as_str(),
+            page[37].as_str(),
+        ]);
         let w = ln_width(&a, &page[0], Some(&page[999]));
         assert!(w.is_finite());
         // Four pages past the last key: still under the common prefix, around part-004999
@@ -428,7 +447,13 @@ mod tests {
 
     #[test]
     fn non_ascii_and_special_characters_give_valid_points_in_byte_order() {
-        let keys = ["ünïcødé/文件 0000049+x.bin", "a b+c%d?e#f=g&h", "data set/é", "\u{1}ctl", "😀/x"];
+        let keys = [
+            "ünïcødé/文件 0000049+x.bin",
+            "a b+c%d?e#f=g&h",
+            "data set/é",
+            "\u{1}ctl",
+            "😀/x",
+        ];
         let a = alpha_of(&keys);
         let mut sorted = keys;
         sorted.sort();
@@ -463,13 +488,23 @@ mod tests {
 
     #[test]
     fn widths_compare_across_depths() {
-        let a = alpha_of(&["a", "m/000/aaaa", "m/000/aaab", "m/000/aaaa/0", "m/000/aaaa/1", "z"]);
+        let a = alpha_of(&[
+            "a",
+            "m/000/aaaa",
+            "m/000/aaab",
+            "m/000/aaaa/0",
+            "m/000/aaaa/1",
+            "z",
+        ]);
         let wide = ln_width(&a, "a", Some("z"));
         let narrow = ln_width(&a, "m/000/aaaa", Some("m/000/aaab"));
         let narrower = ln_width(&a, "m/000/aaaa/0", Some("m/000/aaaa/1"));
         assert!(wide > narrow && narrow > narrower);
         assert_eq!(ln_width(&a, "b", Some("b")), f64::NEG_INFINITY);
-        assert!(ln_width(&a, "", None).abs() < 1e-12, "the whole space has width 1");
+        assert!(
+            ln_width(&a, "", None).abs() < 1e-12,
+            "the whole space has width 1"
+        );
     }
 
     #[test]
@@ -477,7 +512,9 @@ mod tests {
         let mut rng = fastrand::Rng::with_seed(7);
         let pool: Vec<char> = "ab/0 +%é文😀\u{1}~".chars().collect();
         let word = |rng: &mut fastrand::Rng| -> String {
-            (0..rng.usize(0..8)).map(|_| pool[rng.usize(0..pool.len())]).collect()
+            (0..rng.usize(0..8))
+                .map(|_| pool[rng.usize(0..pool.len())])
+                .collect()
         };
         let mut a = Alphabet::new();
         for _ in 0..50 {

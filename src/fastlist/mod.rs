@@ -51,10 +51,35 @@ impl PageSource for ClientSource<'_> {
             self.prefix,
             job.start_after.as_deref(),
             job.continuation_token.as_deref(),
-            None,
+            job.delimiter.as_deref(),
             PAGE_KEYS as u32,
         )
     }
+}
+
+/// FastList of `bucket` under `prefix` through the connector's client, with up to
+/// `max_in_flight` requests at once (`fastList.vcpus × fastList.workers`).
+pub(crate) fn list(
+    client: &Client,
+    bucket: &str,
+    prefix: &str,
+    max_in_flight: usize,
+    cancel: &CancelToken,
+) -> Result<Vec<ObjectInfo>> {
+    let source = ClientSource { client, bucket, prefix };
+    let started = std::time::Instant::now();
+    let (objects, stats) = fast_list(&source, prefix, max_in_flight, cancel)?;
+    log::info!(
+        "fast list of oss://{bucket}/{prefix}: {} objects in {} ms with {} requests \
+         ({} splits, {} gallops, {} pages without new keys)",
+        objects.len(),
+        started.elapsed().as_millis(),
+        stats.requests,
+        stats.splits,
+        stats.gallops,
+        stats.useless_pages
+    );
+    Ok(objects)
 }
 
 /// Lists every key under `prefix` from `source` with up to `max_in_flight` requests at once.
@@ -135,7 +160,10 @@ fn drive(
         while plan.in_flight() < workers {
             let Some(job) = plan.next_job() else { break };
             if jobs.send(job).is_err() {
-                return Err(Error::new(ErrorKind::Internal, "the listing threads stopped early"));
+                return Err(Error::new(
+                    ErrorKind::Internal,
+                    "the listing threads stopped early",
+                ));
             }
         }
         if plan.is_done() {
@@ -156,7 +184,10 @@ fn drive(
                 Ok(x) => break x,
                 Err(RecvTimeoutError::Timeout) => continue,
                 Err(RecvTimeoutError::Disconnected) => {
-                    return Err(Error::new(ErrorKind::Internal, "the listing threads stopped early"))
+                    return Err(Error::new(
+                        ErrorKind::Internal,
+                        "the listing threads stopped early",
+                    ))
                 }
             }
         };

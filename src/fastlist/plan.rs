@@ -129,7 +129,12 @@ struct Interval {
 
 impl Interval {
     fn new(hi: Option<String>, pending: Option<u64>, sample: Option<Sample>) -> Interval {
-        Interval { hi, pending, sample, evidence: 0 }
+        Interval {
+            hi,
+            pending,
+            sample,
+            evidence: 0,
+        }
     }
 }
 
@@ -262,7 +267,10 @@ impl Plan {
             // Common prefixes only: keys are dense where they are, and splitting between
             // neighbouring keys makes parts of one key.
             for name in &page.common_prefixes {
-                if let Some(t) = name.get(p..).filter(|t| !t.is_empty() && name.starts_with(&self.prefix)) {
+                if let Some(t) = name
+                    .get(p..)
+                    .filter(|t| !t.is_empty() && name.starts_with(&self.prefix))
+                {
                     self.global.learn(t);
                     self.hints.insert(t.to_owned());
                 }
@@ -330,7 +338,9 @@ impl Plan {
         }
         let mut keep: Vec<std::ops::Range<usize>> = Vec::new();
         for lo in met {
-            let Some(iv) = self.intervals.remove(&lo) else { continue };
+            let Some(iv) = self.intervals.remove(&lo) else {
+                continue;
+            };
             let own = iv.pending == Some(id);
             let pending = if own { None } else { iv.pending };
             // Keys above max(lo, start) and at most min(hi, end).
@@ -350,7 +360,8 @@ impl Plan {
             if lo < start {
                 // Unreachable with how requests are made (each starts at an interval's
                 // lower bound), kept so the bookkeeping stays right whatever happens.
-                self.intervals.insert(lo, Interval::new(start.clone(), pending, iv.sample.clone()));
+                self.intervals
+                    .insert(lo, Interval::new(start.clone(), pending, iv.sample.clone()));
             }
             if let Some(e) = &end {
                 if above(iv.hi.as_deref(), Some(e)) {
@@ -390,16 +401,24 @@ impl Plan {
     /// The unlisted intervals with their expected key counts, for debugging the schedule.
     #[cfg(test)]
     pub fn describe(&self) -> Vec<String> {
-        let head = format!("requests={} kept={} speculate={}", self.stats.requests, self.kept, self.may_speculate());
-        std::iter::once(head).chain(self.intervals
-            .iter()
-            .map(|(lo, iv)| {
+        let head = format!(
+            "requests={} kept={} speculate={}",
+            self.stats.requests,
+            self.kept,
+            self.may_speculate()
+        );
+        std::iter::once(head)
+            .chain(self.intervals.iter().map(|(lo, iv)| {
                 let est = iv.sample.as_ref().and_then(|s| {
                     let d = self.ln_density(s)?;
-                    let w = keyspace::ln_width(&s.alpha, lo.as_deref().unwrap_or(""), iv.hi.as_deref());
+                    let w =
+                        keyspace::ln_width(&s.alpha, lo.as_deref().unwrap_or(""), iv.hi.as_deref());
                     Some((d + w).exp())
                 });
-                format!("({lo:?}, {:?}] pending={:?} evidence={} est={est:?}", iv.hi, iv.pending, iv.evidence)
+                format!(
+                    "({lo:?}, {:?}] pending={:?} evidence={} est={est:?}",
+                    iv.hi, iv.pending, iv.evidence
+                )
             }))
             .collect()
     }
@@ -448,7 +467,8 @@ impl Plan {
                 Some("outside the prefix")
             } else if prev.is_some_and(|q| o.key.as_str() <= q) {
                 Some("out of order")
-            } else if prev.is_none() && req.start.as_deref().is_some_and(|s| &o.key[p.len()..] <= s) {
+            } else if prev.is_none() && req.start.as_deref().is_some_and(|s| &o.key[p.len()..] <= s)
+            {
                 Some("not after the start-after key")
             } else {
                 None
@@ -556,7 +576,9 @@ impl Plan {
             }
             let a = Self::alpha_for(s, lo.as_deref(), Some(hi));
             // The density is measured with the same alphabet as the width.
-            let Some(d) = ln_density_with(&a, s) else { continue };
+            let Some(d) = ln_density_with(&a, s) else {
+                continue;
+            };
             let w = keyspace::ln_width(&a, lo.as_deref().unwrap_or(""), Some(hi));
             // A chain that keeps returning full pages is likely to go on doing so, whatever
             // the width model says.
@@ -569,8 +591,12 @@ impl Plan {
         }
         candidates.sort_by(|a, b| b.0.total_cmp(&a.0));
         for (est, lo) in candidates {
-            let Some(iv) = self.intervals.get(&lo) else { continue };
-            let Some(s) = iv.sample.as_ref() else { continue };
+            let Some(iv) = self.intervals.get(&lo) else {
+                continue;
+            };
+            let Some(s) = iv.sample.as_ref() else {
+                continue;
+            };
             // The page in flight at lo lists about PAGE_KEYS keys; share the rest evenly.
             let fraction = 0.5 + 0.5 * PAGE_KEYS as f64 / est;
             let a = Self::alpha_for(s, lo.as_deref(), iv.hi.as_deref());
@@ -582,7 +608,9 @@ impl Plan {
                 fraction,
             );
             // A known start of a non-empty part near the target is better than the target.
-            let point = self.hint_near(lo.as_deref(), iv.hi.as_deref(), target.as_deref()).or(target);
+            let point = self
+                .hint_near(lo.as_deref(), iv.hi.as_deref(), target.as_deref())
+                .or(target);
             if let Some(point) = point {
                 return Some(self.split_at(lo, point, Kind::Split));
             }
@@ -592,7 +620,12 @@ impl Plan {
 
     /// The hint strictly inside `(lo, hi)` nearest to `target` (the first at or after it, or
     /// else the last before it); the middle one when there is no target.
-    fn hint_near(&self, lo: Option<&str>, hi: Option<&str>, target: Option<&str>) -> Option<String> {
+    fn hint_near(
+        &self,
+        lo: Option<&str>,
+        hi: Option<&str>,
+        target: Option<&str>,
+    ) -> Option<String> {
         let Some(t) = target else {
             return self.median_hint(lo, hi);
         };
@@ -621,7 +654,8 @@ impl Plan {
             let hi = std::mem::replace(&mut iv.hi, at.clone());
             let sample = iv.sample.clone();
             iv.evidence = 0;
-            self.intervals.insert(at, Interval::new(hi, Some(id), sample));
+            self.intervals
+                .insert(at, Interval::new(hi, Some(id), sample));
         }
         self.job(id)
     }

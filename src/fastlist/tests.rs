@@ -21,11 +21,20 @@ impl Bucket {
     fn new(mut keys: Vec<String>, prefix: &str) -> Bucket {
         keys.sort();
         keys.dedup();
-        Bucket { keys, prefix: prefix.to_owned(), requests: AtomicU64::new(0), fail_every: 0 }
+        Bucket {
+            keys,
+            prefix: prefix.to_owned(),
+            requests: AtomicU64::new(0),
+            fail_every: 0,
+        }
     }
 
     fn expected(&self) -> Vec<String> {
-        self.keys.iter().filter(|k| k.starts_with(&self.prefix)).cloned().collect()
+        self.keys
+            .iter()
+            .filter(|k| k.starts_with(&self.prefix))
+            .cloned()
+            .collect()
     }
 
     fn list(&self, job: &Job) -> Result<Page> {
@@ -33,12 +42,18 @@ impl Bucket {
         if self.fail_every != 0 && n % self.fail_every == 0 {
             return Err(Error::new(ErrorKind::ServerError, "injected failure"));
         }
-        let after = job.continuation_token.as_deref().or(job.start_after.as_deref());
+        let after = job
+            .continuation_token
+            .as_deref()
+            .or(job.start_after.as_deref());
         let from = match after {
             Some(a) => self.keys.partition_point(|k| k.as_str() <= a),
             None => 0,
         };
-        let from = from.max(self.keys.partition_point(|k| k.as_str() < self.prefix.as_str()));
+        let from = from.max(
+            self.keys
+                .partition_point(|k| k.as_str() < self.prefix.as_str()),
+        );
         let mut objects = Vec::new();
         let mut common_prefixes: Vec<String> = Vec::new();
         let mut i = from;
@@ -49,12 +64,16 @@ impl Bucket {
         {
             let key = &self.keys[i];
             let rolled = job.delimiter.as_deref().and_then(|d| {
-                key[self.prefix.len()..].find(d).map(|at| key[..self.prefix.len() + at + d.len()].to_owned())
+                key[self.prefix.len()..]
+                    .find(d)
+                    .map(|at| key[..self.prefix.len() + at + d.len()].to_owned())
             });
             match rolled {
                 Some(cp) => {
                     // Skip every key under this common prefix.
-                    i = self.keys.partition_point(|k| k.as_str() < cp.as_str() || k.starts_with(&cp));
+                    i = self
+                        .keys
+                        .partition_point(|k| k.as_str() < cp.as_str() || k.starts_with(&cp));
                     last = cp.clone();
                     common_prefixes.push(cp);
                     continue;
@@ -73,7 +92,12 @@ impl Bucket {
         }
         let is_truncated = i < self.keys.len() && self.keys[i].starts_with(&self.prefix);
         let next_token = is_truncated.then_some(last);
-        Ok(Page { objects, common_prefixes, next_token, is_truncated })
+        Ok(Page {
+            objects,
+            common_prefixes,
+            next_token,
+            is_truncated,
+        })
     }
 }
 
@@ -119,7 +143,11 @@ fn simulate(bucket: &Bucket, w: usize, seed: u64) -> SimResult {
     }
     let stats = plan.stats();
     let keys = plan.into_objects().into_iter().map(|o| o.key).collect();
-    SimResult { keys, stats, makespan: now as f64 / 1100.0 }
+    SimResult {
+        keys,
+        stats,
+        makespan: now as f64 / 1100.0,
+    }
 }
 
 fn budget(n: usize, w: usize) -> f64 {
@@ -131,7 +159,10 @@ fn check_shape(name: &str, keys: Vec<String>, prefix: &str, w: usize) -> SimResu
     let expected = bucket.expected();
     let r = simulate(&bucket, w, 42);
     assert_eq!(r.keys.len(), expected.len(), "{name}: count");
-    assert!(r.keys == expected, "{name}: keys differ from the plain listing");
+    assert!(
+        r.keys == expected,
+        "{name}: keys differ from the plain listing"
+    );
     let n = expected.len();
     let requests = bucket.requests.load(Ordering::SeqCst);
     let ideal = (n.div_ceil(PAGE_KEYS) as f64 / w as f64).max(1.0);
@@ -141,12 +172,18 @@ fn check_shape(name: &str, keys: Vec<String>, prefix: &str, w: usize) -> SimResu
         r.makespan,
         r.stats
     );
-    assert!(requests as f64 <= budget(n, w), "{name}: {requests} requests over budget {}", budget(n, w));
+    assert!(
+        requests as f64 <= budget(n, w),
+        "{name}: {requests} requests over budget {}",
+        budget(n, w)
+    );
     r
 }
 
 fn synthetic(prefix: &str, n: u64) -> Vec<String> {
-    (0..n).map(|i| ossmc_testkit::synthetic::key_name(prefix, i)).collect()
+    (0..n)
+        .map(|i| ossmc_testkit::synthetic::key_name(prefix, i))
+        .collect()
 }
 
 fn flat(n: u64) -> Vec<String> {
@@ -179,12 +216,17 @@ fn skewed(big: u64, small_dirs: u64) -> Vec<String> {
 }
 
 fn long_common(n: u64) -> Vec<String> {
-    let common = "datasets/2024/imagenet/train/shards/very/long/common/path/that/everything/shares/";
-    (0..n).map(|i| format!("{common}part-{i:09}.parquet")).collect()
+    let common =
+        "datasets/2024/imagenet/train/shards/very/long/common/path/that/everything/shares/";
+    (0..n)
+        .map(|i| format!("{common}part-{i:09}.parquet"))
+        .collect()
 }
 
 fn special(n: u64) -> Vec<String> {
-    let parts = ["a b", "c+d", "e%20f", "g?h", "i#j", "k=l", "m&n", "ünï", "文件", "😀", "\u{1}ctl", "~t"];
+    let parts = [
+        "a b", "c+d", "e%20f", "g?h", "i#j", "k=l", "m&n", "ünï", "文件", "😀", "\u{1}ctl", "~t",
+    ];
     (0..n)
         .map(|i| {
             let a = parts[(i % 12) as usize];
@@ -197,8 +239,14 @@ fn special(n: u64) -> Vec<String> {
 #[test]
 #[ignore = "a debugging aid: FASTLIST_TRACE=1 FASTLIST_SHAPE=synthetic FASTLIST_N=250000"]
 fn trace_one_shape() {
-    let n: u64 = std::env::var("FASTLIST_N").ok().and_then(|v| v.parse().ok()).unwrap_or(250_000);
-    let w: usize = std::env::var("FASTLIST_W").ok().and_then(|v| v.parse().ok()).unwrap_or(16);
+    let n: u64 = std::env::var("FASTLIST_N")
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(250_000);
+    let w: usize = std::env::var("FASTLIST_W")
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(16);
     let shape = std::env::var("FASTLIST_SHAPE").unwrap_or_else(|_| "synthetic".into());
     let (keys, prefix) = match shape.as_str() {
         "flat" => (flat(n), "img/"),
@@ -259,9 +307,17 @@ fn prefixes_that_match_nothing_or_are_keys() {
 fn a_million_keys_keep_sixteen_requests_busy() {
     let r = check_shape("synthetic-1M", synthetic("", 1_000_000), "", 16);
     // 1000 pages over 16 slots is 62.5 latencies; allow a startup of a few round trips.
-    assert!(r.makespan < 62.5 * 1.25 + 8.0, "took {} latencies", r.makespan);
+    assert!(
+        r.makespan < 62.5 * 1.25 + 8.0,
+        "took {} latencies",
+        r.makespan
+    );
     let r = check_shape("flat-1M", flat(1_000_000), "img/", 16);
-    assert!(r.makespan < 62.5 * 1.25 + 8.0, "took {} latencies", r.makespan);
+    assert!(
+        r.makespan < 62.5 * 1.25 + 8.0,
+        "took {} latencies",
+        r.makespan
+    );
 }
 
 #[test]
@@ -322,7 +378,10 @@ fn an_empty_truncated_page_is_followed_by_its_token() {
     }
     impl PageSource for Hiccup {
         fn page(&self, c: &CancelToken, job: &Job) -> Result<Page> {
-            self.seen.lock().unwrap().insert(job.id, job.continuation_token.clone());
+            self.seen
+                .lock()
+                .unwrap()
+                .insert(job.id, job.continuation_token.clone());
             if self.first.swap(false, Ordering::SeqCst) {
                 return Ok(Page {
                     objects: Vec::new(),
@@ -341,5 +400,10 @@ fn an_empty_truncated_page_is_followed_by_its_token() {
     };
     let (objects, _) = fast_list(&h, "h/", 4, &CancelToken::new()).expect("list");
     assert_eq!(objects.len(), 3000);
-    assert!(h.seen.lock().unwrap().values().any(|t| t.as_deref() == Some("h/")));
+    assert!(h
+        .seen
+        .lock()
+        .unwrap()
+        .values()
+        .any(|t| t.as_deref() == Some("h/")));
 }
