@@ -38,6 +38,9 @@ SHARD_MIB = 5
 SHARD_SIZE = SHARD_MIB * 2**20
 KEYS_PREFIX = "data/"
 KEYS_COUNT = 300
+#: A second key set, larger than one 1000-key page, for clients that page on their own.
+MANY_PREFIX = "many/"
+MANY_COUNT = 2500
 
 
 def shard_keys() -> List[str]:
@@ -49,6 +52,7 @@ def synthetic_objects() -> Dict[str, int]:
     """Every synthetic object the server holds: key -> size."""
     objects = {k: SHARD_SIZE for k in shard_keys()}
     objects.update({syn.key_name(KEYS_PREFIX, i): syn.key_size(i) for i in range(KEYS_COUNT)})
+    objects.update({syn.key_name(MANY_PREFIX, i): syn.key_size(i) for i in range(MANY_COUNT)})
     return objects
 
 
@@ -106,6 +110,7 @@ def start_server(tmp_path_factory, *extra: str) -> OssLocal:
             "--bucket", BUCKET,
             "--model", f"{BUCKET}/{MODEL}:{SHARDS}:{SHARD_MIB}",
             "--keys", f"{BUCKET}/{KEYS_PREFIX}:{KEYS_COUNT}",
+            "--keys", f"{BUCKET}/{MANY_PREFIX}:{MANY_COUNT}",
             "--region", REGION,
             *extra,
         ]

@@ -12,6 +12,7 @@ from conformance_support import (
     AK,
     BUCKET,
     KEYS_PREFIX,
+    MANY_PREFIX,
     REGION,
     SHARD_SIZE,
     SK,
@@ -65,6 +66,15 @@ def service_error(excinfo):
     err = excinfo.value.unwrap() if isinstance(excinfo.value, oss.exceptions.OperationError) else excinfo.value
     assert isinstance(err, oss.exceptions.ServiceError), repr(excinfo.value)
     return err
+
+
+def test_paginator_with_full_pages(client):
+    contents, _, pages = list_all(client, MANY_PREFIX, limit=1000)
+    assert contents == expected_listing(synthetic_objects(), MANY_PREFIX)[0]
+    assert pages == 3
+    # Without max-keys the server's default page is 100 keys.
+    _, _, pages = list_all(client, MANY_PREFIX)
+    assert pages == 25
 
 
 def test_paginator_lists_every_key_once_in_order(client):

@@ -21,6 +21,8 @@ from conformance_support import (
     AK,
     BUCKET,
     KEYS_PREFIX,
+    MANY_COUNT,
+    MANY_PREFIX,
     REGION,
     REPO,
     SHARD_SIZE,
@@ -122,6 +124,15 @@ def test_list_with_prefix(server, tmp_path):
     # The connector drops empty objects (it takes them for directory markers).
     assert listed(out) == [(k, n) for k, n in want if n > 0]
     assert len(want) - len(listed(out)) == sum(1 for _, n in want if n == 0) > 0
+
+
+def test_list_across_pages(server, tmp_path):
+    # Three 1000-key pages: the connector sends the continuation token unencoded and signs
+    # it that way, so the server's tokens must be made of unreserved characters only.
+    out = probe(server, tmp_path, action="list", prefix=MANY_PREFIX)
+    want, _ = expected_listing(synthetic_objects(), MANY_PREFIX)
+    assert len(want) == MANY_COUNT
+    assert listed(out) == [(k, n) for k, n in want if n > 0]
 
 
 def test_list_model_prefix(server, tmp_path):
