@@ -135,7 +135,7 @@ def test_prefix_with_space_and_plus(bucket):
     # oss2 sends a space in a query value as '+' (and '+' as %2B): the server must decode
     # the query as a form, or it looks for the wrong prefix (and V4 signatures differ).
     key, size = key_of_set(19)  # data/ünïcødé/文件 0000019+x.bin
-    for prefix in [key[: key.index(" ") + 1], key]:
+    for prefix in [key[: key.index("+") + 1], key]:  # both hold the space and the '+'
         page = bucket.list_objects_v2(prefix=prefix)
         assert [(o.key, o.size) for o in page.object_list] == [(key, size)], prefix
         page = bucket.list_objects(prefix=prefix)
