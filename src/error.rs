@@ -20,6 +20,8 @@ pub enum ErrorKind {
     InvalidConfig,
     /// Credentials are missing or malformed (before any request was sent).
     InvalidCredentials,
+    /// The caller's credentials callback failed (C callback status, Python exception).
+    CredentialsCallback,
     /// The bucket does not exist (NoSuchBucket).
     NoSuchBucket,
     /// The object does not exist (NoSuchKey).
@@ -54,6 +56,7 @@ impl ErrorKind {
             ErrorKind::InvalidArgument => "invalid argument",
             ErrorKind::InvalidConfig => "invalid config",
             ErrorKind::InvalidCredentials => "invalid credentials",
+            ErrorKind::CredentialsCallback => "credentials callback failed",
             ErrorKind::NoSuchBucket => "no such bucket",
             ErrorKind::NoSuchKey => "no such key",
             ErrorKind::AccessDenied => "access denied",
