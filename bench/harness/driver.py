@@ -1,0 +1,259 @@
+"""What every contender driver shares: its parameters, the clock, byte verification, and the one
+JSON line it prints.
+
+A driver is a script in ``drivers/`` run as its own process by the orchestrator
+(``python3 drivers/NAME.py PARAMS.json``). It loads the workload the way its library is meant
+to be used, hands every received chunk to :meth:`Run.got`, and ends with :meth:`Run.finish`,
+which prints one JSON line and leaves with ``os._exit`` (osstorchconnector's native module
+crashes at interpreter exit, and nothing else needs a clean shutdown here).
+
+Measured in the driver's own process:
+
+* ``seconds``: from just before the client object is created to the last byte checked;
+  ``ttfb``: from the same start to the first body byte handed to the application.
+* ``cpu_s``: user + system CPU seconds of this process in that window (``getrusage``);
+  ``peak_rss``: the process's high-water mark (``VmHWM``), ``rss_before``: its resident size
+  before the start (interpreter, numpy, the client library).
+* ``timeline``: cumulative bytes every ~50 ms, for the throughput-over-time plot.
+
+Verification: every chunk is compared byte for byte with the synthetic content at its offset
+(``synthcheck.c`` through ctypes, about 10 GB/s, GIL released) as it arrives, inside the
+timed window, and coverage is checked: a sequential load must see each object whole and in
+order, a random read exactly the bytes it asked for. The cost (``verify_s``, typically
+0.1-0.2 s per GB) is paid by every in-process contender alike and reported, so it never hides.
+A run whose bytes do not all check out is reported with ``verified: false`` and its numbers are
+discarded by the report.
+"""
+
+from __future__ import annotations
+
+import ctypes
+import json
+import os
+import resource
+import subprocess
+import sys
+import threading
+import time
+from pathlib import Path
+from typing import Any, Dict, List, Optional, Sequence
+
+import numpy as np
+
+HERE = Path(__file__).resolve().parent
+REPO = HERE.parents[1]
+TESTKIT = REPO / "tools" / "testkit" / "python"
+if str(TESTKIT) not in sys.path:
+    sys.path.insert(0, str(TESTKIT))
+
+from ossmc_testkit import synthetic as syn  # noqa: E402
+
+
+# ---- synthcheck ---------------------------------------------------------------------------
+
+
+def synthcheck_library(build_dir: Optional[Path] = None) -> Path:
+    """Compiles ``synthcheck.c`` once (into ``build_dir``, default ``bench/harness/.build``) and
+    returns the shared object; recompiles when the source is newer."""
+    src = HERE / "synthcheck.c"
+    out_dir = build_dir or HERE / ".build"
+    out_dir.mkdir(parents=True, exist_ok=True)
+    lib = out_dir / "synthcheck.so"
+    if not lib.exists() or lib.stat().st_mtime < src.stat().st_mtime:
+        tmp = out_dir / f"synthcheck.{os.getpid()}.so"
+        cc = os.environ.get("CC", "cc")
+        subprocess.run([cc, "-O3", "-march=native", "-shared", "-fPIC", "-o", str(tmp), str(src)], check=True)
+        os.replace(tmp, lib)
+    return lib
+
+
+class Synth:
+    """ctypes binding of ``synthcheck.c``."""
+
+    def __init__(self, path: Path) -> None:
+        self._lib = ctypes.CDLL(str(path))
+        self._lib.synth_first_mismatch.restype = ctypes.c_int64
+        self._lib.synth_first_mismatch.argtypes = [ctypes.c_uint64, ctypes.c_uint64, ctypes.c_void_p, ctypes.c_size_t]
+        self._lib.synth_load_model_sum.restype = ctypes.c_uint64
+        self._lib.synth_load_model_sum.argtypes = [ctypes.c_uint64, ctypes.c_uint64]
+
+    def first_mismatch(self, seed: int, offset: int, buf: Any, n: Optional[int] = None) -> int:
+        """Index of the first wrong byte among the first ``n`` bytes of ``buf`` (any writable
+        buffer, or bytes), or -1 when they all match the object's bytes from ``offset``."""
+        # numpy takes a pointer to any buffer, read-only ones (bytes) included, without copying.
+        arr = np.frombuffer(buf, dtype=np.uint8)
+        if n is None:
+            n = arr.shape[0]
+        if n == 0:
+            return -1
+        if n > arr.shape[0]:
+            raise ValueError(f"asked to check {n} bytes of a {arr.shape[0]}-byte buffer")
+        ptr = arr.ctypes.data
+        return int(self._lib.synth_first_mismatch(seed, offset, ptr, n))
+
+    def load_model_sum(self, seed: int, size: int) -> int:
+        """The checksum ``examples-c/load_model -s`` prints for a whole object."""
+        return int(self._lib.synth_load_model_sum(seed, size))
+
+
+# ---- measurements -------------------------------------------------------------------------
+
+
+def rss_bytes(field: str) -> int:
+    """``VmHWM`` or ``VmRSS`` of this process, in bytes."""
+    for line in Path("/proc/self/status").read_text().splitlines():
+        if line.startswith(field + ":"):
+            return int(line.split()[1]) * 1024
+    return 0
+
+
+def cpu_seconds(who: int = resource.RUSAGE_SELF) -> float:
+    r = resource.getrusage(who)
+    return r.ru_utime + r.ru_stime
+
+
+class Run:
+    """One measured run: parameters in, one JSON line out.
+
+    ``p`` holds what the orchestrator passed (see ``harness/run.py``): ``endpoint``,
+    ``vhost_endpoint``, ``bucket``, ``objects`` (list of ``{"key", "size"}``), ``pattern``
+    (``"seq"`` or ``"random"``), ``reads`` (``[object_index, offset, length]`` for random),
+    ``buffer``, ``streams``, ``part``, ``max_seconds``, ``options``, ``workdir``,
+    ``access_key_id``, ``access_key_secret``, ``region``.
+    """
+
+    def __init__(self) -> None:
+        with open(sys.argv[1]) as f:
+            self.p: Dict[str, Any] = json.load(f)
+        self.synth = Synth(Path(self.p["synthcheck"]))
+        self.seeds = [syn.seed(o["key"]) for o in self.p["objects"]]
+        self.sizes = [int(o["size"]) for o in self.p["objects"]]
+        self.keys = [o["key"] for o in self.p["objects"]]
+        self.deadline_s = float(self.p.get("max_seconds") or 0)
+        self._lock = threading.Lock()
+        self.bytes = 0
+        self.verify_s = 0.0
+        self.problems: List[str] = []
+        self.partial = False
+        self.extra: Dict[str, Any] = {}
+        self.timeline: List[List[float]] = []
+        self._next_sample = 0.0
+        self.t0: Optional[float] = None
+        self.t_first: Optional[float] = None
+        self.rss_before = 0
+        self.cpu0 = 0.0
+        self.cpu_children0 = 0.0
+
+    # -- the timed window --
+
+    def start(self) -> None:
+        """Call right before creating the client."""
+        self.rss_before = rss_bytes("VmRSS")
+        self.cpu0 = cpu_seconds()
+        self.cpu_children0 = cpu_seconds(resource.RUSAGE_CHILDREN)
+        self.t0 = time.perf_counter()
+        self.timeline.append([0.0, 0])
+        self._next_sample = 0.05
+
+    def elapsed(self) -> float:
+        assert self.t0 is not None
+        return time.perf_counter() - self.t0
+
+    def out_of_time(self) -> bool:
+        """True once ``max_seconds`` have passed: a driver then stops at its next chunk
+        boundary and the run is marked partial (its rate is still bytes / seconds)."""
+        if self.deadline_s and self.elapsed() > self.deadline_s:
+            self.partial = True
+            return True
+        return False
+
+    def got(self, obj: int, offset: int, buf: Any, n: Optional[int] = None) -> None:
+        """Records and verifies ``n`` bytes (default: all of ``buf``) of object ``obj`` that
+        start at ``offset``. Thread-safe."""
+        if n is None:
+            n = memoryview(buf).nbytes
+        if n == 0:
+            return
+        # The check's own CPU time (thread_time: a thread pool's GIL waits are not the check's).
+        c0 = time.thread_time()
+        v0 = time.perf_counter()
+        bad = self.synth.first_mismatch(self.seeds[obj], offset, buf, n)
+        spent = time.thread_time() - c0
+        now = time.perf_counter()
+        with self._lock:
+            self.verify_s += spent
+            if bad >= 0:
+                self.problems.append(f"{self.keys[obj]}: wrong byte at offset {offset + bad}")
+            if self.t_first is None:
+                self.t_first = v0
+            self.bytes += n
+            t = now - self.t0
+            if t >= self._next_sample:
+                self.timeline.append([round(t, 4), self.bytes])
+                self._next_sample = t + 0.05
+
+    def problem(self, text: str) -> None:
+        with self._lock:
+            self.problems.append(text)
+
+    def expected_bytes(self) -> int:
+        if self.p["pattern"] == "seq":
+            return sum(self.sizes)
+        return sum(r[2] for r in self.p["reads"])
+
+    def finish(self, **extra: Any) -> None:
+        """Prints the result line and exits the process (status 0 even when verification
+        failed: the line says so)."""
+        t_end = time.perf_counter()
+        cpu = cpu_seconds() - self.cpu0
+        cpu_children = cpu_seconds(resource.RUSAGE_CHILDREN) - self.cpu_children0
+        seconds = extra.pop("seconds", None) or (t_end - self.t0)
+        ttfb = extra.pop("ttfb", None)
+        if ttfb is None and self.t_first is not None:
+            ttfb = self.t_first - self.t0
+        expected = self.expected_bytes()
+        if not self.partial and self.bytes != expected and not self.problems:
+            self.problems.append(f"received {self.bytes} bytes, expected {expected}")
+        self.timeline.append([round(t_end - self.t0, 4), self.bytes])
+        out = {
+            "bytes": self.bytes,
+            "expected_bytes": expected,
+            "seconds": seconds,
+            "ttfb": ttfb,
+            "verified": not self.problems and self.bytes > 0,
+            "problems": self.problems[:5],
+            "partial": self.partial,
+            # A driver that times a child process (curl, the C example) passes its own figures.
+            "cpu_s": extra.pop("cpu_s", None) if "cpu_s" in extra else cpu + cpu_children,
+            "peak_rss": extra.pop("peak_rss", None) or rss_bytes("VmHWM"),
+            "rss_before": self.rss_before,
+            "verify_s": self.verify_s,
+            "timeline": self.timeline,
+        }
+        out.update(self.extra)
+        out.update(extra)
+        sys.stdout.write(json.dumps(out) + "\n")
+        sys.stdout.flush()
+        sys.stderr.flush()
+        os._exit(0)
+
+    def fail(self, exc: BaseException) -> None:
+        """Reports an exception as the run's outcome (no numbers) and exits."""
+        sys.stdout.write(json.dumps({"error": f"{type(exc).__name__}: {exc}"[:2000]}) + "\n")
+        sys.stdout.flush()
+        os._exit(0)
+
+
+def parts(size: int, part: int) -> List[Sequence[int]]:
+    """``(offset, length)`` pieces of ``part`` bytes covering ``[0, size)``."""
+    return [(off, min(part, size - off)) for off in range(0, size, part)]
+
+
+def main(body) -> None:
+    """Runs ``body(run)`` and turns any exception into an error line."""
+    run = Run()
+    try:
+        body(run)
+    except BaseException as e:  # noqa: BLE001 - reported, the orchestrator decides
+        run.fail(e)
+    run.fail(RuntimeError("the driver returned without finishing"))
