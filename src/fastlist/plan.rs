@@ -531,8 +531,11 @@ impl Plan {
             return None;
         }
         let lo = lo.clone();
-        if let Some(h) = self.median_hint(lo.as_deref(), None) {
-            return Some(self.split_at(lo, h, Kind::Split));
+        // Only once a page says there is more than one page to list.
+        if iv.evidence > 0 {
+            if let Some(h) = self.median_hint(lo.as_deref(), None) {
+                return Some(self.split_at(lo, h, Kind::Split));
+            }
         }
         if self.gallops_in_flight >= self.max_gallops {
             return None;
