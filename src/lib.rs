@@ -12,6 +12,7 @@
 //! - `fastlist`: FastList, the parallel listing over parts of the key space.
 //! - `prefetch`, `reader`: the open-order prefetcher and the object reader over it.
 //! - `connector`: the public entry point tying them together.
+//! - [`ffi`]: the C ABI (`libossmc.so`, `include/ossmc.h`), converting and delegating only.
 
 pub(crate) mod client;
 pub mod config;
@@ -20,6 +21,7 @@ pub mod credentials;
 pub(crate) mod endpoint;
 pub mod error;
 pub(crate) mod fastlist;
+pub mod ffi;
 pub(crate) mod listing;
 pub(crate) mod logging;
 pub(crate) mod prefetch;

@@ -61,7 +61,7 @@ impl CallbackSource {
         // SAFETY: the caller promised the callback and userdata are valid while the connector
         // lives; `sink` points at `slot`, which outlives the call.
         let code = unsafe { (self.callback)(self.userdata, sink) };
-        let failed = |message: String| Error::new(ErrorKind::InvalidCredentials, message);
+        let failed = |message: String| Error::new(ErrorKind::CredentialsCallback, message);
         if code != OSSMC_OK {
             return Err(failed(format!(
                 "the credentials callback failed with status {code} ({})",

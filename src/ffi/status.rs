@@ -72,6 +72,7 @@ pub(crate) fn of_kind(kind: ErrorKind) -> i32 {
         ErrorKind::InvalidArgument => OSSMC_INVALID_ARGUMENT,
         ErrorKind::InvalidConfig => OSSMC_INVALID_CONFIG,
         ErrorKind::InvalidCredentials => OSSMC_INVALID_CREDENTIALS,
+        ErrorKind::CredentialsCallback => OSSMC_CREDENTIALS_CALLBACK,
         ErrorKind::NoSuchBucket => OSSMC_NO_SUCH_BUCKET,
         ErrorKind::NoSuchKey => OSSMC_NO_SUCH_KEY,
         ErrorKind::AccessDenied => OSSMC_ACCESS_DENIED,
@@ -156,5 +157,9 @@ mod tests {
         assert_eq!(of_kind(ErrorKind::Timeout) / 100, 6);
         assert_eq!(of_kind(ErrorKind::Internal) / 100, 9);
         assert_eq!(of_kind(ErrorKind::InvalidConfig) / 100, 2);
+        assert_eq!(
+            of_kind(ErrorKind::CredentialsCallback),
+            OSSMC_CREDENTIALS_CALLBACK
+        );
     }
 }
