@@ -4,8 +4,8 @@
 //!   against. The major must equal `OSSMC_ABI_VERSION` (`src/ffi/version.rs`); the ABI check
 //!   (`tools/abi-check.sh`) verifies that they agree.
 //! - `--exclude-libs,ALL`: a Rust cdylib exports every `#[no_mangle]` function of every crate
-//!   it links, and a dependency (crc-fast) has a C API of its own that must not become part
-//!   of ours. Dependencies are linked from static archives (rlibs) and this crate's own code
+//!   it links, and a dependency may have a C API of its own (crc-fast's default `ffi`
+//!   feature exports `crc_fast_*`) that must not become part of ours. Dependencies are linked from static archives (rlibs) and this crate's own code
 //!   from object files, so hiding the archives' symbols leaves exactly the `ossmc_*`
 //!   functions exported. (A linker version script cannot do this: rustc's own script lists
 //!   those symbols by name, which beats any wildcard.) `abi/symbols.txt` pins the result.
