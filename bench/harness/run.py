@@ -279,6 +279,10 @@ def parse_args(argv: Optional[List[str]] = None):
     ap.add_argument("--results-dir", default=str(REPO / "bench" / "results"))
     ap.add_argument("--no-report", action="store_true", help="do not update RESULTS.md and the plots")
     args = ap.parse_args(argv)
+    # Drivers run in a scratch directory: make the paths given here absolute.
+    for name in ("oss_local", "libossmc", "load_model", "rust_bin"):
+        if getattr(args, name):
+            setattr(args, name, str(Path(getattr(args, name)).resolve()))
     if args.quick:
         args.shards, args.mib, args.random_mib = 2, 64, 64
         args.max_seconds, args.throttled_max_seconds = 10, 3
