@@ -101,6 +101,10 @@ def _interruptibly(call: Callable[[], T]) -> T:
     raise value
 
 
+# A provider's failure comes back as one of these (the callback's own status, or the core's
+# "no usable credentials").
+_CREDENTIALS_STATUSES = (lib.OSSMC_CREDENTIALS_CALLBACK, lib.OSSMC_INVALID_CREDENTIALS)
+
 # Live connectors and objects, closed at interpreter exit so that no native thread calls a
 # Python credentials provider while the interpreter is shutting down.
 _LIVE_CONNECTORS: "weakref.WeakSet[OssModelConnector]" = weakref.WeakSet()
@@ -142,7 +146,7 @@ class OssModelConnector:
         self.endpoint = endpoint
         c_endpoint = _c_string(endpoint, "endpoint")
         c_config = _optional_path(config_path, "config_path")
-        out = ffi.new("struct ossmc_connector **")
+        out = ffi.new("ossmc_connector **")
         if cred_provider is not None:
             bridge = CredentialsBridge(cred_provider)
             status = lib.ossmc_connector_new_with_callback(c_endpoint, CALLBACK, bridge.handle, c_config, out)
@@ -169,7 +173,7 @@ class OssModelConnector:
         """Raises the exception for ``status``, which a libossmc call on this thread just
         returned; a credentials provider's own exception wins over the generic one."""
         exc = errors.error_from_last(status)
-        if status == lib.OSSMC_CREDENTIALS_CALLBACK and self._bridge is not None:
+        if status in _CREDENTIALS_STATUSES and self._bridge is not None:
             pending = self._bridge.pending_error()
             if pending is not None:
                 raise pending
@@ -200,7 +204,7 @@ class OssModelConnector:
         return _interruptibly(lambda: self._list(handle, c_bucket, c_prefix, 1 if fast else 0))
 
     def _list(self, handle: Any, bucket: bytes, prefix: bytes, fast: int) -> List[OssObjectInfo]:
-        out = ffi.new("struct ossmc_list **")
+        out = ffi.new("ossmc_listing **")
         status = lib.ossmc_list(handle, bucket, prefix, fast, out)
         if status != 0:
             self._raise_for_status(status)
@@ -246,7 +250,7 @@ class OssModelConnector:
         return raw if binary else open_text(raw)
 
     def _open(self, handle: Any, c_uri: bytes, uri: str) -> OssObject:
-        out = ffi.new("struct ossmc_object **")
+        out = ffi.new("ossmc_object **")
         status = lib.ossmc_open(handle, c_uri, out)
         if status != 0:
             self._raise_for_status(status)

@@ -68,6 +68,9 @@ def _writable_pointer(buf: Any) -> Tuple[Any, int]:
     try:
         cbuf = ffi.from_buffer(buf, require_writable=True)
         return cbuf, len(cbuf)
+    except BufferError:
+        # As FileIO.readinto: a read-only buffer (bytes) is a TypeError.
+        raise TypeError(f"readinto() needs a writable buffer, and {type(buf).__name__} is read-only") from None
     except TypeError:
         data_ptr = getattr(buf, "data_ptr", None)
         if not callable(data_ptr):
@@ -143,6 +146,11 @@ class OssObject(io.RawIOBase):
         """False: OSS objects are opened read-only."""
         self._live()
         return False
+
+    def write(self, data: Any) -> int:
+        """Always raises ``io.UnsupportedOperation``: OSS objects are opened read-only."""
+        self._live()
+        raise io.UnsupportedOperation("write: OSS objects are opened read-only")
 
     def close(self) -> None:
         """Closes the object and releases its prefetched memory now. Idempotent."""

@@ -1,0 +1,62 @@
+"""Ctrl-C interrupts blocking calls: a KeyboardInterrupt arrives promptly even while libossmc
+is waiting on a stalled server, and the process can exit."""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import textwrap
+import time
+
+import pytest
+from conftest import REPO, start_server
+
+CHILD = textwrap.dedent(
+    """
+    import sys, time
+    sys.path[:0] = {paths!r}
+    from ossmodelconnector import OssModelConnector
+    connector = OssModelConnector({endpoint!r}, config_path={config!r})
+    try:
+        if {phase!r} == "read":
+            obj = connector.open("oss://slow/m/model-00001-of-00001.safetensors")
+            print("ready", flush=True)
+            obj.read()
+        else:
+            print("ready", flush=True)
+            connector.open("oss://slow/m/model-00001-of-00001.safetensors")
+    except KeyboardInterrupt:
+        print("interrupted", flush=True)
+        sys.exit(42)
+    print("finished without interruption", flush=True)
+    """
+)
+
+
+@pytest.mark.parametrize("phase", ["read", "open"])
+def test_ctrl_c_interrupts_a_blocked_call(oss_env, tmp_path, phase):
+    import json
+
+    config = tmp_path / "config.json"
+    config.write_text(json.dumps({"logPath": str(tmp_path / "log"), "auditPath": str(tmp_path / "audit")}))
+    # The server waits 5 s before answering any object request; for the read phase the
+    # object is opened first (one 5 s HEAD), then the read waits for another 5 s GET.
+    with start_server(["--model", "slow/m:1:64", "--latency-ms", "5000"]) as server:
+        paths = [p for p in sys.path if p]
+        script = CHILD.format(paths=paths, endpoint=server.endpoint, config=str(config), phase=phase)
+        child = subprocess.Popen(
+            [sys.executable, "-c", script], stdout=subprocess.PIPE, stderr=subprocess.PIPE, env=os.environ.copy()
+        )
+        try:
+            assert child.stdout.readline().strip() == b"ready"
+            time.sleep(0.5)  # let it enter the blocking call (not a race fix: both outcomes are asserted)
+            child.send_signal(signal.SIGINT)
+            out, err = child.communicate(timeout=30)
+        finally:
+            if child.poll() is None:
+                child.kill()
+                child.wait()
+        assert child.returncode == 42, (out, err)
+        assert b"interrupted" in out
