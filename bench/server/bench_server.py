@@ -11,7 +11,8 @@ The aggregate rate is total bytes / wall time. Server CPU time (user+system from
 GB is recorded too, as a hint of where a difference comes from.
 
 Results go to stdout and, with ``--write-results``, to the "oss-local vs nginx" section of
-bench/RESULTS.md (other sections are kept).
+bench/RESULTS.md, between ``<!-- server:begin -->`` and ``<!-- server:end -->`` (the rest of
+the file is kept).
 
 Usage: python3 bench/server/bench_server.py [--shards 4 --shard-mib 512 --reps 5
        --streams 1,64 --write-results]. Needs nginx (apt-get install -y nginx), curl, numpy
@@ -45,6 +46,7 @@ from ossmc_testkit import OssLocal, synthetic as syn  # noqa: E402
 BUCKET = "bench"
 MODEL = "m"
 SECTION = "## oss-local vs nginx"
+BEGIN, END = "<!-- server:begin -->", "<!-- server:end -->"
 
 
 # ---- helpers ------------------------------------------------------------------------------
@@ -255,14 +257,17 @@ def machine() -> str:
     )
 
 
-def write_results(section: str) -> None:
+def write_results(body: str) -> None:
+    """Puts ``body`` between this script's markers in bench/RESULTS.md, under its own
+    heading; the rest of the file (other benchmarks' sections) is left as it is."""
     path = REPO / "bench" / "RESULTS.md"
     text = path.read_text() if path.exists() else "# Benchmark results\n"
-    pattern = re.compile(rf"^{re.escape(SECTION)}\n.*?(?=^## |\Z)", re.S | re.M)
-    if pattern.search(text):
-        text = pattern.sub(lambda _: section, text)
+    block = f"{BEGIN}\n{body.strip()}\n{END}"
+    if BEGIN in text and END in text:
+        head, rest = text.split(BEGIN, 1)
+        text = head + block + rest.split(END, 1)[1]
     else:
-        text = text.rstrip("\n") + "\n\n" + section
+        text = text.rstrip("\n") + f"\n\n{SECTION}\n\n{block}\n"
     path.write_text(text)
 
 
@@ -318,7 +323,9 @@ def main() -> None:
         print(f"starting oss-local with {args.list_keys} keys ...", flush=True)
         with OssLocal(["--no-auth", "--keys", f"{BUCKET}/p/:{args.list_keys}"], bin_path=binary) as lister:
             list_page_ms(lister.port, "p%2F", 10)  # warm-up
+            cpu0 = cpu_seconds([lister.pid])
             page_ms = list_page_ms(lister.port, "p%2F", args.list_requests)
+            page_cpu_ms = (cpu_seconds([lister.pid]) - cpu0) * 1000 / args.list_requests
     finally:
         for c in (oss, nginx):
             if c is not None:
@@ -339,9 +346,8 @@ def main() -> None:
             )
     section = "\n".join(
         [
-            SECTION,
-            "",
-            f"Machine: {machine()}. Date: {time.strftime('%Y-%m-%d %H:%M UTC', time.gmtime())}.",
+            f"Machine: {machine()}. Date: {time.strftime('%Y-%m-%d %H:%M UTC', time.gmtime())}. "
+            f"Load average at the end: {os.getloadavg()[0]:.1f}.",
             "",
             f"Command: `{cmd}` (oss-local: `{binary.relative_to(REPO) if binary.is_relative_to(REPO) else binary}`, "
             "release build, `--no-auth`).",
@@ -360,10 +366,12 @@ def main() -> None:
             f"{args.list_requests} pages walked with continuation tokens on one keep-alive connection "
             "(Python http.client; time from sending the request to the end of the body): "
             f"median {statistics.median(page_ms):.2f} ms, min {min(page_ms):.2f} ms, "
-            f"p90 {sorted(page_ms)[int(len(page_ms) * 0.9)]:.2f} ms.",
+            f"p90 {sorted(page_ms)[int(len(page_ms) * 0.9)]:.2f} ms; server CPU {page_cpu_ms:.2f} ms per page.",
             "",
         ]
     )
+    print()
+    print(SECTION)
     print()
     print(section)
     if args.write_results:
