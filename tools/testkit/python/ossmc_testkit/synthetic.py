@@ -78,6 +78,8 @@ def _words_block(seed_value: int, first_word: int, count: int, out: np.ndarray, 
 
 
 _local = threading.local()
+# The largest fill() served from the per-thread buffer (which grows up to this size).
+_FILL_CACHE_MAX = 16 << 20
 
 
 def _scratch() -> Tuple[np.ndarray, np.ndarray]:
@@ -128,8 +130,17 @@ def fill_into(seed_value: int, offset: int, buf: BytesLike) -> None:
 def fill(seed_value: int, offset: int, length: int) -> bytes:
     """The ``length`` bytes of the object with seed ``seed_value`` starting at ``offset``.
 
-    Allocating the result costs more than generating it for large lengths (fresh memory is
-    page-faulted in); use :func:`fill_into` with a reused buffer where speed matters."""
+    Up to 16 MiB are generated in a buffer the calling thread keeps, so only the returned
+    bytes are new memory (first-touching fresh pages costs more than generating them);
+    :func:`fill_into` with a reused buffer avoids even that."""
+    if length <= _FILL_CACHE_MAX:
+        cache = getattr(_local, "fill_cache", None)
+        if cache is None or cache.shape[0] < length:
+            cache = np.empty(max(length, 1 << 20), dtype=np.uint8)
+            _local.fill_cache = cache
+        view = cache[:length]
+        fill_into(seed_value, offset, view)
+        return view.tobytes()
     out = np.empty(length, dtype=np.uint8)
     fill_into(seed_value, offset, out)
     return out.tobytes()

@@ -88,3 +88,13 @@ def test_key_sizes_are_small_varied_and_sometimes_empty():
     assert min(sizes) == 0 and max(sizes) < 4096
     assert syn.key_size(1) == 7919 % 4096
     assert len(set(sizes)) > 1000
+
+
+def test_fill_results_do_not_share_the_reused_buffer():
+    a = syn.fill(syn.seed("a"), 0, 4096)
+    b = syn.fill(syn.seed("b"), 0, 4096)
+    assert a != b
+    assert a == slow(syn.seed("a"), 0, 4096)
+    big = syn.fill(syn.seed("c"), 9, (16 << 20) + 3)  # past the per-thread buffer
+    assert syn.first_mismatch(syn.seed("c"), 9, big) is None
+    assert big[-3:] == slow(syn.seed("c"), 9 + (16 << 20), 3)
