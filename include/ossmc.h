@@ -213,8 +213,10 @@ int32_t ossmc_connector_new_with_callback(const char *endpoint,
                                           struct ossmc_connector **out);
 
 // Makes every `ossmc_list` and `ossmc_open` call in progress on `conn`, on any thread,
-// return `OSSMC_CANCELLED` soon: waits between retries end at once, and a request in flight
-// ends at its next socket read. Calls started afterwards are not affected, and reads are not
+// return `OSSMC_CANCELLED` soon: waits between retries end at once, and no further request
+// is sent. A request already waiting for its response is not cut short (a call that needs
+// nothing more than that response may still succeed), so a hung server delays the return
+// by up to the read timeout. Calls started afterwards are not affected, and reads are not
 // interrupted (use `ossmc_read_timeout` to wait in slices instead).
 //
 // Meant for a caller that runs a long listing on one thread and notices on another that the
@@ -244,7 +246,7 @@ int32_t ossmc_credentials_sink_set(struct ossmc_credentials_sink *sink,
 
 // Fills `*out` with the detail of the last failure on the calling thread (status `OSSMC_OK`
 // and empty strings when the last call succeeded). The pointers borrow from the library; see
-// [`ossmc_error_detail`] for how long they stay valid.
+// `ossmc_error_detail` for how long they stay valid.
 //
 // Returns `OSSMC_OK`, or `OSSMC_NULL_POINTER` when `out` is NULL. Does not block and does not
 // change the last error.
@@ -269,7 +271,8 @@ int32_t ossmc_last_error_message(char *buf, size_t cap, size_t *out_len);
 //
 // Blocks until every page has arrived (each request bounded by the configured timeouts and
 // retries). Errors: `OSSMC_NULL_POINTER`, `OSSMC_INVALID_UTF8`, `OSSMC_INVALID_ARGUMENT`
-// (bucket name), `OSSMC_NO_SUCH_BUCKET`, `OSSMC_ACCESS_DENIED`, the 600s.
+// (bucket name), `OSSMC_NO_SUCH_BUCKET`, `OSSMC_ACCESS_DENIED`, the 600s, and
+// `OSSMC_CANCELLED` after `ossmc_connector_interrupt`.
 int32_t ossmc_list(const struct ossmc_connector *conn,
                    const char *bucket,
                    const char *prefix,
@@ -300,7 +303,8 @@ void ossmc_list_free(struct ossmc_listing *list);
 // Blocks for one metadata request (the object's size and version), bounded by the
 // configured timeouts and retries. `out_obj` receives the object (NULL on failure).
 // Errors: `OSSMC_NULL_POINTER`, `OSSMC_INVALID_UTF8`, `OSSMC_INVALID_URI`,
-// `OSSMC_NO_SUCH_BUCKET`, `OSSMC_NO_SUCH_KEY`, `OSSMC_ACCESS_DENIED`, the 200s and 600s.
+// `OSSMC_NO_SUCH_BUCKET`, `OSSMC_NO_SUCH_KEY`, `OSSMC_ACCESS_DENIED`, the 200s and 600s,
+// and `OSSMC_CANCELLED` after `ossmc_connector_interrupt`.
 int32_t ossmc_open(const struct ossmc_connector *conn,
                    const char *uri,
                    struct ossmc_object **out_obj);

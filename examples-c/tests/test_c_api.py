@@ -292,6 +292,14 @@ def test_eight_threads_share_one_connector(build_dir, server, config_path, env):
     assert f"read {8 * (3 << 20)} bytes, all correct" in out
 
 
+def test_interrupt_ends_blocked_list_and_open(build_dir, config_path, env):
+    # Every request fails, so each call sits in its retry backoff until interrupted.
+    with OssLocal(["--keys", f"{BUCKET}/{KEYS_PREFIX}:20", "--fail-rate", "1"]) as failing:
+        key = synthetic.key_name(KEYS_PREFIX, 0)
+        out = run([build_dir / "interrupt", "-f", config_path, failing.endpoint, BUCKET, key], env).stdout.decode()
+    assert "all checks passed" in out
+
+
 # ---------------------------------------------------------------------------- valgrind
 
 VALGRIND_RUNS = {

@@ -115,6 +115,12 @@ pub(crate) fn call_void(body: impl FnOnce()) {
     let _ = catch_unwind(AssertUnwindSafe(body));
 }
 
+/// Runs an accessor of the last error, which must not record anything itself: a panic
+/// becomes `OSSMC_PANIC` without touching the last error.
+pub(crate) fn call_quiet(body: impl FnOnce() -> i32) -> i32 {
+    catch_unwind(AssertUnwindSafe(body)).unwrap_or(status::OSSMC_PANIC)
+}
+
 /// Shorthand for a successful body.
 pub(crate) const OK: Result<i32, Failure> = Ok(OSSMC_OK);
 

@@ -113,8 +113,10 @@ pub unsafe extern "C" fn ossmc_connector_new_with_callback(
 }
 
 /// Makes every `ossmc_list` and `ossmc_open` call in progress on `conn`, on any thread,
-/// return `OSSMC_CANCELLED` soon: waits between retries end at once, and a request in flight
-/// ends at its next socket read. Calls started afterwards are not affected, and reads are not
+/// return `OSSMC_CANCELLED` soon: waits between retries end at once, and no further request
+/// is sent. A request already waiting for its response is not cut short (a call that needs
+/// nothing more than that response may still succeed), so a hung server delays the return
+/// by up to the read timeout. Calls started afterwards are not affected, and reads are not
 /// interrupted (use `ossmc_read_timeout` to wait in slices instead).
 ///
 /// Meant for a caller that runs a long listing on one thread and notices on another that the

@@ -9,7 +9,7 @@
 use std::cell::RefCell;
 use std::ffi::{c_char, CStr, CString};
 
-use super::boundary::Failure;
+use super::boundary::{self, Failure};
 use super::handle;
 use super::status::{OSSMC_BUFFER_TOO_SMALL, OSSMC_OK};
 
@@ -102,19 +102,25 @@ pub(crate) fn clear() {
     });
 }
 
-/// Runs `f` on the thread's last error.
-pub(crate) fn with_current<R>(f: impl FnOnce(Option<&Recorded>) -> R) -> R {
-    LAST.with(|slot| f(slot.borrow().as_ref()))
+/// Runs `f` on the thread's last error (`None` also while the thread is being torn down).
+pub(crate) fn with_current<R>(mut f: impl FnMut(Option<&Recorded>) -> R) -> R {
+    LAST.try_with(|slot| f(slot.borrow().as_ref()))
+        .unwrap_or_else(|_| f(None))
 }
 
 /// Fills `*out` with the detail of the last failure on the calling thread (status `OSSMC_OK`
 /// and empty strings when the last call succeeded). The pointers borrow from the library; see
-/// [`ossmc_error_detail`] for how long they stay valid.
+/// `ossmc_error_detail` for how long they stay valid.
 ///
 /// Returns `OSSMC_OK`, or `OSSMC_NULL_POINTER` when `out` is NULL. Does not block and does not
 /// change the last error.
 #[no_mangle]
 pub unsafe extern "C" fn ossmc_last_error(out: *mut ossmc_error_detail) -> i32 {
+    boundary::call_quiet(|| unsafe { fill_detail(out) })
+}
+
+/// The body of `ossmc_last_error`.
+unsafe fn fill_detail(out: *mut ossmc_error_detail) -> i32 {
     let Some(out) = (unsafe { out.as_mut() }) else {
         return super::status::OSSMC_NULL_POINTER;
     };
@@ -148,6 +154,11 @@ pub unsafe extern "C" fn ossmc_last_error_message(
     cap: usize,
     out_len: *mut usize,
 ) -> i32 {
+    boundary::call_quiet(|| unsafe { copy_message(buf, cap, out_len) })
+}
+
+/// The body of `ossmc_last_error_message`.
+unsafe fn copy_message(buf: *mut c_char, cap: usize, out_len: *mut usize) -> i32 {
     let Some(out_len) = (unsafe { out_len.as_mut() }) else {
         return super::status::OSSMC_NULL_POINTER;
     };

@@ -49,7 +49,8 @@ impl Castable for ossmc_listing {
 ///
 /// Blocks until every page has arrived (each request bounded by the configured timeouts and
 /// retries). Errors: `OSSMC_NULL_POINTER`, `OSSMC_INVALID_UTF8`, `OSSMC_INVALID_ARGUMENT`
-/// (bucket name), `OSSMC_NO_SUCH_BUCKET`, `OSSMC_ACCESS_DENIED`, the 600s.
+/// (bucket name), `OSSMC_NO_SUCH_BUCKET`, `OSSMC_ACCESS_DENIED`, the 600s, and
+/// `OSSMC_CANCELLED` after `ossmc_connector_interrupt`.
 #[no_mangle]
 pub unsafe extern "C" fn ossmc_list(
     conn: *const ossmc_connector,

@@ -37,7 +37,8 @@ impl Castable for ossmc_object {
 /// Blocks for one metadata request (the object's size and version), bounded by the
 /// configured timeouts and retries. `out_obj` receives the object (NULL on failure).
 /// Errors: `OSSMC_NULL_POINTER`, `OSSMC_INVALID_UTF8`, `OSSMC_INVALID_URI`,
-/// `OSSMC_NO_SUCH_BUCKET`, `OSSMC_NO_SUCH_KEY`, `OSSMC_ACCESS_DENIED`, the 200s and 600s.
+/// `OSSMC_NO_SUCH_BUCKET`, `OSSMC_NO_SUCH_KEY`, `OSSMC_ACCESS_DENIED`, the 200s and 600s,
+/// and `OSSMC_CANCELLED` after `ossmc_connector_interrupt`.
 #[no_mangle]
 pub unsafe extern "C" fn ossmc_open(
     conn: *const ossmc_connector,
