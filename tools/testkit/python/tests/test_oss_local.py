@@ -10,6 +10,7 @@ import pytest
 
 from ossmc_testkit import OssLocal, OssLocalError, synthetic as syn
 
+BUCKET = "testkit"
 MODEL = "m"
 SHARDS = 2
 MIB = 3
@@ -19,7 +20,7 @@ COUNT = 120
 
 @pytest.fixture(scope="module")
 def server():
-    with OssLocal(["--no-auth", "--model", f"b/{MODEL}:{SHARDS}:{MIB}", "--keys", f"b/{PREFIX}:{COUNT}"]) as s:
+    with OssLocal(["--no-auth", "--model", f"{BUCKET}/{MODEL}:{SHARDS}:{MIB}", "--keys", f"{BUCKET}/{PREFIX}:{COUNT}"]) as s:
         yield s
 
 
@@ -42,7 +43,7 @@ def test_endpoint_names_the_loopback_port(server):
 @pytest.mark.parametrize("offset,length", [(0, 1), (1, 4096), (5, 1000003), (3 * 2**20 - 7, 7)])
 def test_ranges_served_by_rust_match_python_fill(server, offset, length):
     key = syn.shard_key(MODEL, 2, SHARDS)
-    path = "/b/" + urllib.parse.quote(key)
+    path = f"/{BUCKET}/" + urllib.parse.quote(key)
     status, headers, body = get(server, path, {"Range": f"bytes={offset}-{offset + length - 1}"})
     assert status == 206, body[:300]
     assert len(body) == length
@@ -50,7 +51,7 @@ def test_ranges_served_by_rust_match_python_fill(server, offset, length):
 
 
 def test_key_names_and_sizes_served_by_rust_match_python(server):
-    status, _, body = get(server, "/b/?list-type=2&max-keys=1000&prefix=" + urllib.parse.quote(PREFIX, safe=""))
+    status, _, body = get(server, f"/{BUCKET}/?list-type=2&max-keys=1000&prefix=" + urllib.parse.quote(PREFIX, safe=""))
     assert status == 200, body[:300]
     root = ET.fromstring(body)
     assert root.findtext("IsTruncated") == "false"
@@ -62,7 +63,7 @@ def test_key_names_and_sizes_served_by_rust_match_python(server):
 def test_a_small_key_has_synthetic_content(server):
     i = 49  # a non-ASCII name with a space and '+'
     key = syn.key_name(PREFIX, i)
-    status, _, body = get(server, "/b/" + urllib.parse.quote(key, safe=""))
+    status, _, body = get(server, f"/{BUCKET}/" + urllib.parse.quote(key, safe=""))
     assert status == 200
     assert body == syn.fill(syn.seed(key), 0, syn.key_size(i))
 
