@@ -5,8 +5,8 @@ The package is pure Python over libossmc (cffi, ABI mode). Building it means:
 1. ``cargo build --release`` of the ``ossmc`` crate in the repository this folder belongs to;
 2. copying the resulting ``libossmc.so`` and the generated C header ``include/ossmc.h`` into
    the package, where ``ossmodelconnector._native`` finds them at import;
-3. checking, at build time, that the header parses as a cffi cdef, so a header cffi cannot
-   read fails the build instead of the first import.
+3. checking, at build time, that the header parses as a cffi cdef and that the library has
+   the header's ABI version, so a mismatch fails the build instead of the first import.
 
 The cdef is never written by hand: it is the header cbindgen generated, read through the
 same function (``ossmodelconnector/_cdef.py``) at build time and at import.
@@ -104,15 +104,32 @@ def _build_library(root):
     return library
 
 
-def _check_header(header_path):
-    """Parses the header the way the package will at import, so a bad header fails here."""
+def _header_ffi(header_path):
+    """Parses the header the way the package does at import, so a bad header fails here."""
     spec = importlib.util.spec_from_file_location("_ossmc_cdef", os.path.join(HERE, PACKAGE, "_cdef.py"))
     module = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(module)
     import cffi
 
+    ffi = cffi.FFI()
     with open(header_path, encoding="utf-8") as f:
-        cffi.FFI().cdef(module.header_to_cdef(f.read()))
+        ffi.cdef(module.header_to_cdef(f.read()))
+    return ffi
+
+
+def _check_library(ffi, library):
+    """Loads the built library with the header's declarations and compares ABI versions, so a
+    library that does not match its header fails the build rather than the first import."""
+    lib = ffi.dlopen(library)
+    try:
+        built = lib.ossmc_abi_version()
+    except AttributeError:
+        sys.exit(f"ossmodelconnector: {library} does not export ossmc_abi_version; is the C ABI compiled in?")
+    if built != lib.OSSMC_ABI_VERSION:
+        sys.exit(
+            f"ossmodelconnector: {library} has ABI version {built} but include/{HEADER_NAME} declares "
+            f"{lib.OSSMC_ABI_VERSION}; regenerate the header"
+        )
 
 
 class BuildPyWithLibrary(build_py):
@@ -122,8 +139,9 @@ class BuildPyWithLibrary(build_py):
         super().run()
         root = _source_dir()
         header = os.path.join(root, "include", HEADER_NAME)
-        _check_header(header)
+        ffi = _header_ffi(header)
         library = _build_library(root)
+        _check_library(ffi, library)
         dest = os.path.join(self.build_lib, PACKAGE)
         os.makedirs(dest, exist_ok=True)
         shutil.copyfile(library, os.path.join(dest, LIBRARY_NAME))

@@ -15,7 +15,7 @@ Opening starts prefetching in open order; reading copies from memory. See
 :class:`OssModelConnector`, :class:`OssObject` and :mod:`ossmodelconnector.errors`.
 """
 
-from ._native import EXPECTED_ABI_VERSION as _ABI, ffi as _ffi, lib as _lib
+from ._native import ffi as _ffi, lib as _lib
 from .connector import OssModelConnector, OssObjectInfo
 from .errors import (
     AccessDeniedError,

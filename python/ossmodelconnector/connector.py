@@ -72,13 +72,15 @@ def _optional_path(value: Optional[PathLike], what: str) -> Any:
     return _c_string(value, what)
 
 
-def _interruptibly(call: Callable[[], T]) -> T:
-    """Runs ``call`` so that Ctrl-C interrupts the wait for it.
+def _interruptibly(handle: Any, call: Callable[[], T]) -> T:
+    """Runs ``call``, a blocking libossmc call on the connector ``handle``, so that Ctrl-C
+    interrupts it.
 
     Signals are only delivered to the main thread, and not while it is inside a C call. So
-    on the main thread the call runs in a helper thread and the main thread waits on an
-    event, which Ctrl-C interrupts. If it does, the helper finishes on its own and its
-    result, unreferenced, is released at once (``ffi.gc``/``close`` on collection).
+    on the main thread the call runs in a helper thread while the main thread waits on an
+    event, which Ctrl-C interrupts. Then ``ossmc_connector_interrupt`` makes the call return
+    ``OSSMC_CANCELLED`` before its next request or retry; the KeyboardInterrupt is raised at
+    once, and whatever the helper still produces is unreferenced and so released.
     """
     if threading.current_thread() is not threading.main_thread():
         return call()
@@ -94,12 +96,25 @@ def _interruptibly(call: Callable[[], T]) -> T:
             done.set()
 
     threading.Thread(target=run, name="ossmc-call", daemon=True).start()
-    done.wait()
+    try:
+        done.wait()
+    except KeyboardInterrupt:
+        lib.ossmc_connector_interrupt(handle)
+        try:
+            # Usually the call ends within milliseconds; one waiting for a response from a
+            # stalled server ends at its read timeout, and is not waited for.
+            done.wait(_CANCEL_GRACE_S)
+        except KeyboardInterrupt:
+            pass
+        raise
     ok, value = outcome[0]
     if ok:
         return value
     raise value
 
+
+# How long Ctrl-C waits for an interrupted list/open to wind down before raising.
+_CANCEL_GRACE_S = 0.5
 
 # A provider's failure comes back as one of these (the callback's own status, or the core's
 # "no usable credentials").
@@ -201,7 +216,7 @@ class OssModelConnector:
         c_bucket = _c_string(bucket, "bucket")
         c_prefix = _c_string(prefix if prefix is not None else "", "prefix")
         handle = self._live()
-        return _interruptibly(lambda: self._list(handle, c_bucket, c_prefix, 1 if fast else 0))
+        return _interruptibly(handle, lambda: self._list(handle, c_bucket, c_prefix, 1 if fast else 0))
 
     def _list(self, handle: Any, bucket: bytes, prefix: bytes, fast: int) -> List[OssObjectInfo]:
         out = ffi.new("ossmc_listing **")
@@ -217,7 +232,7 @@ class OssModelConnector:
             size = ffi.new("uint64_t *")
             get = lib.ossmc_list_get
             unpack = ffi.unpack
-            result = []
+            result: List[OssObjectInfo] = []
             append = result.append
             for i in range(count[0]):
                 status = get(listing, i, key, key_len, size)
@@ -246,7 +261,7 @@ class OssModelConnector:
         handle = self._live()
         if not isinstance(uri, str):
             uri = c_uri.decode("utf-8", "replace")
-        raw = _interruptibly(lambda: self._open(handle, c_uri, uri))
+        raw = _interruptibly(handle, lambda: self._open(handle, c_uri, uri))
         return raw if binary else open_text(raw)
 
     def _open(self, handle: Any, c_uri: bytes, uri: str) -> OssObject:

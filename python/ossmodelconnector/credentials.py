@@ -79,9 +79,7 @@ class CredentialsBridge:
 
     def __init__(self, provider: Any) -> None:
         if not callable(getattr(provider, "get_credentials", None)):
-            raise TypeError(
-                f"cred_provider must have a get_credentials() method; got a {type(provider).__name__}"
-            )
+            raise TypeError(f"cred_provider must have a get_credentials() method; got a {type(provider).__name__}")
         self.provider = provider
         self.handle = ffi.new_handle(self)
         self._lock = threading.Lock()

@@ -206,6 +206,7 @@ _CLASS_BY_FAMILY: Dict[int, Type[OssModelConnectorError]] = {
     9: InternalError,
 }
 
+
 def _errno_for(exc: OSError) -> Optional[int]:
     if isinstance(exc, FileNotFoundError):
         return _errno.ENOENT

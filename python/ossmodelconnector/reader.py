@@ -48,6 +48,7 @@ def _new_bytes(n: int) -> Tuple[bytes, Any]:
     return buf, ffi.from_buffer(buf)  # type: ignore[return-value]
 
 
+_BYTES_FROM_SIZE: Optional[Any]
 if platform.python_implementation() == "CPython":
     _BYTES_FROM_SIZE = ctypes.pythonapi.PyBytes_FromStringAndSize
     _BYTES_FROM_SIZE.restype = ctypes.py_object

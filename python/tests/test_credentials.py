@@ -28,7 +28,9 @@ def _read_some(connector: OssModelConnector, shard: int = 1) -> None:
 @pytest.fixture(scope="module")
 def sts_server():
     """A server that also requires a security token (STS credentials)."""
-    server = start_server(["--model", f"{MODEL_BUCKET}/{MODEL_NAME}:{MODEL_SHARDS}:{MODEL_MIB}", "--security-token", TOKEN])
+    server = start_server(
+        ["--model", f"{MODEL_BUCKET}/{MODEL_NAME}:{MODEL_SHARDS}:{MODEL_MIB}", "--security-token", TOKEN]
+    )
     try:
         yield server
     finally:

@@ -11,7 +11,7 @@ import textwrap
 import time
 
 import pytest
-from conftest import REPO, start_server
+from conftest import start_server
 
 CHILD = textwrap.dedent(
     """

@@ -17,7 +17,9 @@ def test_safetensors_file_loads_from_oss(files_root, files_server, oss_env, tmp_
         "lm_head.bias": np.arange(512, dtype=np.int64),
     }
     for shard in (1, 2):
-        save_file(tensors, str(files_root / "files" / f"model-{shard:05d}-of-00002.safetensors"), metadata={"format": "np"})
+        save_file(
+            tensors, str(files_root / "files" / f"model-{shard:05d}-of-00002.safetensors"), metadata={"format": "np"}
+        )
 
     connector = OssModelConnector(files_server.endpoint, config_path=tmp_config)
     objs = [connector.open(f"oss://files/model-{i:05d}-of-00002.safetensors") for i in (1, 2)]
