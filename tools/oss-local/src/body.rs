@@ -16,14 +16,15 @@ use hyper::body::{Body, Frame, SizeHint};
 use ossmc_testkit::synthetic;
 use tokio::sync::mpsc;
 
+use crate::bufpool;
 use crate::faults::Throttle;
 use crate::stats::{Fault, InFlight, Stats};
 
-/// Frame size of object bodies: large, so that per-frame costs vanish next to the copy.
-pub const CHUNK: usize = 1 << 20;
+/// Frame size of object bodies (see `bufpool` for the choice).
+pub const CHUNK: usize = bufpool::BUF_SIZE;
 
-/// Frame size of file reads.
-const FILE_CHUNK: usize = 2 << 20;
+/// Frames a file reader may read ahead of the connection.
+const FILE_READ_AHEAD: usize = 4;
 
 /// The error a body stream ends with; hyper then closes the connection.
 #[derive(Debug)]
@@ -143,9 +144,9 @@ impl ObjectStream {
         let n = (limit - self.pos).min(self.chunk as u64) as usize;
         match &mut self.reader {
             Reader::Synthetic { seed } => {
-                let mut buf = BytesMut::zeroed(n);
-                synthetic::fill(*seed, self.pos, &mut buf);
-                Poll::Ready(Ok(buf.freeze()))
+                let mut buf = bufpool::take();
+                synthetic::fill(*seed, self.pos, &mut buf[..n]);
+                Poll::Ready(Ok(bufpool::freeze(buf, n)))
             }
             Reader::Memory(b) => {
                 let s = self.pos as usize;
@@ -192,7 +193,7 @@ impl ObjectStream {
 }
 
 fn spawn_file_reader(path: PathBuf, start: u64, end: u64) -> mpsc::Receiver<io::Result<Bytes>> {
-    let (tx, rx) = mpsc::channel(2);
+    let (tx, rx) = mpsc::channel(FILE_READ_AHEAD);
     tokio::task::spawn_blocking(move || {
         use std::os::unix::fs::FileExt;
         let f = match std::fs::File::open(&path) {
@@ -204,11 +205,11 @@ fn spawn_file_reader(path: PathBuf, start: u64, end: u64) -> mpsc::Receiver<io::
         };
         let mut pos = start;
         while pos < end {
-            let n = (end - pos).min(FILE_CHUNK as u64) as usize;
-            let mut buf = BytesMut::zeroed(n);
+            let n = (end - pos).min(CHUNK as u64) as usize;
+            let mut buf = bufpool::take();
             let mut filled = 0;
             while filled < n {
-                match f.read_at(&mut buf[filled..], pos + filled as u64) {
+                match f.read_at(&mut buf[filled..n], pos + filled as u64) {
                     Ok(0) => {
                         let _ = tx.blocking_send(Err(io::Error::new(
                             io::ErrorKind::UnexpectedEof,
@@ -224,7 +225,7 @@ fn spawn_file_reader(path: PathBuf, start: u64, end: u64) -> mpsc::Receiver<io::
                     }
                 }
             }
-            if tx.blocking_send(Ok(buf.freeze())).is_err() {
+            if tx.blocking_send(Ok(bufpool::freeze(buf, n))).is_err() {
                 return; // The response was dropped.
             }
             pos += n as u64;

@@ -106,7 +106,7 @@ impl Throttle {
 
     /// The frame size that keeps sending smooth at this rate.
     pub fn chunk(&self) -> usize {
-        (self.burst as usize).clamp(16 * 1024, 1 << 20)
+        (self.burst as usize).clamp(16 * 1024, crate::bufpool::BUF_SIZE)
     }
 
     /// Takes `n` bytes of credit, returning how long to wait before sending them. Credit

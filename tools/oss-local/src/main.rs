@@ -47,6 +47,7 @@
 mod auth;
 mod body;
 mod buckets;
+mod bufpool;
 mod cli;
 mod dirstore;
 mod error;
