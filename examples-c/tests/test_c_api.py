@@ -300,6 +300,16 @@ def test_interrupt_ends_blocked_list_and_open(build_dir, config_path, env):
     assert "all checks passed" in out
 
 
+def test_error_paths_and_threads_under_address_sanitizer(tmp_path, server, config_path, env):
+    # The C side instrumented with ASan, UBSan and LeakSanitizer (at exit); the library is not.
+    build = tmp_path / "asan"
+    run(["make", "-C", EXAMPLES, f"BUILD={build}", f"TARGET_DIR={TARGET_DIR}", f"PROFILE={PROFILE}", "SAN=address",
+         build / "errors", build / "threads"], None)
+    asan_env = dict(env, ASAN_OPTIONS="detect_leaks=1:abort_on_error=0", UBSAN_OPTIONS="halt_on_error=1")
+    run([build / "errors", "-f", config_path, server.endpoint, BUCKET, shard_keys(MODEL, MODEL_SHARDS)[0]], asan_env)
+    run([build / "threads", "-f", config_path, server.endpoint, BUCKET, *shard_keys(THREAD_MODEL, 8)], asan_env)
+
+
 # ---------------------------------------------------------------------------- valgrind
 
 VALGRIND_RUNS = {
