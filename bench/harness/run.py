@@ -262,7 +262,7 @@ def parse_args(argv: Optional[List[str]] = None):
     ap.add_argument("--latency-ms", type=int, default=10, help="throttled: delay before each response (default 10)")
     ap.add_argument("--memory-limit-mib", type=int, default=256,
                     help="memlimit: ossmc prefetch.memoryLimit in MiB (default 256)")
-    ap.add_argument("--max-seconds", type=float, default=20, help="per-run bound, unthrottled (default 20)")
+    ap.add_argument("--max-seconds", type=float, default=12, help="per-run bound, unthrottled (default 12)")
     ap.add_argument("--throttled-max-seconds", type=float, default=8, help="per-run bound, throttled (default 8)")
     ap.add_argument("--servers", default="oss-local,nginx")
     ap.add_argument("--conditions", default="unthrottled,throttled,memlimit")
