@@ -43,25 +43,36 @@ fn assert_same_as_list(server: &OssLocal, conn: &Connector, bucket: &str, prefix
     keys.dedup();
     assert_eq!(keys.len(), fast.len(), "{prefix:?}: a key was listed twice");
     assert_eq!(got.len(), expected.len(), "{prefix:?}: object count");
-    assert!(got == expected, "{prefix:?}: FastList differs from the normal list");
+    assert!(
+        got == expected,
+        "{prefix:?}: FastList differs from the normal list"
+    );
     let n = normal.len();
     assert!(
         requests as f64 <= budget(n),
         "{prefix:?}: {requests} list requests for {n} keys, budget {}",
         budget(n)
     );
-    println!("{bucket}/{prefix}: {n} keys, {requests} requests (budget {:.0})", budget(n));
+    println!(
+        "{bucket}/{prefix}: {n} keys, {requests} requests (budget {:.0})",
+        budget(n)
+    );
     n
 }
 
 #[test]
 fn synthetic_sets_of_every_size_match_the_normal_list() {
     let server = OssLocal::start(&[
-        "--keys", "bkt/n1/:1",
-        "--keys", "bkt/n999/:999",
-        "--keys", "bkt/n1000/:1000",
-        "--keys", "bkt/n1001/:1001",
-        "--keys", "bkt/big/:250000",
+        "--keys",
+        "bkt/n1/:1",
+        "--keys",
+        "bkt/n999/:999",
+        "--keys",
+        "bkt/n1000/:1000",
+        "--keys",
+        "bkt/n1001/:1001",
+        "--keys",
+        "bkt/big/:250000",
     ]);
     let dir = TempDir::new("fastlist");
     let conn = connector(&server, config(&dir));
@@ -122,7 +133,9 @@ fn shapes_of_key_spaces_under_a_root_match_the_normal_list() {
         touch(&b, &format!("{common}part-{i:09}.parquet"));
     }
     // Non-ASCII and the characters that need encoding in a query.
-    let parts = ["a b", "c+d", "e%20f", "g?h", "i#j", "k=l", "m&n", "ünï", "文件", "😀", "~t"];
+    let parts = [
+        "a b", "c+d", "e%20f", "g?h", "i#j", "k=l", "m&n", "ünï", "文件", "😀", "~t",
+    ];
     for i in 0..2400 {
         let a = parts[i % parts.len()];
         let c = parts[(i / parts.len()) % parts.len()];
@@ -138,25 +151,47 @@ fn shapes_of_key_spaces_under_a_root_match_the_normal_list() {
     let server = OssLocal::start(&["--root", root_arg]);
     let conn = connector(&server, config(&dir));
     assert_eq!(assert_same_as_list(&server, &conn, "shapes", "flat/"), 3000);
-    assert_eq!(assert_same_as_list(&server, &conn, "shapes", "flat/img/000"), 3000);
+    assert_eq!(
+        assert_same_as_list(&server, &conn, "shapes", "flat/img/000"),
+        3000
+    );
     assert_eq!(assert_same_as_list(&server, &conn, "shapes", "deep/"), 2500);
     assert_eq!(assert_same_as_list(&server, &conn, "shapes", "skew/"), 3100);
     assert_eq!(assert_same_as_list(&server, &conn, "shapes", "long/"), 2200);
     assert_eq!(assert_same_as_list(&server, &conn, "shapes", common), 2200);
-    assert_eq!(assert_same_as_list(&server, &conn, "shapes", "special/"), 2400);
+    assert_eq!(
+        assert_same_as_list(&server, &conn, "shapes", "special/"),
+        2400
+    );
     let unicode = (0..2400).filter(|i| i % parts.len() == 7).count();
-    assert_eq!(assert_same_as_list(&server, &conn, "shapes", "special/ünï/"), unicode);
+    assert_eq!(
+        assert_same_as_list(&server, &conn, "shapes", "special/ünï/"),
+        unicode
+    );
     assert_eq!(assert_same_as_list(&server, &conn, "shapes", "pk/x"), 1501);
     let with_key = conn.fast_list("shapes", "pk/x").expect("fast list");
-    assert!(with_key.iter().any(|o| o.key == "pk/x"), "the key equal to the prefix is listed");
-    assert_eq!(assert_same_as_list(&server, &conn, "shapes", "no/such/prefix"), 0);
+    assert!(
+        with_key.iter().any(|o| o.key == "pk/x"),
+        "the key equal to the prefix is listed"
+    );
+    assert_eq!(
+        assert_same_as_list(&server, &conn, "shapes", "no/such/prefix"),
+        0
+    );
     let total = assert_same_as_list(&server, &conn, "shapes", "");
     assert_eq!(total, 3000 + 2500 + 3100 + 2200 + 2400 + 1501);
 }
 
 #[test]
 fn injected_failures_are_retried_and_the_result_stays_exact() {
-    let server = OssLocal::start(&["--keys", "bkt/p/:60000", "--fail-rate", "0.05", "--seed", "7"]);
+    let server = OssLocal::start(&[
+        "--keys",
+        "bkt/p/:60000",
+        "--fail-rate",
+        "0.05",
+        "--seed",
+        "7",
+    ]);
     let dir = TempDir::new("fastlist-faults");
     let conn = connector(&server, config(&dir));
     let n = assert_same_as_list(&server, &conn, "bkt", "p/");
@@ -166,12 +201,21 @@ fn injected_failures_are_retried_and_the_result_stays_exact() {
 
 #[test]
 fn a_part_that_keeps_failing_fails_the_whole_call() {
-    let server = OssLocal::start(&["--keys", "bkt/p/:30000", "--fail-rate", "0.3", "--seed", "3"]);
+    let server = OssLocal::start(&[
+        "--keys",
+        "bkt/p/:30000",
+        "--fail-rate",
+        "0.3",
+        "--seed",
+        "3",
+    ]);
     let dir = TempDir::new("fastlist-fail");
     let mut cfg = config(&dir);
     cfg.retry.max_attempts = 1;
     let conn = connector(&server, cfg);
-    let err = conn.fast_list("bkt", "p/").expect_err("a failed part must fail the call");
+    let err = conn
+        .fast_list("bkt", "p/")
+        .expect_err("a failed part must fail the call");
     assert_eq!(err.kind(), ErrorKind::ServerError, "{err}");
     assert!(err.http_status().is_some_and(|s| s >= 500), "{err}");
 }
@@ -181,7 +225,9 @@ fn a_missing_bucket_and_a_bad_bucket_name_are_errors() {
     let server = OssLocal::start(&["--keys", "bkt/p/:10"]);
     let dir = TempDir::new("fastlist-nobucket");
     let conn = connector(&server, config(&dir));
-    let err = conn.fast_list("no-such-bucket", "p/").expect_err("missing bucket");
+    let err = conn
+        .fast_list("no-such-bucket", "p/")
+        .expect_err("missing bucket");
     assert_eq!(err.kind(), ErrorKind::NoSuchBucket, "{err}");
     let err = conn.fast_list("Bad_Name", "p/").expect_err("invalid name");
     assert_eq!(err.kind(), ErrorKind::InvalidArgument, "{err}");

@@ -66,7 +66,11 @@ pub(crate) fn list(
     max_in_flight: usize,
     cancel: &CancelToken,
 ) -> Result<Vec<ObjectInfo>> {
-    let source = ClientSource { client, bucket, prefix };
+    let source = ClientSource {
+        client,
+        bucket,
+        prefix,
+    };
     let started = std::time::Instant::now();
     let (objects, stats) = fast_list(&source, prefix, max_in_flight, cancel)?;
     log::info!(
