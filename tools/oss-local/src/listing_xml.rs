@@ -13,6 +13,13 @@ pub const OWNER_ID: &str = "1234567890123456";
 /// Escapes text for an XML element. Control characters are sent as they are, as OSS does:
 /// such keys need `encoding-type=url` to survive an XML parser.
 pub fn xml_escape(s: &str, out: &mut String) {
+    if !s
+        .bytes()
+        .any(|b| matches!(b, b'&' | b'<' | b'>' | b'"' | b'\''))
+    {
+        out.push_str(s);
+        return;
+    }
     for c in s.chars() {
         match c {
             '&' => out.push_str("&amp;"),
@@ -27,11 +34,14 @@ pub fn xml_escape(s: &str, out: &mut String) {
 
 /// Percent-encodes every byte outside `A-Z a-z 0-9 - _ . ~` (upper-case hex).
 pub fn url_encode(s: &str, out: &mut String) {
+    const DIGITS: &[u8; 16] = b"0123456789ABCDEF";
     for &b in s.as_bytes() {
         if b.is_ascii_alphanumeric() || b"-_.~".contains(&b) {
             out.push(b as char);
         } else {
-            let _ = write!(out, "%{b:02X}");
+            out.push('%');
+            out.push(DIGITS[usize::from(b >> 4)] as char);
+            out.push(DIGITS[usize::from(b & 15)] as char);
         }
     }
 }
@@ -58,17 +68,38 @@ struct Writer {
 impl Writer {
     /// `<name>text</name>`, text escaped (and url-encoded when asked and `encoded`).
     fn elem(&mut self, name: &str, text: &str, encoded: bool) {
-        let _ = write!(self.out, "<{name}>");
+        self.open(name);
         if encoded && self.url {
             url_encode(text, &mut self.out);
         } else {
             xml_escape(text, &mut self.out);
         }
-        let _ = write!(self.out, "</{name}>");
+        self.close(name);
     }
 
-    fn raw(&mut self, name: &str, text: impl std::fmt::Display) {
-        let _ = write!(self.out, "<{name}>{text}</{name}>");
+    fn open(&mut self, name: &str) {
+        self.out.push('<');
+        self.out.push_str(name);
+        self.out.push('>');
+    }
+
+    fn close(&mut self, name: &str) {
+        self.out.push_str("</");
+        self.out.push_str(name);
+        self.out.push('>');
+    }
+
+    /// `<name>text</name>` for text that needs no escaping.
+    fn raw(&mut self, name: &str, text: &str) {
+        self.open(name);
+        self.out.push_str(text);
+        self.close(name);
+    }
+
+    fn num(&mut self, name: &str, n: impl std::fmt::Display) {
+        self.open(name);
+        let _ = write!(self.out, "{n}");
+        self.close(name);
     }
 }
 
@@ -93,21 +124,23 @@ pub fn render(bucket: &str, p: &Params, page: &Page<'_>, snap: &Snapshot<'_>) ->
             }
         }
     }
-    w.raw("MaxKeys", p.max_keys);
+    w.num("MaxKeys", p.max_keys);
     w.elem("Delimiter", &p.delimiter, true);
     if p.url_encoding {
         w.raw("EncodingType", "url");
     }
-    w.raw("IsTruncated", page.truncated);
+    w.num("IsTruncated", page.truncated);
     if let Some(next) = page.next_after() {
         match p.version {
             Version::V1 => w.elem("NextMarker", next, true),
-            Version::V2 => w.raw("NextContinuationToken", encode_token(next)),
+            Version::V2 => w.raw("NextContinuationToken", &encode_token(next)),
         }
     }
     if p.version == Version::V2 {
-        w.raw("KeyCount", page.items.len());
+        w.num("KeyCount", page.items.len());
     }
+    // Synthetic objects all share one date: format each distinct date once.
+    let mut date: Option<(SystemTime, String)> = None;
     for item in &page.items {
         let Item::Key(key) = item else { continue };
         // A key removed between the walk and now is shown with what is known.
@@ -118,10 +151,17 @@ pub fn render(bucket: &str, p: &Params, page: &Page<'_>, snap: &Snapshot<'_>) ->
         });
         w.out.push_str("<Contents>");
         w.elem("Key", key, true);
-        w.raw("LastModified", iso8601(e.last_modified));
-        w.raw("ETag", format_args!("\"{}\"", e.etag));
+        if !matches!(&date, Some((t, _)) if *t == e.last_modified) {
+            date = Some((e.last_modified, iso8601(e.last_modified)));
+        }
+        if let Some((_, text)) = &date {
+            w.raw("LastModified", text);
+        }
+        w.out.push_str("<ETag>\"");
+        w.out.push_str(&e.etag);
+        w.out.push_str("\"</ETag>");
         w.raw("Type", "Normal");
-        w.raw("Size", e.size);
+        w.num("Size", e.size);
         w.raw("StorageClass", "Standard");
         if p.owner {
             w.out.push_str("<Owner>");

@@ -151,14 +151,17 @@ pub struct Query {
 }
 
 impl Query {
-    /// Parses a raw query string (without `?`). Names and values are percent-decoded
-    /// (`+` stays `+`) and must be UTF-8.
+    /// Parses a raw query string (without `?`). Names and values are percent-decoded and
+    /// must be UTF-8.
+    ///
+    /// A `+` in a name or value is a space, as in HTML form encoding: oss2 sends spaces in
+    /// query values that way (and a literal plus as `%2B`), and real OSS accepts it.
     pub fn parse(raw: &str) -> Result<Query, OssError> {
         let mut pairs = Vec::new();
         for part in raw.split('&').filter(|p| !p.is_empty()) {
             let (name, value) = part.split_once('=').unwrap_or((part, ""));
             let decode = |s: &str| {
-                String::from_utf8(percent_decode(s)).map_err(|_| {
+                String::from_utf8(percent_decode(&s.replace('+', " "))).map_err(|_| {
                     OssError::invalid_argument(format!(
                         "The query parameter {name:?} is not valid UTF-8 once decoded."
                     ))
@@ -275,9 +278,10 @@ mod tests {
 
     #[test]
     fn query_decoding() {
-        let q = Query::parse("list-type=2&prefix=a%2Fb+c&delimiter=&objectMeta&x=%25").unwrap();
+        let q = Query::parse("list-type=2&prefix=a%2Fb+c%2Bd&delimiter=&objectMeta&x=%25").unwrap();
         assert_eq!(q.value("list-type"), Some("2"));
-        assert_eq!(q.value("prefix"), Some("a/b+c"));
+        // Form encoding, as oss2 sends: `+` is a space, `%2B` a plus.
+        assert_eq!(q.value("prefix"), Some("a/b c+d"));
         assert_eq!(q.value("delimiter"), None);
         assert!(q.has("delimiter") && q.has("objectMeta") && !q.has("marker"));
         assert_eq!(q.value("x"), Some("%"));

@@ -2,6 +2,7 @@
 //! `--model`/`--keys`) plus either a directory under `--root` or an in-memory map for
 //! uploads. An uploaded object hides a synthetic one of the same key.
 
+use std::cell::Cell;
 use std::collections::BTreeMap;
 use std::ops::Bound;
 use std::path::PathBuf;
@@ -327,6 +328,8 @@ impl Bucket {
         Snapshot {
             bucket: self,
             uploads,
+            cursor: Cell::new(0),
+            meta_cursor: Cell::new(0),
         }
     }
 }
@@ -340,12 +343,20 @@ enum UploadsView<'a> {
 pub struct Snapshot<'a> {
     bucket: &'a Bucket,
     uploads: UploadsView<'a>,
+    /// Where the last synthetic search ended: walks move forward, so the next answer is
+    /// usually there or just after.
+    cursor: Cell<usize>,
+    /// The same for [`Snapshot::entry`].
+    meta_cursor: Cell<usize>,
 }
 
 impl Snapshot<'_> {
     /// The first key `>= bound` in UTF-8 byte order.
     pub fn first_ge(&self, bound: &[u8]) -> Option<&str> {
-        let a = self.bucket.synthetic.first_ge(bound);
+        let synth = &self.bucket.synthetic;
+        let i = synth.lower_bound(self.cursor.get(), bound);
+        self.cursor.set(i);
+        let a = synth.key_at(i);
         let b = match &self.uploads {
             UploadsView::Dir(_, files) => {
                 let i = files.partition_point(|(k, _)| k.as_bytes() < bound);
@@ -386,7 +397,11 @@ impl Snapshot<'_> {
                 }
             }
         }
-        self.bucket.synthetic.get(key).map(|s| ListEntry {
+        let synth = &self.bucket.synthetic;
+        let i = synth.find(self.meta_cursor.get(), key)?;
+        self.meta_cursor.set(i + 1);
+        let s = synth.object_at(i);
+        Some(ListEntry {
             size: s.size,
             etag: s.etag,
             last_modified: synthetic_mtime(),

@@ -68,7 +68,18 @@ pub fn derived_etag(key: &str, size: u64, salt: u64) -> String {
     h.update(key.as_bytes());
     h.update(size.to_le_bytes());
     h.update(salt.to_le_bytes());
-    hex::encode_upper(h.finalize())
+    upper_hex(&h.finalize())
+}
+
+/// Upper-case hex of `bytes` (listings format thousands of ETags per page).
+pub fn upper_hex(bytes: &[u8]) -> String {
+    const DIGITS: &[u8; 16] = b"0123456789ABCDEF";
+    let mut s = String::with_capacity(bytes.len() * 2);
+    for &b in bytes {
+        s.push(DIGITS[usize::from(b >> 4)] as char);
+        s.push(DIGITS[usize::from(b & 15)] as char);
+    }
+    s
 }
 
 /// CRC-64/XZ of `len` synthetic bytes of the object with `seed`, generated in 1 MiB pieces.
@@ -134,22 +145,58 @@ impl SyntheticIndex {
         self.entries.len()
     }
 
-    /// The first key `>= bound` in byte order, if any.
-    pub fn first_ge(&self, bound: &[u8]) -> Option<&str> {
-        let i = self
-            .entries
-            .partition_point(|e| self.name(e).as_bytes() < bound);
+    fn name_at(&self, i: usize) -> &[u8] {
+        self.name(&self.entries[i]).as_bytes()
+    }
+
+    /// The index of the first key `>= bound` (`len()` if none). Walks in order ask for the
+    /// entry at or just after the previous answer, so `hint` and `hint + 1` are tried
+    /// before a binary search.
+    pub fn lower_bound(&self, hint: usize, bound: &[u8]) -> usize {
+        let n = self.entries.len();
+        for i in [hint, hint + 1] {
+            if i <= n
+                && (i == n || self.name_at(i) >= bound)
+                && (i == 0 || self.name_at(i - 1) < bound)
+            {
+                return i;
+            }
+        }
+        self.entries
+            .partition_point(|e| self.name(e).as_bytes() < bound)
+    }
+
+    /// The key at `i`, if `i < len()`.
+    pub fn key_at(&self, i: usize) -> Option<&str> {
         self.entries.get(i).map(|e| self.name(e))
+    }
+
+    /// The first key `>= bound` in byte order, if any.
+    #[cfg(test)]
+    pub fn first_ge(&self, bound: &[u8]) -> Option<&str> {
+        self.key_at(self.lower_bound(0, bound))
+    }
+
+    /// The index of `key`, trying `hint` first.
+    pub fn find(&self, hint: usize, key: &str) -> Option<usize> {
+        if hint < self.entries.len() && self.name_at(hint) == key.as_bytes() {
+            return Some(hint);
+        }
+        self.entries
+            .binary_search_by(|e| self.name(e).as_bytes().cmp(key.as_bytes()))
+            .ok()
     }
 
     /// The object named `key`, if it is synthetic.
     pub fn get(&self, key: &str) -> Option<SynthObject> {
-        let i = self
-            .entries
-            .binary_search_by(|e| self.name(e).as_bytes().cmp(key.as_bytes()))
-            .ok()?;
+        self.find(0, key).map(|i| self.object_at(i))
+    }
+
+    /// The object at index `i` (which must be `< len()`).
+    pub fn object_at(&self, i: usize) -> SynthObject {
+        let key = self.name(&self.entries[i]);
         let seed = synthetic::seed(key);
-        Some(match self.entries[i].kind {
+        match self.entries[i].kind {
             Kind::Shard(s) => {
                 let shard = &self.shards[s as usize];
                 SynthObject {
@@ -168,7 +215,7 @@ impl SyntheticIndex {
                     etag: derived_etag(key, size, 0),
                 }
             }
-        })
+        }
     }
 }
 
