@@ -13,8 +13,8 @@ use subtle::ConstantTimeEq;
 
 use crate::error::OssError;
 
-/// One query parameter, with name and value percent-decoded (`+` stays `+`, as OSS clients
-/// always send a space as `%20`). A bare `name` and `name=` both give an empty value.
+/// One query parameter, with name and value decoded (`+` is a space, as oss2 sends it;
+/// a literal plus comes as `%2B`). A bare `name` and `name=` both give an empty value.
 pub(crate) struct Param {
     pub name: Vec<u8>,
     pub value: Vec<u8>,
@@ -35,8 +35,8 @@ impl Query {
             .map(|part| {
                 let (name, value) = part.split_once('=').unwrap_or((part, ""));
                 Param {
-                    name: decode(name),
-                    value: decode(value),
+                    name: decode_query_component(name),
+                    value: decode_query_component(value),
                 }
             })
             .collect();
@@ -82,6 +82,16 @@ impl Query {
 /// Percent-decodes `text` byte-wise. A `%` not followed by two hex digits stays as it is.
 pub(crate) fn decode(text: &str) -> Vec<u8> {
     percent_decode(text.as_bytes()).collect()
+}
+
+/// Decodes one query name or value the way OSS does: `+` is a space (oss2 sends spaces in
+/// query values as `+` and a literal plus as `%2B`), then percent-decoding. Paths keep `+`.
+pub(crate) fn decode_query_component(text: &str) -> Vec<u8> {
+    if text.contains('+') {
+        decode(&text.replace('+', " "))
+    } else {
+        decode(text)
+    }
 }
 
 /// Appends the OSS URI encoding of `bytes` to `out`: every byte outside
@@ -168,7 +178,7 @@ mod tests {
     use super::*;
 
     #[test]
-    fn query_parse_decodes_and_keeps_plus() {
+    fn query_parse_decodes_plus_as_space() {
         let q = Query::parse("prefix=models%2Fqwen%2F&delimiter=&objectMeta&&t=a+b%2B%zz");
         let got: Vec<(&[u8], &[u8])> = q
             .params()
@@ -181,7 +191,7 @@ mod tests {
                 (&b"prefix"[..], &b"models/qwen/"[..]),
                 (b"delimiter", b""),
                 (b"objectMeta", b""),
-                (b"t", b"a+b+%zz"),
+                (b"t", b"a b+%zz"),
             ]
         );
         assert!(q.contains("objectMeta"));
