@@ -29,6 +29,7 @@ import os
 import platform
 import re
 import shlex
+import shutil
 import signal
 import subprocess
 import sys
@@ -101,9 +102,10 @@ def contenders(args, lib: Optional[Path], hosts_problem: Optional[str]) -> List[
     load_model = Path(args.load_model) if args.load_model else None
     rust_bin = Path(args.rust_bin) if args.rust_bin else None
     osstorch_problem = module_available("osstorchconnector") or hosts_problem
+    no_curl = None if shutil.which("curl") else "curl is not installed"
     out = [
-        Contender("curl-1", "curl, 1 stream", "limit", "curl.py", streams=1),
-        Contender("curl-n", "curl, N streams", "limit", "curl.py"),
+        Contender("curl-1", "curl, 1 stream", "limit", "curl.py", streams=1, unavailable=no_curl),
+        Contender("curl-n", "curl, N streams", "limit", "curl.py", unavailable=no_curl),
         Contender("ossmc-python", "ossmc Python readinto", "ossmc", "ossmc_python.py", env=py_env, unavailable=py_problem),
         Contender(
             "ossmc-c", "ossmc C load_model", "ossmc", "ossmc_c.py", patterns=("seq",),
@@ -151,6 +153,11 @@ class Scenario:
 def scenarios(args) -> List[Scenario]:
     out = []
     for server in args.servers.split(","):
+        if server not in ("oss-local", "nginx"):
+            raise SystemExit(f"unknown server {server!r} (oss-local, nginx)")
+        if server == "nginx" and shutil.which("nginx") is None:
+            print("nginx is not installed (apt-get install -y nginx): its scenarios are left out", flush=True)
+            continue
         for condition in args.conditions.split(","):
             if server == "nginx" and condition != "unthrottled":
                 continue  # shaping and memory limits are studied on oss-local only
