@@ -220,8 +220,10 @@ fn the_memory_limit_holds_in_any_read_order() {
 
 #[test]
 fn opening_many_objects_keeps_the_requested_concurrency_busy() {
-    // 8 objects of 4 MiB in 1 MiB chunks: 32 requests, each delayed, 8 allowed in flight.
-    let server = OssLocal::start(&["--model", "bkt/s:8:4", "--latency-ms", "100"]);
+    // 8 objects of 4 MiB in 1 MiB chunks: 32 requests, 8 allowed in flight. Bodies are
+    // slow (5 MB/s per connection, ~200 ms a chunk) while opens (HEAD, no body) are quick, so
+    // the queue fills long before the first chunk completes and the requests overlap.
+    let server = OssLocal::start(&["--model", "bkt/s:8:4", "--rate-mbps", "5"]);
     let dir = TempDir::new("busy");
     let mut cfg = config(&dir);
     cfg.prefetch.chunk_size = 1 << 20;

@@ -753,7 +753,12 @@ fn start_task(sh: &Shared, st: &mut State, id: u64, idx: u32) -> Task {
     if refetch {
         st.chunks_refetched += 1;
     }
-    // Full-size chunks reuse pooled buffers; the pool's bytes are already counted in `held`.
+    // Full-size chunks reuse pooled buffers (the pool's bytes are already counted in `held`),
+    // and a chunk already read is recycled rather than a new buffer allocated: fresh memory
+    // costs page faults, and keeping read chunks only helps callers that seek back.
+    if len == full && st.mem.pool.is_empty() {
+        evict_consumed(st);
+    }
     let (buffer, reserved) = if len == full {
         match st.mem.pool.pop() {
             Some(b) => (Some(b), full as u64),
@@ -766,7 +771,6 @@ fn start_task(sh: &Shared, st: &mut State, id: u64, idx: u32) -> Task {
         st.mem.held += len as u64;
         (None, len as u64)
     };
-    let buffer = buffer.or_else(|| (len == full).then(|| vec![0u8; full].into_boxed_slice()));
     st.in_flight += 1;
     st.in_flight_bytes += reserved;
     st.peak_in_flight = st.peak_in_flight.max(st.in_flight);
@@ -782,6 +786,28 @@ fn start_task(sh: &Shared, st: &mut State, id: u64, idx: u32) -> Task {
         buffer,
         reserved,
     }
+}
+
+/// Drops the least recently read chunk (its buffer goes to the pool); false if none.
+fn evict_consumed(st: &mut State) -> bool {
+    while let Some((id, idx)) = st.consumed.pop_front() {
+        let Some(obj) = st.objects.get_mut(&id) else {
+            continue;
+        };
+        let c = &mut obj.chunks[idx as usize];
+        if !c.consumed || !matches!(c.slot, Slot::Ready(_)) {
+            continue;
+        }
+        // A blocked reader of this object may need it again: keep demanded chunks.
+        if obj.demanded.contains(&idx) {
+            continue;
+        }
+        if let Slot::Ready(b) = std::mem::replace(&mut c.slot, Slot::Empty) {
+            free_buffer(&mut st.mem, b);
+        }
+        return true;
+    }
+    false
 }
 
 /// Makes `need` bytes of room within the memory limit, dropping read chunks first and, for a
@@ -805,26 +831,7 @@ fn make_room(sh: &Shared, st: &mut State, need: u64, urgent: bool) -> bool {
             continue;
         }
         // Least recently read chunks.
-        let mut evicted = false;
-        while let Some((id, idx)) = st.consumed.pop_front() {
-            let Some(obj) = st.objects.get_mut(&id) else {
-                continue;
-            };
-            let c = &mut obj.chunks[idx as usize];
-            if !c.consumed || !matches!(c.slot, Slot::Ready(_)) {
-                continue;
-            }
-            // A blocked reader of this object may need it again: keep demanded chunks.
-            if obj.demanded.contains(&idx) {
-                continue;
-            }
-            if let Slot::Ready(b) = std::mem::replace(&mut c.slot, Slot::Empty) {
-                free_buffer(&mut st.mem, b);
-            }
-            evicted = true;
-            break;
-        }
-        if evicted {
+        if evict_consumed(st) {
             continue;
         }
         if !urgent {
