@@ -95,12 +95,13 @@ pub struct Throttle {
 
 impl Throttle {
     pub fn new(rate_bytes_per_sec: f64) -> Throttle {
-        // 20 ms of credit: small enough that short responses are throttled too.
-        let burst = (rate_bytes_per_sec * 0.02).max(16.0 * 1024.0);
+        // 5 ms of credit at most, and none at first: even a short response on a fresh
+        // connection is throttled (unlike nginx's limit_rate, which lets a first chunk out).
+        let burst = (rate_bytes_per_sec * 0.005).max(16.0 * 1024.0);
         Throttle {
             rate: rate_bytes_per_sec,
             burst,
-            state: Mutex::new((burst, Instant::now())),
+            state: Mutex::new((0.0, Instant::now())),
         }
     }
 
@@ -179,7 +180,8 @@ mod tests {
     #[test]
     fn throttle_accumulates_debt() {
         let t = Throttle::new(1_000_000.0);
-        assert_eq!(t.take(1000), Duration::ZERO);
+        // Credit never exceeds the burst (16 KiB here), so 100 kB must wait.
+        assert!(t.take(100_000) > Duration::from_millis(50));
         let wait = t.take(1_000_000);
         assert!(wait > Duration::from_millis(900), "{wait:?}");
     }
