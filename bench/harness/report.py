@@ -284,7 +284,8 @@ def section(results, results_path: Path, plots: List[Path]) -> str:
         f"stream readers, {p['streams']} at a time for curl and the thread-pool peers. Throttled: oss-local "
         f"`--rate-mbps {p['rate_mbps']} --latency-ms {p['latency_ms']}`. Memory-limited: ossmc with "
         f"`prefetch.memoryLimit` = {p['memory_limit_mib']} MiB. Each run is bounded ({p['max_seconds']:.0f} s, "
-        f"throttled {p['throttled_max_seconds']:.0f} s) and then reports bytes / seconds for what it got.",
+        f"throttled {p['throttled_max_seconds']:.0f} s) and then reports bytes / seconds for what it got"
+        + (f"; best of {p['reps']} runs each." if p.get("reps", 1) > 1 else "; one run each."),
         "",
         "Every contender runs in its own process and every byte it receives is compared with the synthetic "
         "content (a C check at ~10 GB/s inside the timed window for in-process readers, counted in their time; "
