@@ -277,8 +277,8 @@ def parse_args(argv: Optional[List[str]] = None):
     ap.add_argument("--latency-ms", type=int, default=10, help="throttled: delay before each response (default 10)")
     ap.add_argument("--memory-limit-mib", type=int, default=256,
                     help="memlimit: ossmc prefetch.memoryLimit in MiB (default 256)")
-    ap.add_argument("--max-seconds", type=float, default=12, help="per-run bound, unthrottled (default 12)")
-    ap.add_argument("--throttled-max-seconds", type=float, default=8, help="per-run bound, throttled (default 8)")
+    ap.add_argument("--max-seconds", type=float, default=30, help="per-run bound, unthrottled (default 30)")
+    ap.add_argument("--throttled-max-seconds", type=float, default=10, help="per-run bound, throttled (default 10)")
     ap.add_argument("--reps", type=int, default=1,
                     help="runs per contender and scenario; the fastest verified one is kept (default 1)")
     ap.add_argument("--servers", default="oss-local,nginx")
