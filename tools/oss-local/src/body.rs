@@ -13,12 +13,11 @@ use std::time::Duration;
 
 use bytes::{Bytes, BytesMut};
 use hyper::body::{Body, Frame, SizeHint};
-use ossmc_testkit::synthetic;
 use tokio::sync::mpsc;
 
-use crate::bufpool;
 use crate::faults::Throttle;
 use crate::stats::{Fault, InFlight, Stats};
+use crate::{bufpool, generate};
 
 /// Frame size of object bodies (see `bufpool` for the choice).
 pub const CHUNK: usize = bufpool::BUF_SIZE;
@@ -145,7 +144,7 @@ impl ObjectStream {
         match &mut self.reader {
             Reader::Synthetic { seed } => {
                 let mut buf = bufpool::take();
-                synthetic::fill(*seed, self.pos, &mut buf[..n]);
+                generate::fill(*seed, self.pos, &mut buf[..n]);
                 Poll::Ready(Ok(bufpool::freeze(buf, n)))
             }
             Reader::Memory(b) => {

@@ -52,6 +52,7 @@ mod cli;
 mod dirstore;
 mod error;
 mod faults;
+mod generate;
 mod listing;
 mod listing_xml;
 mod objects;

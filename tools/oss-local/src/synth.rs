@@ -89,7 +89,7 @@ pub fn synthetic_crc64(seed: u64, len: u64) -> u64 {
     let mut offset = 0u64;
     while offset < len {
         let n = ((len - offset) as usize).min(buf.len());
-        synthetic::fill(seed, offset, &mut buf[..n]);
+        crate::generate::fill(seed, offset, &mut buf[..n]);
         digest.update(&buf[..n]);
         offset += n as u64;
     }
