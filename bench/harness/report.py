@@ -221,7 +221,7 @@ def rate_series(timeline: List[List[float]], window: float = 0.2) -> Tuple[List[
     start_t, start_b = timeline[0]
     for t, b in timeline[1:]:
         if t - start_t >= window:
-            ts.append((start_t + t) / 2)
+            ts.append(t)  # plotted at the end of its window: the bytes had arrived by then
             rs.append((b - start_b) / (t - start_t) / 1e9)
             start_t, start_b = t, b
     return ts, rs
@@ -331,7 +331,7 @@ def write(results: Dict[str, Any], results_path: Path) -> None:
     except ImportError as e:
         print(f"no plots: {e} (pip install -r bench/requirements.txt)", flush=True)
     update_results_md(section(results, results_path, plots))
-    print(f"updated {RESULTS_MD.relative_to(REPO)} and the plots {', '.join(q.name for q in plots if q.exists())}",
+    print(f"updated {RESULTS_MD} and the plots {', '.join(q.name for q in plots if q.exists())}",
           flush=True)
 
 
