@@ -82,10 +82,12 @@ pub enum OssBody {
 }
 
 impl OssBody {
+    /// No body.
     pub fn empty() -> OssBody {
         OssBody::Full(None)
     }
 
+    /// A body sent in one frame.
     pub fn full(b: impl Into<Bytes>) -> OssBody {
         let b = b.into();
         OssBody::Full((!b.is_empty()).then_some(b))

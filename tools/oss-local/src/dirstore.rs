@@ -103,6 +103,7 @@ fn mtime_nanos(t: SystemTime) -> u64 {
 }
 
 impl DirBucket {
+    /// The bucket stored in `dir` (which exists).
     pub fn new(dir: PathBuf) -> DirBucket {
         DirBucket {
             dir,

@@ -15,6 +15,7 @@ pub struct OssError {
 }
 
 impl OssError {
+    /// An error with `status`, OSS `code` and `message`, without extras.
     pub fn new(status: u16, code: &'static str, message: impl Into<String>) -> OssError {
         OssError {
             status,
@@ -25,29 +26,35 @@ impl OssError {
         }
     }
 
+    /// Adds an extra `<name>value</name>` element to the body.
     pub fn with(mut self, name: &'static str, value: impl Into<String>) -> OssError {
         self.extra.push((name, value.into()));
         self
     }
 
+    /// Sets the `EC` diagnostic code.
     pub fn with_ec(mut self, ec: &'static str) -> OssError {
         self.ec = Some(ec);
         self
     }
 
+    /// 403 `AccessDenied`.
     pub fn access_denied(message: impl Into<String>) -> OssError {
         OssError::new(403, "AccessDenied", message)
     }
 
+    /// 400 `InvalidArgument`.
     pub fn invalid_argument(message: impl Into<String>) -> OssError {
         OssError::new(400, "InvalidArgument", message)
     }
 
+    /// 404 `NoSuchBucket`.
     pub fn no_such_bucket(bucket: &str) -> OssError {
         OssError::new(404, "NoSuchBucket", "The specified bucket does not exist.")
             .with("BucketName", bucket)
     }
 
+    /// 404 `NoSuchKey`.
     pub fn no_such_key(key: &str) -> OssError {
         OssError::new(404, "NoSuchKey", "The specified key does not exist.").with("Key", key)
     }
@@ -58,6 +65,7 @@ impl OssError {
         self
     }
 
+    /// 400 `InvalidObjectName`.
     pub fn invalid_object_name(key: &str) -> OssError {
         OssError::new(
             400,
@@ -67,6 +75,7 @@ impl OssError {
         .with("ObjectName", key)
     }
 
+    /// 416 `InvalidRange`.
     pub fn invalid_range() -> OssError {
         OssError::new(
             416,
@@ -75,6 +84,7 @@ impl OssError {
         )
     }
 
+    /// 412 `PreconditionFailed`, naming the condition header that failed.
     pub fn precondition_failed(condition: &'static str) -> OssError {
         OssError::new(
             412,
@@ -84,14 +94,17 @@ impl OssError {
         .with("Condition", condition)
     }
 
+    /// 500 `InternalError`.
     pub fn internal(message: impl Into<String>) -> OssError {
         OssError::new(500, "InternalError", message)
     }
 
+    /// 501 `NotImplemented`.
     pub fn not_implemented(what: impl Into<String>) -> OssError {
         OssError::new(501, "NotImplemented", what)
     }
 
+    /// 405 `MethodNotAllowed`.
     pub fn method_not_allowed(method: &str) -> OssError {
         OssError::new(
             405,

@@ -94,6 +94,7 @@ pub struct Throttle {
 }
 
 impl Throttle {
+    /// A bucket for `rate_bytes_per_sec` (> 0).
     pub fn new(rate_bytes_per_sec: f64) -> Throttle {
         // 5 ms of credit at most, and none at first: even a short response on a fresh
         // connection is throttled (unlike nginx's limit_rate, which lets a first chunk out).

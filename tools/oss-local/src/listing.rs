@@ -16,8 +16,9 @@ use crate::error::OssError;
 use crate::routing::Query;
 use crate::store::Snapshot;
 
-/// Default and largest `max-keys`.
+/// Default `max-keys`.
 pub const DEFAULT_MAX_KEYS: usize = 100;
+/// Largest `max-keys`.
 pub const MAX_MAX_KEYS: usize = 1000;
 
 /// Which listing API a request uses.
@@ -160,6 +161,7 @@ pub enum Item<'a> {
 }
 
 impl Item<'_> {
+    /// The key or the common prefix.
     pub fn text(&self) -> &str {
         match self {
             Item::Key(k) | Item::CommonPrefix(k) => k,

@@ -15,6 +15,7 @@ use crate::listing_xml::xml_escape;
 /// The response type of every handler.
 pub type Resp = Response<OssBody>;
 
+/// The header carrying the request id.
 pub const X_OSS_REQUEST_ID: &str = "x-oss-request-id";
 
 /// A new request id: 24 upper-case hex digits, unique within the process and unlikely to

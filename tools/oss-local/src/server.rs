@@ -35,6 +35,7 @@ pub struct App {
 }
 
 impl App {
+    /// Shared state for serving `store`.
     pub fn new(
         store: Store,
         auth: AuthConfig,

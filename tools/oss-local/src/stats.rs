@@ -22,6 +22,7 @@ pub enum Op {
 }
 
 impl Op {
+    /// Every operation, in the order of the stats document.
     pub const ALL: [Op; 9] = [
         Op::GetObject,
         Op::HeadObject,
@@ -34,6 +35,7 @@ impl Op {
         Op::Other,
     ];
 
+    /// The operation's name in `/_stats`.
     pub fn name(self) -> &'static str {
         match self {
             Op::GetObject => "GetObject",
@@ -127,10 +129,12 @@ impl Stats {
         *s.entry(status).or_insert(0) += 1;
     }
 
+    /// Counts body bytes handed to a connection.
     pub fn add_bytes(&self, n: u64) {
         self.bytes_sent.fetch_add(n, Relaxed);
     }
 
+    /// Counts an injected fault.
     pub fn fault(&self, f: Fault) {
         match f {
             Fault::Fail => &self.faults_fail,

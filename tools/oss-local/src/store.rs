@@ -154,14 +154,17 @@ impl Store {
         Ok(Store { buckets })
     }
 
+    /// The bucket called `name`.
     pub fn bucket(&self, name: &str) -> Option<&Arc<Bucket>> {
         self.buckets.get(name)
     }
 
+    /// Whether a bucket called `name` exists.
     pub fn contains(&self, name: &str) -> bool {
         self.buckets.contains_key(name)
     }
 
+    /// All bucket names, sorted.
     pub fn bucket_names(&self) -> impl Iterator<Item = &str> {
         self.buckets.keys().map(String::as_str)
     }
