@@ -38,15 +38,17 @@ impl Drop for TempDir {
 
 /// A test configuration: logs and audit in `dir`, small concurrency, fast retries.
 pub fn config(dir: &TempDir) -> Config {
-    let mut c = Config::default();
-    c.log_level = 0;
-    c.log_path = LogPath {
-        path: dir.path("connector.log"),
-        is_default: false,
-    };
-    c.audit_path = LogPath {
-        path: dir.path("audit.log"),
-        is_default: false,
+    let mut c = Config {
+        log_level: 0,
+        log_path: LogPath {
+            path: dir.path("connector.log"),
+            is_default: false,
+        },
+        audit_path: LogPath {
+            path: dir.path("audit.log"),
+            is_default: false,
+        },
+        ..Config::default()
     };
     c.prefetch.vcpus = 2;
     c.prefetch.workers = 4;

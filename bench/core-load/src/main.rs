@@ -19,7 +19,6 @@
 //! With authentication on, curl uses V1 presigned URLs. A markdown row is appended to
 //! `--results` (default `bench/RESULTS.md`).
 
-use std::io::Write;
 use std::process::{Command, Stdio};
 use std::sync::Arc;
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
@@ -151,16 +150,18 @@ fn cpu_secs() -> f64 {
 /// The ossmc measurement, in its own process: prints one JSON line.
 fn child(o: &Opts) {
     let endpoint = o.endpoint.clone().expect("--child needs --endpoint");
-    let mut cfg = Config::default();
-    cfg.log_level = 2;
     let tmp = std::env::temp_dir();
-    cfg.log_path = LogPath {
-        path: tmp.join(format!("core-load-{}.log", std::process::id())),
-        is_default: false,
-    };
-    cfg.audit_path = LogPath {
-        path: "/dev/null".into(),
-        is_default: false,
+    let mut cfg = Config {
+        log_level: 2,
+        log_path: LogPath {
+            path: tmp.join(format!("core-load-{}.log", std::process::id())),
+            is_default: false,
+        },
+        audit_path: LogPath {
+            path: "/dev/null".into(),
+            is_default: false,
+        },
+        ..Config::default()
     };
     cfg.prefetch.vcpus = 1;
     cfg.prefetch.workers = o.in_flight;
@@ -291,8 +292,11 @@ const KEY_SET: &percent_encoding::AsciiSet = &percent_encoding::NON_ALPHANUMERIC
     .remove(b'~')
     .remove(b'/');
 
+/// The (url, byte range) fetches of one curl process, in order.
+type CurlJob = Vec<(String, Option<(u64, u64)>)>;
+
 /// One curl process per entry of `jobs` (each a list of (url, range)), all at once; GB/s.
-fn run_curl(jobs: Vec<Vec<(String, Option<(u64, u64)>)>>, total: u64) -> f64 {
+fn run_curl(jobs: Vec<CurlJob>, total: u64) -> f64 {
     let t0 = Instant::now();
     let children: Vec<_> = jobs
         .into_iter()
@@ -410,45 +414,73 @@ fn orchestrate(o: &Opts) {
         o.memory_limit_mib,
         best.cpu_secs
     );
-    let header = "| date (UTC) | model | auth | rate MB/s/conn | in flight | chunk MiB | ossmc GB/s | curl 1 GB/s | curl N GB/s (N) | ossmc / best curl | ossmc peak RSS MiB (limit) | ossmc CPU s |\n|---|---|---|---|---|---|---|---|---|---|---|---|\n";
-    let exists = std::path::Path::new(&o.results).exists();
-    if let Ok(mut f) = std::fs::OpenOptions::new()
-        .create(true)
-        .append(true)
-        .open(&o.results)
-    {
-        if !exists {
-            let _ = write!(
-                f,
-                "# Core load benchmark\n\nProduced by `bench/core-load` (see its doc comment for the command). \
-                 One row per run; best of the rounds of each.\n\n{header}"
-            );
-        }
-        let now = SystemTime::now()
-            .duration_since(UNIX_EPOCH)
-            .map(|d| d.as_secs())
-            .unwrap_or(0);
-        let _ = writeln!(
-            f,
-            "| {} | {} x {} MiB | {} | {} | {} | {} | {:.3} | {:.3} | {:.3} ({}) | {:.0}% | {:.0} ({}) | {:.2} |",
-            format_utc(now),
-            o.shards,
-            o.mib,
-            if o.auth { "V4" } else { "none" },
-            if o.rate_mbps > 0.0 { o.rate_mbps.to_string() } else { "-".into() },
-            o.in_flight,
-            o.chunk_mib,
-            best.gbps,
-            curl1,
-            curln,
-            o.curl_streams,
-            ratio * 100.0,
-            best.rss_mib,
-            o.memory_limit_mib,
-            best.cpu_secs
-        );
+    let now = SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map(|d| d.as_secs())
+        .unwrap_or(0);
+    let row = format!(
+        "| {} | {} x {} MiB | {} | {} | {} | {} | {:.3} | {:.3} | {:.3} ({}) | {:.0}% | {:.0} ({}) | {:.2} | {:.1} |",
+        format_utc(now),
+        o.shards,
+        o.mib,
+        if o.auth { "V4" } else { "none" },
+        if o.rate_mbps > 0.0 { o.rate_mbps.to_string() } else { "-".into() },
+        o.in_flight,
+        o.chunk_mib,
+        best.gbps,
+        curl1,
+        curln,
+        o.curl_streams,
+        ratio * 100.0,
+        best.rss_mib,
+        o.memory_limit_mib,
+        best.cpu_secs,
+        load_average()
+    );
+    if let Err(e) = record_row(&o.results, &row) {
+        eprintln!("core-load: cannot update {}: {e}", o.results);
     }
     drop(server);
+}
+
+const BEGIN: &str = "<!-- core-load:begin -->";
+const END: &str = "<!-- core-load:end -->";
+
+/// Adds `row` to the core-load section of the results file (between its markers, created
+/// at the end of the file if missing), keeping the other sections as they are.
+fn record_row(path: &str, row: &str) -> std::io::Result<()> {
+    let text = std::fs::read_to_string(path).unwrap_or_default();
+    let header = "## Core load: Rust API against curl\n\n\
+        Rows from `target/release/core-load` (`bench/core-load`; command in its doc comment): \
+        4 x 512 MiB synthetic shards from a release oss-local on 127.0.0.1, opened first and then \
+        read in order with 4 MiB reads; curl fetches the same bytes to /dev/null (one stream, and \
+        N parallel ranged streams). Best of the rounds of each. GB = 10^9 bytes. CPU is the ossmc \
+        process's user + system time for the load. The load average shows how busy the 2-CPU \
+        machine was with other work.\n\n\
+        | date (UTC) | model | auth | rate MB/s/conn | in flight | chunk MiB | ossmc GB/s | curl 1 GB/s | \
+        curl N GB/s (N) | ossmc / best curl | ossmc peak RSS MiB (limit) | ossmc CPU s | load avg |\n\
+        |---|---|---|---|---|---|---|---|---|---|---|---|---|\n";
+    let out = match (text.find(BEGIN), text.find(END)) {
+        (Some(b), Some(e)) if b < e => {
+            format!("{}{row}\n{}", &text[..e], &text[e..])
+        }
+        _ => {
+            let mut t = text;
+            if !t.is_empty() && !t.ends_with('\n') {
+                t.push('\n');
+            }
+            format!("{t}\n{BEGIN}\n{header}{row}\n{END}\n")
+        }
+    };
+    std::fs::write(path, out)
+}
+
+/// The 1-minute load average.
+fn load_average() -> f64 {
+    std::fs::read_to_string("/proc/loadavg")
+        .ok()
+        .and_then(|s| s.split_whitespace().next().and_then(|v| v.parse().ok()))
+        .unwrap_or(0.0)
 }
 
 /// `YYYY-MM-DD HH:MM` for a Unix time (civil-from-days, proleptic Gregorian).
