@@ -170,6 +170,7 @@ class PlatformWheel(bdist_wheel):
 
 
 setup(
+    license="Apache-2.0",
     cmdclass={"build_py": BuildPyWithLibrary, "bdist_wheel": PlatformWheel},
     distclass=BinaryDistribution,
 )

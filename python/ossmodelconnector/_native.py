@@ -52,8 +52,11 @@ def _find_library() -> str:
     packaged = os.path.join(_HERE, "libossmc.so")
     if os.path.isfile(packaged):
         return packaged
+    hint = ""
+    if os.path.isfile(os.path.join(os.path.dirname(_HERE), "setup.py")):
+        hint = f" (this is the source folder {_HERE}: run from another directory to import the installed package)"
     raise ImportError(
-        "ossmodelconnector: libossmc.so was not found in the package; install it with "
+        "ossmodelconnector: libossmc.so was not found in the package" + hint + "; install it with "
         "`pip install ./python` from the repository, or set OSSMC_LIBRARY to a built "
         "libossmc.so (cargo build --release -p ossmc)"
     )

@@ -83,41 +83,49 @@ def _rss_bytes() -> int:
         return int(f.read().split()[1]) * os.sysconf("SC_PAGE_SIZE")
 
 
+BIG_SHARDS, BIG_MIB = 4, 256
+
+
+@pytest.fixture(scope="module")
+def big_server():
+    """oss-local with a 1 GiB model (a debug build needs a while to prepare it)."""
+    with start_server(["--model", f"big/m:{BIG_SHARDS}:{BIG_MIB}"], start_timeout=300) as server:
+        yield server
+
+
 @pytest.mark.parametrize("release", ["close", "gc"])
-def test_memory_returns_near_baseline_after_a_1_gib_load(oss_env, tmp_config, release):
-    shards, mib = 4, 256
-    # A debug oss-local needs a while to prepare 1 GiB of synthetic objects.
-    with start_server(["--model", f"big/m:{shards}:{mib}"], start_timeout=180) as server:
-        connector = OssModelConnector(server.endpoint, config_path=tmp_config)
-        buf = bytearray(4 * MiB)
+def test_memory_returns_near_baseline_after_a_1_gib_load(big_server, oss_env, tmp_config, release):
+    shards, mib = BIG_SHARDS, BIG_MIB
+    connector = OssModelConnector(big_server.endpoint, config_path=tmp_config)
+    buf = bytearray(4 * MiB)
+    gc.collect()
+    baseline = _rss_bytes()
+    objs = [connector.open(f"oss://big/{shard_key('m', i, shards)}") for i in range(1, shards + 1)]
+    peak = 0
+    for i, obj in enumerate(objs, 1):
+        key, offset = shard_key("m", i, shards), 0
+        while True:
+            n = obj.readinto(buf)
+            if n == 0:
+                break
+            if offset % (64 * MiB) == 0:  # spot checks keep the test fast
+                assert first_mismatch(seed(key), offset, memoryview(buf)[:n]) is None
+            offset += n
+            peak = max(peak, _rss_bytes())
+        assert offset == mib * MiB
+    if release == "close":
+        for obj in objs:
+            obj.close()
+    else:
+        del obj
+        objs.clear()
         gc.collect()
-        baseline = _rss_bytes()
-        objs = [connector.open(f"oss://big/{shard_key('m', i, shards)}") for i in range(1, shards + 1)]
-        peak = 0
-        for i, obj in enumerate(objs, 1):
-            key, offset = shard_key("m", i, shards), 0
-            while True:
-                n = obj.readinto(buf)
-                if n == 0:
-                    break
-                if offset % (64 * MiB) == 0:  # spot checks keep the test fast
-                    assert first_mismatch(seed(key), offset, memoryview(buf)[:n]) is None
-                offset += n
-                peak = max(peak, _rss_bytes())
-            assert offset == mib * MiB
-        if release == "close":
-            for obj in objs:
-                obj.close()
-        else:
-            del obj
-            objs.clear()
-            gc.collect()
-        after = _rss_bytes()
-        # Prefetched chunks are gone: what stays is allocator slack, bounded well below the
-        # prefetch window (peak growth) and far below the 1 GiB that went through.
-        growth_peak = peak - baseline
-        growth_after = after - baseline
-        assert growth_after < 200 * MiB, (
-            f"RSS stayed {growth_after / MiB:.0f} MiB above its baseline after {release} "
-            f"(peak {growth_peak / MiB:.0f} MiB above)"
-        )
+    after = _rss_bytes()
+    # Prefetched chunks are gone: what stays is allocator slack, bounded well below the
+    # prefetch window (peak growth) and far below the 1 GiB that went through.
+    growth_peak = peak - baseline
+    growth_after = after - baseline
+    assert growth_after < 200 * MiB, (
+        f"RSS stayed {growth_after / MiB:.0f} MiB above its baseline after {release} "
+        f"(peak {growth_peak / MiB:.0f} MiB above)"
+    )
