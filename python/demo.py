@@ -128,7 +128,7 @@ def run(args, workdir: Path) -> int:
 
         started = time.perf_counter()
         objs = []
-        for i in range(1, shards + 1):
+        for i in tqdm(range(1, shards + 1), desc="open", unit="shard"):
             name = f"oss://{BUCKET}/{NAME}/model-{i:05d}-of-{shards:05d}.safetensors"
             obj = connector.open(name)
             objs.append(obj)
