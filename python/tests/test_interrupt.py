@@ -24,9 +24,12 @@ CHILD = textwrap.dedent(
             obj = connector.open("oss://slow/m/model-00001-of-00001.safetensors")
             print("ready", flush=True)
             obj.read()
-        else:
+        elif {phase!r} == "open":
             print("ready", flush=True)
             connector.open("oss://slow/m/model-00001-of-00001.safetensors")
+        else:
+            print("ready", flush=True)
+            connector.list("slow", "m/")
     except KeyboardInterrupt:
         print("interrupted", flush=True)
         sys.exit(42)
@@ -35,7 +38,7 @@ CHILD = textwrap.dedent(
 )
 
 
-@pytest.mark.parametrize("phase", ["read", "open"])
+@pytest.mark.parametrize("phase", ["read", "open", "list"])
 def test_ctrl_c_interrupts_a_blocked_call(oss_env, tmp_path, phase):
     import json
 

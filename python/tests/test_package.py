@@ -17,6 +17,26 @@ def test_abi_version_is_checked():
     assert _native.lib.ossmc_abi_version() == _native.EXPECTED_ABI_VERSION
 
 
+def test_import_refuses_a_library_of_another_abi_version(tmp_path):
+    import os
+    import subprocess
+    import sys
+
+    header = (REPO / "include" / "ossmc.h").read_text()
+    assert "#define OSSMC_ABI_VERSION 0" in header
+    other = tmp_path / "ossmc.h"
+    other.write_text(header.replace("#define OSSMC_ABI_VERSION 0", "#define OSSMC_ABI_VERSION 7"))
+    env = dict(os.environ, OSSMC_HEADER=str(other))
+    if "OSSMC_LIBRARY" not in env:
+        env["OSSMC_LIBRARY"] = _native.library_path
+    package_parent = os.path.dirname(os.path.dirname(ossmodelconnector.__file__))
+    code = f"import sys; sys.path.insert(0, {package_parent!r}); import ossmodelconnector"
+    p = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, env=env)
+    assert p.returncode != 0
+    assert "ImportError: ossmodelconnector: ABI version mismatch" in p.stderr
+    assert "declares 7" in p.stderr
+
+
 def test_versions():
     assert ossmodelconnector.__version__
     assert ossmodelconnector.library_version.count(".") >= 2
