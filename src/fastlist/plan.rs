@@ -99,6 +99,9 @@ struct InFlight {
     /// Tail of the `start-after` key (`None`: no start-after).
     start: Lo,
     kind: Kind,
+    /// For a split: the evidence of the interval it split, given back to the lower part if
+    /// the upper part turns out empty (the split was a miss, the lower part is still big).
+    parent_evidence: u32,
 }
 
 /// Where keys were seen near an interval: a page's first and last tails, its key count, and
@@ -337,6 +340,7 @@ impl Plan {
             &o.key[p..]
         }
         let mut keep: Vec<std::ops::Range<usize>> = Vec::new();
+        let mut own_empty = false;
         for lo in met {
             let Some(iv) = self.intervals.remove(&lo) else {
                 continue;
@@ -356,6 +360,8 @@ impl Plan {
             };
             if i0 < i1 {
                 keep.push(i0..i1);
+            } else if own {
+                own_empty = true;
             }
             if lo < start {
                 // Unreachable with how requests are made (each starts at an interval's
@@ -377,6 +383,13 @@ impl Plan {
         // An interval whose start this request was meant to list but that it did not reach
         // (another page listed that part first) needs a request of its own now.
         self.repoint(id, None);
+        if own_empty && req.parent_evidence > 0 {
+            if let Some((_, left)) = self.intervals.range_mut(..start.clone()).next_back() {
+                if left.hi == start {
+                    left.evidence = left.evidence.max(req.parent_evidence);
+                }
+            }
+        }
         if keep.is_empty() {
             self.stats.useless_pages += 1;
         }
@@ -436,7 +449,14 @@ impl Plan {
             Kind::Split => self.stats.splits += 1,
             Kind::Probe => self.stats.probes += 1,
         }
-        self.in_flight.insert(id, InFlight { start, kind });
+        self.in_flight.insert(
+            id,
+            InFlight {
+                start,
+                kind,
+                parent_evidence: 0,
+            },
+        );
         id
     }
 
@@ -656,6 +676,9 @@ impl Plan {
         if let Some(iv) = self.intervals.get_mut(&lo) {
             let hi = std::mem::replace(&mut iv.hi, at.clone());
             let sample = iv.sample.clone();
+            if let Some(r) = self.in_flight.get_mut(&id) {
+                r.parent_evidence = iv.evidence;
+            }
             iv.evidence = 0;
             self.intervals
                 .insert(at, Interval::new(hi, Some(id), sample));
