@@ -200,7 +200,7 @@ fn drive(
             Err(e) if e.kind() == ErrorKind::Cancelled && cancel.is_cancelled() => {
                 return Err(cancelled())
             }
-            Err(e) => return Err(e),
+            Err(e) => plan.on_error(id, e)?,
         }
     }
 }

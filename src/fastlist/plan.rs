@@ -398,6 +398,22 @@ impl Plan {
         Ok(())
     }
 
+    /// Takes in the failure of job `id` (after the source's own retries). A failed part fails
+    /// the listing, returned as `Err`; the delimiter probe only gives hints, so its failure is
+    /// logged and the listing goes on without them.
+    pub fn on_error(&mut self, id: u64, error: Error) -> Result<()> {
+        match self.in_flight.get(&id).map(|r| r.kind) {
+            Some(Kind::Probe) => {
+                self.in_flight.remove(&id);
+                log::info!(
+                    "fast list: the delimiter probe failed, going on without hints: {error}"
+                );
+                Ok(())
+            }
+            _ => Err(error),
+        }
+    }
+
     /// Every key listed, sorted by key, once [`Plan::is_done`].
     pub fn into_objects(mut self) -> Vec<ObjectInfo> {
         // Chunks hold disjoint ranges, each in order: sorting them by their first key and

@@ -336,6 +336,25 @@ fn threads_list_exactly_and_a_failure_fails_the_call() {
 }
 
 #[test]
+fn a_failed_probe_only_loses_the_hints() {
+    /// Fails every delimiter listing.
+    struct NoDelimiter(Bucket);
+    impl PageSource for NoDelimiter {
+        fn page(&self, c: &CancelToken, job: &Job) -> Result<Page> {
+            if job.delimiter.is_some() {
+                return Err(Error::new(ErrorKind::ServerError, "no delimiters here"));
+            }
+            self.0.page(c, job)
+        }
+    }
+    let source = NoDelimiter(Bucket::new(synthetic("t/", 20_000), "t/"));
+    let (objects, stats) = fast_list(&source, "t/", 16, &CancelToken::new()).expect("list");
+    assert_eq!(stats.probes, 1);
+    let got: Vec<String> = objects.into_iter().map(|o| o.key).collect();
+    assert_eq!(got, source.0.expected());
+}
+
+#[test]
 fn a_cancelled_call_returns_cancelled() {
     let bucket = Bucket::new(synthetic("t/", 30_000), "t/");
     let cancel = CancelToken::new();
