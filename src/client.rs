@@ -199,6 +199,8 @@ impl Client {
             .timeout_recv_response(Some(config.read_timeout))
             .timeout_per_write(Some(config.read_timeout))
             .user_agent(USER_AGENT)
+            // Requests are a few hundred bytes; bodies are read through the input buffer.
+            .output_buffer_size(16 << 10)
             .build();
         let agent = ureq::Agent::new_with_config(agent_config);
         let addressing = endpoint.addressing(config.addressing);
