@@ -147,12 +147,10 @@ def main() -> None:
             raise SystemExit(f"{path} is missing; see the build commands at the top of {__file__}")
     started = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())
     load0 = os.getloadavg()[0]
-    with (
-        tempfile.TemporaryDirectory() as tmp,
-        OssLocal(
-            ["--model", f"{BUCKET}/{MODEL}:{a.shards}:{a.mib}"], bin_path=a.oss_local, stderr=subprocess.DEVNULL
-        ) as server,
-    ):
+    server_args = ["--model", f"{BUCKET}/{MODEL}:{a.shards}:{a.mib}"]
+    with tempfile.TemporaryDirectory() as tmp, OssLocal(
+        server_args, bin_path=a.oss_local, stderr=subprocess.DEVNULL
+    ) as server:
         work = Path(tmp)
         (work / "cred.json").write_text(
             json.dumps({"AccessKeyId": TEST_ACCESS_KEY_ID, "AccessKeySecret": TEST_ACCESS_KEY_SECRET})

@@ -109,17 +109,15 @@ def run(args, workdir: Path) -> int:
     )
 
     print(f"starting oss-local with a synthetic model of {shards} x {args.mib} MiB ...")
-    with (
-        open(workdir / "oss-local.log", "wb") as server_log,
-        OssLocal(
-            ["--model", f"{BUCKET}/{NAME}:{shards}:{args.mib}"],
-            access_key_id=key_id,
-            access_key_secret=secret,
-            bin_path=find_oss_local(args.oss_local),
-            stderr=server_log,
-            start_timeout=600,
-        ) as server,
-    ):
+    server_log = open(workdir / "oss-local.log", "wb")
+    with server_log, OssLocal(
+        ["--model", f"{BUCKET}/{NAME}:{shards}:{args.mib}"],
+        access_key_id=key_id,
+        access_key_secret=secret,
+        bin_path=find_oss_local(args.oss_local),
+        stderr=server_log,
+        start_timeout=600,
+    ) as server:
         ENDPOINT = server.endpoint
         print(f"oss-local at {ENDPOINT}; fresh credentials in {CRED_PATH} (mode 0600, deleted at the end)")
 
