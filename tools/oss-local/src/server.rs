@@ -235,26 +235,28 @@ async fn handle(
     let resp = match result {
         Ok(r) => r,
         Err(e) => {
-            if e.status >= 500 {
-                log::info!(
-                    "{} {} -> {} {}",
+            // Injected faults are expected; other server errors deserve attention.
+            if e.status >= 500 && draw.fail.is_none() {
+                log::warn!(
+                    "{} {} -> {} {}: {}",
                     ctx.method,
                     target_text(&target),
                     e.status,
-                    e.code
-                );
-            } else {
-                log::debug!(
-                    "{} {} -> {} {}",
-                    ctx.method,
-                    target_text(&target),
-                    e.status,
-                    e.code
+                    e.code,
+                    e.message
                 );
             }
             response::error(&e, &ctx.request_id, &ctx.host_id, head)
         }
     };
+    log::debug!(
+        "{} {} {} -> {} (request id {})",
+        op.name(),
+        ctx.method,
+        target_text(&target),
+        resp.status().as_u16(),
+        ctx.request_id
+    );
     app.stats.record(op, resp.status().as_u16());
     let resp = match resp.into_parts() {
         (parts, OssBody::Stream(s)) => {
