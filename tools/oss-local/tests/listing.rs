@@ -325,3 +325,35 @@ fn list_buckets() {
     let names = tags(&r.text(), "Name");
     assert_eq!(names, ["b01", "b02"]);
 }
+
+#[test]
+fn an_upload_hides_a_synthetic_object_once_and_delete_restores_it() {
+    let s = start(&["--keys", "b01/p/:50"]);
+    let key = key_name("p/", 3);
+    let path = format!("/b01/{}", url_encode(&key, false));
+    assert_eq!(raw(s.port, "PUT", &path, &[], b"12345").status, 200);
+    let (keys, _, _) = list_all(&s, "prefix=p%2F&max-keys=7", true);
+    assert_eq!(keys.len(), 50);
+    assert_eq!(keys.iter().filter(|k| **k == key).count(), 1);
+    let r = get(
+        s.port,
+        &format!(
+            "/b01?list-type=2&max-keys=1&start-after={}",
+            url_encode(&key[..key.len() - 1], false)
+        ),
+        &[],
+    );
+    assert_eq!(unescape(&tag(&r.text(), "Key").unwrap()), key);
+    assert_eq!(tag(&r.text(), "Size").unwrap(), "5");
+    assert_eq!(get(s.port, &path, &[]).body, b"12345");
+    // Deleting the upload brings the synthetic object back; that one cannot be deleted.
+    assert_eq!(raw(s.port, "DELETE", &path, &[], b"").status, 204);
+    let r = get(s.port, &path, &[]);
+    assert_eq!(
+        r.body,
+        common::synthetic(&key, 0, ossmc_testkit::synthetic::key_size(3) as usize)
+    );
+    let r = raw(s.port, "DELETE", &path, &[], b"");
+    assert_eq!(r.status, 403);
+    assert_eq!(tag(&r.text(), "Code").unwrap(), "AccessDenied");
+}
