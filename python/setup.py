@@ -142,7 +142,10 @@ class BuildPyWithLibrary(build_py):
         ffi = _header_ffi(header)
         library = _build_library(root)
         _check_library(ffi, library)
-        dest = os.path.join(self.build_lib, PACKAGE)
+        # An editable install (pip install -e) imports the package from its sources: the
+        # library and header go there (ignored by git, see python/.gitignore).
+        in_place = getattr(self, "editable_mode", False)
+        dest = os.path.join(HERE, PACKAGE) if in_place else os.path.join(self.build_lib, PACKAGE)
         os.makedirs(dest, exist_ok=True)
         shutil.copyfile(library, os.path.join(dest, LIBRARY_NAME))
         os.chmod(os.path.join(dest, LIBRARY_NAME), 0o755)
