@@ -75,7 +75,9 @@ impl OssLocal {
             .expect("spawn oss-local");
         let stdout = child.stdout.take().expect("stdout");
         let mut line = String::new();
-        BufReader::new(stdout).read_line(&mut line).expect("read oss-local stdout");
+        BufReader::new(stdout)
+            .read_line(&mut line)
+            .expect("read oss-local stdout");
         let endpoint = match line.trim().strip_prefix("listening on ") {
             Some(e) => e.to_owned(),
             None => {
@@ -89,15 +91,22 @@ impl OssLocal {
             .next()
             .and_then(|p| p.parse().ok())
             .expect("port in endpoint");
-        OssLocal { child, endpoint, port }
+        OssLocal {
+            child,
+            endpoint,
+            port,
+        }
     }
 
     /// The server's `/_stats` JSON text, fetched with a plain HTTP/1.1 request.
     pub fn stats_json(&self) -> String {
         use std::io::{Read, Write};
         let mut s = std::net::TcpStream::connect(("127.0.0.1", self.port)).expect("connect");
-        write!(s, "GET /_stats HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\n\r\n")
-            .expect("send");
+        write!(
+            s,
+            "GET /_stats HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\n\r\n"
+        )
+        .expect("send");
         let mut resp = String::new();
         s.read_to_string(&mut resp).expect("read");
         match resp.split_once("\r\n\r\n") {

@@ -108,7 +108,11 @@ pub fn shard_key(name: &str, index: u32, shards: u32) -> String {
 pub fn key_name(prefix: &str, i: u64) -> String {
     match i % 10 {
         0..=4 => format!("{prefix}img/{i:07}.jpg"),
-        5..=7 => format!("{prefix}d{:02}/s{:02}/f{i:07}.bin", (i / 10) % 97, (i / 7) % 13),
+        5..=7 => format!(
+            "{prefix}d{:02}/s{:02}/f{i:07}.bin",
+            (i / 10) % 97,
+            (i / 7) % 13
+        ),
         8 => format!(
             "{prefix}deep/a{}/b{}/c{}/w{i:07}.txt",
             (i / 10) % 5,
@@ -174,6 +178,9 @@ mod tests {
             (0..10_000).map(|i| key_name("p/", i)).collect();
         assert_eq!(names.len(), 10_000);
         assert!(names.iter().any(|n| !n.is_ascii()));
-        assert_eq!(shard_key("qwen", 2, 38), "qwen/model-00002-of-00038.safetensors");
+        assert_eq!(
+            shard_key("qwen", 2, 38),
+            "qwen/model-00002-of-00038.safetensors"
+        );
     }
 }
