@@ -38,7 +38,8 @@ const MAX_ERROR_BODY: u64 = 64 * 1024;
 /// A cancellation signal for long blocking calls (listing, opening, fetching a chunk).
 ///
 /// Cancelling is immediate for waits (a backoff sleep returns at once, because the token's
-/// channel sender is dropped) and takes effect between socket reads for requests in flight.
+/// channel sender is dropped). A chunk download stops at its next socket read; other requests
+/// in flight run to their end, and no further request is sent.
 #[derive(Clone)]
 pub struct CancelToken {
     inner: Arc<CancelInner>,

@@ -73,8 +73,9 @@ impl Connector {
     }
 
     /// Makes every `list` and `open` call in progress return an error of kind
-    /// [`ErrorKind::Cancelled`] soon (backoff waits end at once; a request in flight ends at
-    /// its next socket read). Calls started afterwards are not affected.
+    /// [`ErrorKind::Cancelled`]: a call waiting to retry stops at once, and a call with a
+    /// request in flight stops when that request ends (within the read timeout), before any
+    /// further request. Calls started afterwards are not affected.
     pub fn interrupt(&self) {
         let mut t = self
             .inner

@@ -82,3 +82,28 @@ fn list_page_exposes_paging_for_parallel_listing() {
         .unwrap_err();
     assert_eq!(e.kind(), ossmc::ErrorKind::Cancelled);
 }
+
+#[test]
+fn interrupt_stops_a_list_call_waiting_to_retry() {
+    // Every request fails with a 5xx and the first retry waits a minute: only interrupt()
+    // can end the call in time.
+    let server = OssLocal::start(&["--keys", "bkt/p/:10", "--fail-rate", "1"]);
+    let dir = TempDir::new("interrupt");
+    let mut cfg = config(&dir);
+    cfg.retry.base_delay = std::time::Duration::from_secs(60);
+    cfg.retry.max_delay = std::time::Duration::from_secs(60);
+    let conn = connector(&server, cfg);
+    let lister = {
+        let conn = conn.clone();
+        std::thread::spawn(move || conn.list("bkt", "p/"))
+    };
+    // Wait (without a timing guess) until the first attempt has been answered; the delay
+    // before the second is at least a millisecond and at most a minute.
+    while stat(&server, "status.503") + stat(&server, "status.500") == 0 {
+        std::thread::yield_now();
+    }
+    conn.interrupt();
+    let e = lister.join().unwrap().unwrap_err();
+    assert_eq!(e.kind(), ossmc::ErrorKind::Cancelled, "{e}");
+    assert!(stat(&server, "requests.ListObjectsV2") >= 1);
+}
