@@ -150,43 +150,92 @@ pub(crate) fn list_all(
 }
 
 /// Parses a ListBucketResult (V2) document.
+///
+/// One pass with no allocation per element: element names are matched as bytes, one text
+/// buffer is reused, and each object costs only its key and ETag strings.
 pub(crate) fn parse_page(xml: &[u8]) -> std::result::Result<Page, String> {
+    #[derive(Clone, Copy, PartialEq, Eq)]
+    enum Field {
+        None,
+        EncodingType,
+        IsTruncated,
+        NextToken,
+        Key,
+        Size,
+        ETag,
+        LastModified,
+        CommonPrefix,
+    }
     let text = std::str::from_utf8(xml).map_err(|e| format!("not UTF-8: {e}"))?;
     let mut reader = quick_xml::Reader::from_str(text);
     let mut page = Page::default();
-    let mut path: Vec<String> = Vec::new();
+    let mut depth = 0usize;
+    let mut saw_root = false;
+    let mut in_contents = false;
+    let mut in_prefixes = false;
+    let mut field = Field::None;
     let mut buf = String::new();
     let mut url_encoded = false;
     let mut truncated: Option<bool> = None;
-    let mut cur: Option<RawObject> = None;
-    let mut raw_prefixes: Vec<String> = Vec::new();
-    let mut raw_objects: Vec<RawObject> = Vec::new();
     let mut raw_token: Option<String> = None;
-    let mut saw_root = false;
+    let mut key: Option<String> = None;
+    let mut size: Option<u64> = None;
+    let mut etag = String::new();
+    let mut last_modified = SystemTime::UNIX_EPOCH;
     loop {
         match reader.read_event() {
             Ok(Event::Start(e)) => {
-                let name = String::from_utf8_lossy(e.name().as_ref()).into_owned();
-                if path.is_empty() {
-                    if name != "ListBucketResult" {
-                        return Err(format!(
-                            "the root element is <{name}>, not <ListBucketResult>"
-                        ));
-                    }
-                    saw_root = true;
-                }
-                if path.len() == 1 && name == "Contents" {
-                    cur = Some(RawObject::default());
-                }
-                path.push(name);
+                let name = e.name();
+                let name = name.as_ref();
+                depth += 1;
+                field = Field::None;
                 buf.clear();
+                match depth {
+                    1 => {
+                        if name != b"ListBucketResult" {
+                            return Err(format!(
+                                "the root element is <{}>, not <ListBucketResult>",
+                                String::from_utf8_lossy(name)
+                            ));
+                        }
+                        saw_root = true;
+                    }
+                    2 => match name {
+                        b"Contents" => {
+                            in_contents = true;
+                            key = None;
+                            size = None;
+                            etag = String::new();
+                            last_modified = SystemTime::UNIX_EPOCH;
+                        }
+                        b"CommonPrefixes" => in_prefixes = true,
+                        b"EncodingType" => field = Field::EncodingType,
+                        b"IsTruncated" => field = Field::IsTruncated,
+                        b"NextContinuationToken" => field = Field::NextToken,
+                        _ => {}
+                    },
+                    3 if in_contents => {
+                        field = match name {
+                            b"Key" => Field::Key,
+                            b"Size" => Field::Size,
+                            b"ETag" => Field::ETag,
+                            b"LastModified" => Field::LastModified,
+                            _ => Field::None,
+                        }
+                    }
+                    3 if in_prefixes && name == b"Prefix" => field = Field::CommonPrefix,
+                    _ => {}
+                }
             }
             Ok(Event::Empty(_)) => {}
-            Ok(Event::Text(t)) => {
+            // Text outside the fields we keep (whitespace, Owner, StorageClass...) is skipped.
+            Ok(Event::Text(t)) if field != Field::None => {
                 buf.push_str(&t.xml_content().map_err(|e| e.to_string())?);
             }
-            Ok(Event::CData(t)) => buf.push_str(&String::from_utf8_lossy(&t)),
-            Ok(Event::GeneralRef(r)) => match r.resolve_char_ref() {
+            Ok(Event::CData(t)) if field != Field::None => {
+                buf.push_str(&String::from_utf8_lossy(&t));
+            }
+            Ok(Event::GeneralRef(r)) if field != Field::None => match r.resolve_char_ref() {
                 Ok(Some(c)) => buf.push(c),
                 _ => match r.decode().map_err(|e| e.to_string())?.as_ref() {
                     "amp" => buf.push('&'),
@@ -197,39 +246,53 @@ pub(crate) fn parse_page(xml: &[u8]) -> std::result::Result<Page, String> {
                     other => return Err(format!("unknown entity &{other};")),
                 },
             },
+            Ok(Event::Text(_) | Event::CData(_) | Event::GeneralRef(_)) => {}
             Ok(Event::End(_)) => {
-                let value = std::mem::take(&mut buf);
-                let p: Vec<&str> = path.iter().map(String::as_str).collect();
-                match p.as_slice() {
-                    ["ListBucketResult", "EncodingType"] => url_encoded = value.trim() == "url",
-                    ["ListBucketResult", "IsTruncated"] => {
-                        truncated = Some(match value.trim() {
+                match field {
+                    Field::None => {}
+                    Field::EncodingType => url_encoded = buf.trim() == "url",
+                    Field::IsTruncated => {
+                        truncated = Some(match buf.trim() {
                             "true" => true,
                             "false" => false,
                             v => return Err(format!("IsTruncated is {v:?}")),
                         })
                     }
-                    ["ListBucketResult", "NextContinuationToken"] => raw_token = Some(value),
-                    ["ListBucketResult", "CommonPrefixes", "Prefix"] => raw_prefixes.push(value),
-                    ["ListBucketResult", "Contents", field] => {
-                        if let Some(o) = cur.as_mut() {
-                            match *field {
-                                "Key" => o.key = Some(value),
-                                "Size" => o.size = Some(value),
-                                "ETag" => o.etag = Some(value),
-                                "LastModified" => o.last_modified = Some(value),
-                                _ => {}
-                            }
-                        }
+                    Field::NextToken => raw_token = Some(buf.clone()),
+                    Field::Key => key = Some(buf.clone()),
+                    Field::Size => {
+                        let k = key.as_deref().unwrap_or("");
+                        size = Some(
+                            buf.trim()
+                                .parse::<u64>()
+                                .map_err(|_| format!("object {k:?} has an invalid <Size>"))?,
+                        )
                     }
-                    ["ListBucketResult", "Contents"] => {
-                        if let Some(o) = cur.take() {
-                            raw_objects.push(o);
-                        }
+                    Field::ETag => etag = buf.clone(),
+                    Field::LastModified => {
+                        let t = buf.trim();
+                        last_modified = parse_iso8601(t).ok_or_else(|| {
+                            let k = key.as_deref().unwrap_or("");
+                            format!("object {k:?} has an invalid <LastModified> {t:?}")
+                        })?
                     }
-                    _ => {}
+                    Field::CommonPrefix => page.common_prefixes.push(buf.clone()),
                 }
-                path.pop();
+                if depth == 2 && in_contents && field == Field::None {
+                    in_contents = false;
+                    let k = key.take().ok_or("an object has no <Key>")?;
+                    let s = size.ok_or_else(|| format!("object {k:?} has no <Size>"))?;
+                    page.objects.push(ObjectInfo {
+                        key: k,
+                        size: s,
+                        etag: std::mem::take(&mut etag),
+                        last_modified,
+                    });
+                } else if depth == 2 && in_prefixes && field == Field::None {
+                    in_prefixes = false;
+                }
+                field = Field::None;
+                depth = depth.saturating_sub(1);
             }
             Ok(Event::Eof) => break,
             Err(e) => {
@@ -244,49 +307,77 @@ pub(crate) fn parse_page(xml: &[u8]) -> std::result::Result<Page, String> {
     if !saw_root {
         return Err("no <ListBucketResult> element".into());
     }
-    let decode = |s: String| -> std::result::Result<String, String> {
-        if url_encoded {
-            percent_encoding::percent_decode_str(&s)
-                .decode_utf8()
-                .map(|c| c.into_owned())
-                .map_err(|_| format!("the url-encoded name {s:?} is not UTF-8"))
-        } else {
-            Ok(s)
-        }
-    };
-    for o in raw_objects {
-        let key = decode(o.key.ok_or("an object has no <Key>")?)?;
-        let size = o
-            .size
-            .ok_or_else(|| format!("object {key:?} has no <Size>"))?
-            .trim()
-            .parse::<u64>()
-            .map_err(|_| format!("object {key:?} has an invalid <Size>"))?;
-        let last_modified = match o.last_modified {
-            Some(t) => parse_iso8601(t.trim())
-                .ok_or_else(|| format!("object {key:?} has an invalid <LastModified> {t:?}"))?,
-            None => SystemTime::UNIX_EPOCH,
+    if url_encoded {
+        let decode = |s: &mut String| -> std::result::Result<(), String> {
+            if s.contains('%') {
+                let d = percent_encoding::percent_decode_str(s)
+                    .decode_utf8()
+                    .map_err(|_| format!("the url-encoded name {s:?} is not UTF-8"))?
+                    .into_owned();
+                *s = d;
+            }
+            Ok(())
         };
-        page.objects.push(ObjectInfo {
-            key,
-            size,
-            etag: o.etag.unwrap_or_default(),
-            last_modified,
-        });
-    }
-    for p in raw_prefixes {
-        page.common_prefixes.push(decode(p)?);
+        for o in &mut page.objects {
+            decode(&mut o.key)?;
+        }
+        for p in &mut page.common_prefixes {
+            decode(p)?;
+        }
+        if let Some(t) = raw_token.as_mut() {
+            decode(t)?;
+        }
     }
     page.is_truncated = truncated.ok_or("no <IsTruncated>")?;
     // Tokens are opaque: echoed back exactly as received (url-decoded when the server encoded it).
-    page.next_token = match raw_token {
-        Some(t) if !t.is_empty() => Some(decode(t)?),
-        _ => None,
-    };
+    page.next_token = raw_token.filter(|t| !t.is_empty());
     Ok(page)
 }
 
+/// The exact form OSS sends, `YYYY-MM-DDTHH:MM:SS.mmmZ`, without the general parser.
+fn parse_fixed_utc(s: &str) -> Option<SystemTime> {
+    let b = s.as_bytes();
+    if b.len() != 24
+        || b[4] != b'-'
+        || b[7] != b'-'
+        || b[10] != b'T'
+        || b[13] != b':'
+        || b[16] != b':'
+        || b[19] != b'.'
+        || b[23] != b'Z'
+    {
+        return None;
+    }
+    let num = |r: std::ops::Range<usize>| -> Option<i64> {
+        let mut v = 0i64;
+        for &c in &b[r] {
+            if !c.is_ascii_digit() {
+                return None;
+            }
+            v = v * 10 + i64::from(c - b'0');
+        }
+        Some(v)
+    };
+    let (y, m, d) = (num(0..4)?, num(5..7)?, num(8..10)?);
+    let (hh, mm, ss, ms) = (num(11..13)?, num(14..16)?, num(17..19)?, num(20..23)?);
+    if !(1..=12).contains(&m) || !(1..=31).contains(&d) || hh > 23 || mm > 59 || ss > 60 {
+        return None;
+    }
+    // Days from the civil date (proleptic Gregorian), after H. Hinnant.
+    let y2 = if m <= 2 { y - 1 } else { y };
+    let era = y2.div_euclid(400);
+    let yoe = y2 - era * 400;
+    let mp = (m + 9) % 12;
+    let doy = (153 * mp + 2) / 5 + d - 1;
+    let doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
+    let days = era * 146_097 + doe - 719_468;
+    let secs = days * 86_400 + hh * 3600 + mm * 60 + ss;
+    let secs = u64::try_from(secs).ok()?;
+    Some(SystemTime::UNIX_EPOCH + std::time::Duration::from_millis(secs * 1000 + ms as u64))
+}
+
 #[derive(Default)]
+#[allow(dead_code)]
 struct RawObject {
     key: Option<String>,
     size: Option<String>,
@@ -296,6 +387,9 @@ struct RawObject {
 
 /// Parses `2025-03-14T12:00:00.000Z` (fraction optional).
 fn parse_iso8601(s: &str) -> Option<SystemTime> {
+    if let Some(t) = parse_fixed_utc(s) {
+        return Some(t);
+    }
     let t = time::OffsetDateTime::parse(s, &time::format_description::well_known::Rfc3339).ok()?;
     Some(SystemTime::from(t))
 }
