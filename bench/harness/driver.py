@@ -67,6 +67,25 @@ def synthcheck_library(build_dir: Optional[Path] = None) -> Path:
     return lib
 
 
+def curlload_binary(build_dir: Optional[Path] = None) -> Optional[Path]:
+    """Compiles ``curlload.c`` (with ``synthcheck.c``) against libcurl once; None when that is
+    not possible here (no libcurl headers: ``apt-get install -y libcurl4-openssl-dev``)."""
+    srcs = [HERE / "curlload.c", HERE / "synthcheck.c"]
+    out_dir = build_dir or HERE / ".build"
+    out_dir.mkdir(parents=True, exist_ok=True)
+    exe = out_dir / "curlload"
+    if exe.exists() and all(exe.stat().st_mtime >= s.stat().st_mtime for s in srcs):
+        return exe
+    tmp = out_dir / f"curlload.{os.getpid()}"
+    cc = os.environ.get("CC", "cc")
+    r = subprocess.run([cc, "-O3", "-march=native", "-o", str(tmp), *map(str, srcs), "-lcurl"],
+                       capture_output=True, text=True)
+    if r.returncode != 0:
+        return None
+    os.replace(tmp, exe)
+    return exe
+
+
 class Synth:
     """ctypes binding of ``synthcheck.c``."""
 

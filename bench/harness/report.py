@@ -288,9 +288,15 @@ def section(results, results_path: Path, plots: List[Path]) -> str:
         + (f"; best of {p['reps']} runs each." if p.get("reps", 1) > 1 else "; one run each."),
         "",
         "Every contender runs in its own process and every byte it receives is compared with the synthetic "
-        "content (a C check at ~10 GB/s inside the timed window for in-process readers, counted in their time; "
-        "curl writes to tmpfs and is checked after its window; load_model prints a checksum of what it read); "
-        "a run that fails the check shows n/a. GB = 10^9 bytes; time from client creation to the last byte; "
+        "content (a C check at ~10 GB/s inside the timed window, counted in the contender's time; load_model "
+        "prints a checksum of what it read, core-load checks with the Rust test kit); a run that fails the check "
+        "shows n/a. "
+        + ("The limit is libcurl (`bench/harness/curlload.c`: curl's multi interface, each byte checked as it "
+           "arrives and dropped, like a loader with a reused buffer). "
+           if p.get("curl_tool", "").startswith("libcurl") else
+           "The limit is the curl command writing each response to tmpfs (checked after its window), which "
+           "costs it fresh pages: a pessimistic limit. ")
+        + "GB = 10^9 bytes; time from client creation to the last byte; "
         "ttfb = to the first byte handed to the application; CPU = user + system seconds of the client process per "
         "GB; peak RSS = the client's VmHWM (ru_maxrss for curl and load_model); requests and peak in flight from "
         "oss-local's `/_stats` (nginx: requests from its access log).",

@@ -321,6 +321,10 @@ def main(argv: Optional[List[str]] = None) -> int:
     model = Model(args.shards, args.mib * MIB)
     reads = random_reads(model, args.random_mib * MIB)
     synth = driver.synthcheck_library()
+    curlload = driver.curlload_binary()
+    if curlload is None:
+        print("libcurl headers not found (apt-get install -y libcurl4-openssl-dev): the curl limit uses the curl "
+              "command writing to tmpfs, a pessimistic limit", flush=True)
     oss_local_bin = servers.find_oss_local(args.oss_local)
     lib = Path(args.libossmc) if args.libossmc else release_artifact("libossmc.so")
     if args.load_model is None:
@@ -353,7 +357,7 @@ def main(argv: Optional[List[str]] = None) -> int:
             "throttled_streams": args.throttled_streams, "rate_mbps": args.rate_mbps, "latency_ms": args.latency_ms,
             "memory_limit_mib": args.memory_limit_mib, "max_seconds": args.max_seconds,
             "throttled_max_seconds": args.throttled_max_seconds, "reps": args.reps,
-            "oss_local": str(oss_local_bin), "libossmc": str(lib) if lib else None, "load_model": args.load_model,
+            "oss_local": str(oss_local_bin), "curl_tool": "libcurl (curlload)" if curlload else "curl command to tmpfs", "libossmc": str(lib) if lib else None, "load_model": args.load_model,
             "rust_bin": args.rust_bin, "rust_in_flight": args.rust_in_flight,
         },
         "runs": [],
@@ -402,6 +406,7 @@ def main(argv: Optional[List[str]] = None) -> int:
                 "reads": reads if s.pattern == "random" else None, "buffer": args.buffer_mib * MIB,
                 "part": args.part_mib * MIB, "streams": streams, "max_seconds": bound, "options": options,
                 "workdir": str(workdir), "synthcheck": str(synth), "tmpfs": str(servers.tmpfs_dir()),
+                "curlload": str(curlload) if curlload else None,
             }
             record.update({"streams": streams, "load_average": load_average()[0]})
             attempts = []

@@ -1,6 +1,7 @@
 """Checks of the benchmark's own machinery (no server, no network): the C byte check agrees
 with the test kit's synthetic content, the checksum twin of load_model is right, the random
-plan is deterministic and in bounds, and the RESULTS.md writer touches only its own block.
+plan is deterministic and in bounds, the RESULTS.md writer touches only its own block, and
+(with an oss-local binary built) the drivers accept the server's bytes and reject corrupted ones.
 
 Run: ``python3 -m pytest bench/harness``.
 """
@@ -15,6 +16,10 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 import driver  # noqa: E402
 import report  # noqa: E402
+import run as orchestrator  # noqa: E402
+import servers  # noqa: E402
+from ossmc_testkit import OssLocal, OssLocalError  # noqa: E402
+from ossmc_testkit import binary as OssLocalBinary  # noqa: E402
 from workload import MIB, Model, random_reads  # noqa: E402
 
 syn = driver.syn
@@ -98,3 +103,48 @@ def test_ratios_use_verified_runs_only():
     assert limit["contender"] == "curl-n"
     assert peer["contender"] == "boto3"  # the faster oss2 run was not verified
     assert report.gbps(runs[1]) is None
+
+
+# ---- end to end against oss-local (skipped when no oss-local binary is built) -------------
+
+
+@pytest.fixture(scope="module")
+def oss_local_bin():
+    try:
+        return servers.find_oss_local()
+    except SystemExit:
+        pass
+    try:
+        return OssLocalBinary()
+    except OssLocalError:
+        pytest.skip("no oss-local binary (cargo build -p oss-local)")
+
+
+def run_one(tmp_path, endpoint, model, script, pattern):
+    params = {
+        "endpoint": endpoint, "vhost_endpoint": endpoint, "bucket": "bench", "region": "cn-hangzhou",
+        "access_key_id": "id", "access_key_secret": "secret", "objects": model.objects(), "pattern": pattern,
+        "reads": random_reads(model, 4 * MIB) if pattern == "random" else None,
+        "buffer": MIB, "part": MIB, "streams": 4, "max_seconds": 60, "options": {},
+        "workdir": str(tmp_path), "synthcheck": str(driver.synthcheck_library(tmp_path / "build")),
+        "tmpfs": str(tmp_path), "curlload": str(driver.curlload_binary(tmp_path / "build") or "") or None,
+    }
+    contender = orchestrator.Contender(script, script, "peer", script)
+    return orchestrator.run_driver(contender, params, tmp_path, timeout=120)
+
+
+@pytest.mark.parametrize("script", ["curl.py", "oss2_pool.py", "boto3_pool.py"])
+@pytest.mark.parametrize("pattern", ["seq", "random"])
+def test_drivers_accept_good_bytes_and_reject_corrupted_ones(tmp_path, oss_local_bin, script, pattern):
+    model = Model(2, 4 * MIB)
+    with OssLocal(["--no-auth", "--model", model.oss_local_arg()], bin_path=oss_local_bin) as good:
+        r = run_one(tmp_path, good.endpoint, model, script, pattern)
+    assert "error" not in r, r
+    assert r["verified"], r
+    assert r["bytes"] == r["expected_bytes"]
+
+    # Every GET gets one flipped byte: the run must report its bytes as wrong.
+    corrupting = ["--no-auth", "--model", model.oss_local_arg(), "--corrupt-rate", "1"]
+    with OssLocal(corrupting, bin_path=oss_local_bin) as bad:
+        r = run_one(tmp_path, bad.endpoint, model, script, pattern)
+    assert "error" in r or not r["verified"], r

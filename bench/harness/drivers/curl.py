@@ -1,14 +1,18 @@
-"""curl, the machine's limit: the same bytes with no library in the way.
+"""curl, the machine's limit: the same bytes with no loader library in the way.
 
-One curl process (``-K`` config file): single stream = the objects fetched whole, one after
-another on one connection (sequential pattern) or the reads one at a time (random pattern);
-parallel = ``part``-byte ranges (sequential) or the reads (random) with ``--parallel-max
-streams``. Each response goes to its own file on tmpfs, so curl pays the copy into memory that
-any loader pays; the files are checked against the synthetic content after the timed window
-and deleted. CPU time and peak RSS are curl's (``RUSAGE_CHILDREN``); ttfb is the earliest
-``time_starttransfer`` curl reports.
+Single stream = the objects fetched whole, one after another on one connection (sequential
+pattern) or the reads one at a time (random pattern); N streams = ``part``-byte ranges
+(sequential) or the reads (random), ``streams`` transfers at once.
+
+Preferred tool: ``curlload`` (``curlload.c``), libcurl's multi interface with every byte checked
+as it arrives and dropped, like a loader with a reused buffer. Without libcurl headers the curl
+command is used instead (``-K`` config, ``--parallel``), each response written to its own tmpfs
+file and checked after the timed window; that costs curl fresh pages for the whole model, which
+makes it a pessimistic limit. Either way CPU time and peak RSS are the child's
+(``RUSAGE_CHILDREN``).
 """
 
+import json
 import mmap
 import resource
 import shutil
@@ -21,6 +25,30 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 import driver  # noqa: E402
 
 
+def libcurl(run: driver.Run, work, streams: int) -> None:
+    p = run.p
+    work_file = Path(p["workdir"]) / "curlload.work"
+    work_file.write_text("".join(
+        f"{p['endpoint']}/{p['bucket']}/{run.keys[i]} {run.seeds[i]} {off} {n} {int(ranged)}\n"
+        for i, off, n, ranged in work
+    ))
+    run.start()
+    proc = subprocess.run([p["curlload"], str(streams), str(work_file), str(run.deadline_s or 0)],
+                          capture_output=True, text=True,
+                          timeout=(run.deadline_s or 600) * 3 + 30)
+    if proc.returncode != 0 or not proc.stdout.strip():
+        raise RuntimeError(f"curlload exited with {proc.returncode}: {proc.stderr.strip()[-400:]}")
+    r = json.loads(proc.stdout.strip().splitlines()[-1])
+    run.bytes = int(r["bytes"])
+    run.partial = bool(r.get("partial"))
+    if r["problems"]:
+        run.problem(f"{r['problems']} problems, first: {r['first_problem']}")
+    child = resource.getrusage(resource.RUSAGE_CHILDREN)
+    run.finish(seconds=float(r["seconds"]), ttfb=r["ttfb"] if r["ttfb"] >= 0 else None,
+               peak_rss=child.ru_maxrss * 1024, cpu_s=child.ru_utime + child.ru_stime, timeline=None,
+               verify_s=None, tool="libcurl (curlload)")
+
+
 def body(run: driver.Run) -> None:
     p = run.p
     streams = int(p["streams"])
@@ -31,6 +59,8 @@ def body(run: driver.Run) -> None:
             work = [(i, off, n, True) for i, size in enumerate(run.sizes) for off, n in driver.parts(size, int(p["part"]))]
     else:
         work = [(i, off, n, True) for i, off, n in p["reads"]]
+    if p.get("curlload"):
+        libcurl(run, work, streams)
     out_dir = Path(tempfile.mkdtemp(prefix="curl-", dir=p.get("tmpfs") or "/dev/shm"))
     try:
         lines = []
@@ -71,7 +101,8 @@ def body(run: driver.Run) -> None:
         shutil.rmtree(out_dir, ignore_errors=True)
     child = resource.getrusage(resource.RUSAGE_CHILDREN)
     run.finish(seconds=seconds, ttfb=min(starts) if starts else None, peak_rss=child.ru_maxrss * 1024,
-               cpu_s=child.ru_utime + child.ru_stime, verify_s=0.0, verify_after_s=run.verify_s, timeline=None)
+               cpu_s=child.ru_utime + child.ru_stime, verify_s=0.0, verify_after_s=run.verify_s, timeline=None,
+               tool="curl command to tmpfs")
 
 
 driver.main(body)
