@@ -283,7 +283,8 @@ def section(results, results_path: Path, plots: List[Path]) -> str:
         f"{p['random_reads']} reads of 1-16 MiB ({p['random_mib']} MiB) at scattered offsets, one at a time for the "
         f"stream readers, {p['streams']} at a time for curl and the thread-pool peers. Throttled: oss-local "
         f"`--rate-mbps {p['rate_mbps']} --latency-ms {p['latency_ms']}`. Memory-limited: ossmc with "
-        f"`prefetch.memoryLimit` = {p['memory_limit_mib']} MiB. Each run is bounded ({p['max_seconds']:.0f} s, "
+        f"`prefetch.memoryLimit` = {p['memory_limit_mib']} MiB (ossmc's default is 2 GiB); these two conditions "
+        f"run on oss-local only, nginx being the neutral check of the unthrottled numbers. Each run is bounded ({p['max_seconds']:.0f} s, "
         f"throttled {p['throttled_max_seconds']:.0f} s) and then reports bytes / seconds for what it got"
         + (f"; best of {p['reps']} runs each." if p.get("reps", 1) > 1 else "; one run each."),
         "",
