@@ -16,7 +16,12 @@
 //! again only if read again. A fetch a reader is waiting for may also drop prefetched chunks
 //! nobody is waiting for, latest in open order first; those go back into the queue. Freed
 //! full-size buffers are kept for reuse (saving page faults), and they count against the
-//! limit too; they are released when no object is open any more.
+//! limit too; but only as many as there are chunks still queued, and none once no object is
+//! open.
+//!
+//! Buffers are anonymous memory mappings (see [`buffer`]): a buffer that is not kept goes
+//! back to the operating system as soon as it is dropped, so the process's resident memory
+//! falls with the prefetcher's books. They are dropped after the lock is released.
 //!
 //! Closing an object (dropping its reader) frees its buffers at once, removes its queued
 //! chunks, and cancels its requests in flight (they stop at their next socket read, and their
@@ -44,6 +49,7 @@
 //! fetched again, within the retry budget, on a mismatch). Without a CRC header there is no
 //! check.
 
+mod buffer;
 mod crc;
 pub(crate) mod fetch;
 
@@ -55,6 +61,7 @@ use std::time::Instant;
 use crate::client::{CancelToken, Client};
 use crate::config::PrefetchConfig;
 use crate::error::{Error, ErrorKind, Result};
+use buffer::ChunkBuf;
 pub(crate) use fetch::ObjectMeta;
 
 /// Stack size of fetcher threads: they run ureq (and rustls) and little else.
@@ -105,9 +112,9 @@ enum Slot {
     Ready(Arc<Buffer>),
 }
 
-/// A chunk buffer; `cap` bytes count against the memory limit.
+/// A chunk buffer; its length counts against the memory limit.
 struct Buffer {
-    data: Box<[u8]>,
+    data: ChunkBuf,
 }
 
 struct Chunk {
@@ -172,7 +179,10 @@ struct Memory {
     /// The full chunk size (the size of pooled buffers).
     full: u64,
     /// Spare full-size buffers.
-    pool: Vec<Box<[u8]>>,
+    pool: Vec<ChunkBuf>,
+    /// Buffers given up (already off the books), to be dropped once the lock is released:
+    /// unmapping megabytes is not done while readers and fetchers wait for the lock.
+    released: Vec<ChunkBuf>,
     held: u64,
     /// The most bytes ever held outside the pool.
     peak_held: u64,
@@ -238,6 +248,7 @@ impl Prefetcher {
                     mem: Memory {
                         full: chunk_size,
                         pool: Vec::new(),
+                        released: Vec::new(),
                         held: 0,
                         peak_held: 0,
                     },
@@ -393,13 +404,10 @@ impl Prefetcher {
                 Slot::InFlight | Slot::Empty => {}
             }
         }
-        if st.objects.is_empty() {
-            // Nothing open: give the spare buffers back to the system.
-            let pooled = st.mem.pool.len() as u64 * sh.chunk_size;
-            st.mem.pool.clear();
-            st.mem.held -= pooled;
-        }
+        trim_pool(&mut st);
+        let released = std::mem::take(&mut st.mem.released);
         drop(st);
+        drop(released);
         sh.work.notify_all();
         sh.data.notify_all();
     }
@@ -636,21 +644,42 @@ fn copy_segments(segments: &[(Arc<Buffer>, usize, usize)], out: &mut [u8]) -> us
 }
 
 /// Returns a buffer's bytes to the budget (and the buffer to the pool when it is full-size
-/// and no reader still copies from it).
+/// and no reader still copies from it; a reader that does frees it when its copy is done).
 fn free_buffer(mem: &mut Memory, buf: Arc<Buffer>) {
     let cap = buf.data.len() as u64;
     match Arc::try_unwrap(buf) {
         Ok(b) if cap == mem.full => mem.pool.push(b.data),
-        _ => mem.held -= cap,
+        Ok(b) => {
+            mem.held -= cap;
+            mem.released.push(b.data);
+        }
+        Err(_) => mem.held -= cap,
     }
 }
 
 /// Gives back the buffer of a fetch whose bytes are not kept.
-fn discard(mem: &mut Memory, data: Box<[u8]>, reserved: u64) {
+fn discard(mem: &mut Memory, data: ChunkBuf, reserved: u64) {
     if data.len() as u64 == mem.full && reserved == mem.full {
         mem.pool.push(data);
     } else {
         mem.held -= reserved;
+        mem.released.push(data);
+    }
+}
+
+/// Releases the spare buffers no fetch can use: every one when no object is open (so an idle
+/// connector holds no chunk memory), else those beyond the chunks still waiting to be
+/// fetched. A chunk fetched again later (read again after being dropped) gets a new buffer.
+fn trim_pool(st: &mut State) {
+    let keep = if st.objects.is_empty() {
+        0
+    } else {
+        st.queue.len() + st.urgent.len()
+    };
+    while st.mem.pool.len() > keep {
+        let Some(b) = st.mem.pool.pop() else { break };
+        st.mem.held -= st.mem.full;
+        st.mem.released.push(b);
     }
 }
 
@@ -671,7 +700,7 @@ struct Task {
     start: u64,
     len: usize,
     /// A spare buffer from the pool, if one fits.
-    buffer: Option<Box<[u8]>>,
+    buffer: Option<ChunkBuf>,
     /// Bytes reserved against the limit.
     reserved: u64,
 }
@@ -683,16 +712,26 @@ fn fetcher(sh: Arc<Shared>) {
         if st.shutdown {
             break;
         }
-        let Some(task) = take_task(&sh, &mut st) else {
+        let task = take_task(&sh, &mut st);
+        // Making room may have given up buffers: drop them unlocked.
+        let released = std::mem::take(&mut st.mem.released);
+        let Some(task) = task else {
+            if !released.is_empty() {
+                drop(st);
+                drop(released);
+                st = sh.lock();
+                continue;
+            }
             st.idle += 1;
             st = sh.work.wait(st).unwrap_or_else(|p| p.into_inner());
             st.idle -= 1;
             continue;
         };
         drop(st);
+        drop(released);
         let mut data = match task.buffer {
             Some(b) => b,
-            None => vec![0u8; task.len].into_boxed_slice(),
+            None => ChunkBuf::new(task.len),
         };
         let result = fetch::fetch_range(
             &sh.client,
@@ -703,7 +742,10 @@ fn fetcher(sh: Arc<Shared>) {
         );
         st = sh.lock();
         complete(&sh, &mut st, task.id, task.idx, task.reserved, data, result);
+        trim_pool(&mut st);
+        let released = std::mem::take(&mut st.mem.released);
         drop(st);
+        drop(released);
         sh.data.notify_all();
         st = sh.lock();
     }
@@ -826,9 +868,12 @@ fn make_room(sh: &Shared, st: &mut State, need: u64, urgent: bool) -> bool {
             return true;
         }
         // A small chunk cannot use a pooled buffer: give one back instead.
-        if need != full && st.mem.pool.pop().is_some() {
-            st.mem.held -= full;
-            continue;
+        if need != full {
+            if let Some(b) = st.mem.pool.pop() {
+                st.mem.held -= full;
+                st.mem.released.push(b);
+                continue;
+            }
         }
         // Least recently read chunks.
         if evict_consumed(st) {
@@ -881,7 +926,7 @@ fn complete(
     id: u64,
     idx: u32,
     reserved: u64,
-    data: Box<[u8]>,
+    data: ChunkBuf,
     result: Result<u64>,
 ) {
     st.in_flight -= 1;
@@ -889,13 +934,8 @@ fn complete(
     st.chunks_fetched += 1;
     let full = sh.chunk_size;
     let Some(obj) = st.objects.get_mut(&id) else {
-        // Closed meanwhile: discard the bytes.
+        // Closed meanwhile: discard the bytes (the caller trims the pool).
         discard(&mut st.mem, data, reserved);
-        if st.objects.is_empty() {
-            let pooled = st.mem.pool.len() as u64 * full;
-            st.mem.pool.clear();
-            st.mem.held -= pooled;
-        }
         sh.work.notify_one();
         return;
     };
