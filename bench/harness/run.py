@@ -107,6 +107,10 @@ def contenders(args, lib: Optional[Path], hosts_problem: Optional[str]) -> List[
         Contender("curl-1", "curl, 1 stream", "limit", "curl.py", streams=1, unavailable=no_curl),
         Contender("curl-n", "curl, N streams", "limit", "curl.py", unavailable=no_curl),
         Contender("ossmc-python", "ossmc Python readinto", "ossmc", "ossmc_python.py", env=py_env, unavailable=py_problem),
+        # The same API with settings for a small machine: a reference for the defaults, not a target.
+        Contender("ossmc-python-small", "ossmc Python, 16 in flight, 256 MiB", "ossmc", "ossmc_python.py",
+                  patterns=("seq",), env=py_env, unavailable=py_problem,
+                  options={"config": {"prefetch": {"vcpus": 1, "workers": 16, "memoryLimit": 256 * MIB}}}),
         Contender(
             "ossmc-c", "ossmc C load_model", "ossmc", "ossmc_c.py", patterns=("seq",),
             options={"binary": str(load_model) if load_model else ""},
@@ -172,7 +176,7 @@ def runs_in(c: Contender, s: Scenario) -> bool:
     if s.pattern not in c.patterns:
         return False
     if s.condition == "memlimit":
-        return c.kind == "ossmc"
+        return c.kind == "ossmc" and c.name != "ossmc-python-small"  # it is memory-limited already
     return True
 
 
