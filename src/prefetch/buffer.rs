@@ -7,6 +7,7 @@
 //! above its baseline after closing a large load.
 
 use std::ops::{Deref, DerefMut};
+use std::sync::atomic::{AtomicBool, Ordering};
 
 use memmap2::MmapMut;
 
@@ -29,10 +30,16 @@ impl ChunkBuf {
         match MmapMut::map_anon(len) {
             Ok(m) => ChunkBuf(Storage::Mapped(m)),
             Err(e) => {
-                log::warn!(
-                    "cannot map {len} bytes for a chunk buffer ({e}); using the allocator, whose \
-                     memory may not be returned to the system when the object is closed"
-                );
+                // Once per process: with a tiny chunk size and a huge memory limit this could
+                // otherwise repeat for every chunk.
+                static WARNED: AtomicBool = AtomicBool::new(false);
+                if !WARNED.swap(true, Ordering::Relaxed) {
+                    log::warn!(
+                        "cannot map {len} bytes for a chunk buffer ({e}); using the allocator \
+                         instead, whose memory may not be returned to the system when objects \
+                         are closed (said once)"
+                    );
+                }
                 ChunkBuf(Storage::Heap(vec![0u8; len].into_boxed_slice()))
             }
         }
