@@ -31,6 +31,7 @@ import ctypes
 import json
 import os
 import resource
+import shutil
 import subprocess
 import sys
 import threading
@@ -81,6 +82,39 @@ def curlload_binary(build_dir: Optional[Path] = None) -> Optional[Path]:
     r = subprocess.run([cc, "-O3", "-march=native", "-o", str(tmp), *map(str, srcs), "-lcurl"],
                        capture_output=True, text=True)
     if r.returncode != 0:
+        return None
+    os.replace(tmp, exe)
+    return exe
+
+
+def ossmcload_binary(lib: Path, build_dir: Optional[Path] = None) -> Optional[Path]:
+    """Compiles ``ossmcload.c`` against ``include/ossmc.h`` and the library ``lib`` (copied beside
+    the program under its soname, found through an $ORIGIN rpath); rebuilt when the sources or
+    the library are newer. None when it does not compile (the reason goes to stderr)."""
+    srcs = [HERE / "ossmcload.c", HERE / "synthcheck.c", REPO / "include" / "ossmc.h"]
+    out_dir = build_dir or HERE / ".build"
+    libdir = out_dir / "ossmc-lib"
+    libdir.mkdir(parents=True, exist_ok=True)
+    exe = out_dir / "ossmcload"
+    newest = max(p.stat().st_mtime for p in [*srcs, lib])
+    if exe.exists() and exe.stat().st_mtime >= newest:
+        return exe
+    # The library's soname is libossmc.so.0: programs look for that name at run time.
+    tmp_lib = libdir / f"libossmc.so.0.{os.getpid()}"
+    shutil.copyfile(lib, tmp_lib)
+    os.replace(tmp_lib, libdir / "libossmc.so.0")
+    link = libdir / "libossmc.so"
+    if not link.is_symlink():
+        link.symlink_to("libossmc.so.0")
+    tmp = out_dir / f"ossmcload.{os.getpid()}"
+    cc = os.environ.get("CC", "cc")
+    r = subprocess.run(
+        [cc, "-O3", "-march=native", "-I", str(REPO / "include"), "-o", str(tmp), str(srcs[0]), str(srcs[1]),
+         "-L", str(libdir), "-lossmc", "-Wl,-rpath,$ORIGIN/ossmc-lib", "-lpthread"],
+        capture_output=True, text=True,
+    )
+    if r.returncode != 0:
+        sys.stderr.write(f"ossmcload.c did not compile: {r.stderr[-800:]}\n")
         return None
     os.replace(tmp, exe)
     return exe

@@ -289,9 +289,10 @@ def section(results, results_path: Path, plots: List[Path]) -> str:
         + (f"; best of {p['reps']} runs each." if p.get("reps", 1) > 1 else "; one run each."),
         "",
         "Every contender runs in its own process and every byte it receives is compared with the synthetic "
-        "content (a C check at ~10 GB/s inside the timed window, counted in the contender's time; load_model "
-        "prints a checksum of what it read, core-load checks with the Rust test kit); a run that fails the check "
-        "shows n/a. "
+        "content inside the timed window, counted in the contender's time (a C check at ~10 GB/s; the Rust "
+        "contender, `core-load --child --verify`, uses the Rust test kit's memcmp check); a run that fails the "
+        "check shows n/a. The C contender is `bench/harness/ossmcload.c`, the pattern of `examples-c/load_model` "
+        "with that check instead of load_model's `-s` checksum, which runs at ~1.7 GB/s. "
         + ("The limit is libcurl (`bench/harness/curlload.c`: curl's multi interface, each byte checked as it "
            "arrives and dropped, like a loader with a reused buffer). "
            if p.get("curl_tool", "").startswith("libcurl") else
@@ -299,7 +300,7 @@ def section(results, results_path: Path, plots: List[Path]) -> str:
            "costs it fresh pages: a pessimistic limit. ")
         + "GB = 10^9 bytes; time from client creation to the last byte; "
         "ttfb = to the first byte handed to the application; CPU = user + system seconds of the client process per "
-        "GB; peak RSS = the client's VmHWM (ru_maxrss for curl and load_model); requests and peak in flight from "
+        "GB; peak RSS = the client's VmHWM (ru_maxrss of the C programs); requests and peak in flight from "
         "oss-local's `/_stats` (nginx: requests from its access log).",
         "",
     ]

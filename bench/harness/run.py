@@ -99,7 +99,9 @@ def ossmc_python_env(lib: Optional[Path]) -> tuple:
 
 def contenders(args, lib: Optional[Path], hosts_problem: Optional[str]) -> List[Contender]:
     py_env, py_problem = ossmc_python_env(lib)
-    load_model = Path(args.load_model) if args.load_model else None
+    c_bin = driver.ossmcload_binary(lib) if lib is not None else None
+    c_problem = None if c_bin else ("no release build of libossmc.so (bench/run builds it; or pass --libossmc)"
+                                    if lib is None else "bench/harness/ossmcload.c did not compile against it")
     rust_bin = Path(args.rust_bin) if args.rust_bin else None
     osstorch_problem = module_available("osstorchconnector") or hosts_problem
     no_curl = None if shutil.which("curl") else "curl is not installed"
@@ -111,12 +113,8 @@ def contenders(args, lib: Optional[Path], hosts_problem: Optional[str]) -> List[
         Contender("ossmc-python-small", "ossmc Python, 16 in flight, 256 MiB", "ossmc", "ossmc_python.py",
                   patterns=("seq",), env=py_env, unavailable=py_problem,
                   options={"config": {"prefetch": {"vcpus": 1, "workers": 16, "memoryLimit": 256 * MIB}}}),
-        Contender(
-            "ossmc-c", "ossmc C load_model", "ossmc", "ossmc_c.py", patterns=("seq",),
-            options={"binary": str(load_model) if load_model else ""},
-            unavailable=None if load_model and load_model.is_file() else
-            "no release build of examples-c/load_model (bench/run builds it; or pass --load-model)",
-        ),
+        Contender("ossmc-c", "ossmc C API (load_model pattern)", "ossmc", "ossmc_c.py", patterns=("seq",),
+                  options={"binary": str(c_bin) if c_bin else ""}, unavailable=c_problem),
         Contender(
             "ossmc-rust", "ossmc Rust API", "ossmc", "ossmc_rust.py", patterns=("seq",),
             options={"binary": str(rust_bin) if rust_bin else "", "in_flight": args.rust_in_flight,
@@ -293,7 +291,6 @@ def parse_args(argv: Optional[List[str]] = None):
                     help="2 x 64 MiB, 64 MiB random, short bounds: a check that everything runs")
     ap.add_argument("--oss-local", help="the oss-local binary (default: release build found via CARGO_TARGET_DIR)")
     ap.add_argument("--libossmc", help="libossmc.so for the Python contender (default: release build)")
-    ap.add_argument("--load-model", help="examples-c load_model built against a release libossmc")
     ap.add_argument("--rust-bin", help="the Rust load benchmark binary (default: release build of core-load)")
     ap.add_argument("--rust-in-flight", type=int, default=256,
                     help="requests in flight for the Rust contender (default 256, ossmc's default 16 x 16)")
@@ -301,7 +298,7 @@ def parse_args(argv: Optional[List[str]] = None):
     ap.add_argument("--no-report", action="store_true", help="do not update RESULTS.md and the plots")
     args = ap.parse_args(argv)
     # Drivers run in a scratch directory: make the paths given here absolute.
-    for name in ("oss_local", "libossmc", "load_model", "rust_bin"):
+    for name in ("oss_local", "libossmc", "rust_bin"):
         if getattr(args, name):
             setattr(args, name, str(Path(getattr(args, name)).resolve()))
     if args.quick:
@@ -331,9 +328,6 @@ def main(argv: Optional[List[str]] = None) -> int:
               "command writing to tmpfs, a pessimistic limit", flush=True)
     oss_local_bin = servers.find_oss_local(args.oss_local)
     lib = Path(args.libossmc) if args.libossmc else release_artifact("libossmc.so")
-    if args.load_model is None:
-        default_c = Path(os.environ.get("CARGO_TARGET_DIR") or REPO / "target") / "bench-examples-c" / "load_model"
-        args.load_model = str(default_c) if default_c.is_file() else None
     if args.rust_bin is None:
         found = release_artifact("core-load")
         args.rust_bin = str(found) if found else None
@@ -361,7 +355,7 @@ def main(argv: Optional[List[str]] = None) -> int:
             "throttled_streams": args.throttled_streams, "rate_mbps": args.rate_mbps, "latency_ms": args.latency_ms,
             "memory_limit_mib": args.memory_limit_mib, "max_seconds": args.max_seconds,
             "throttled_max_seconds": args.throttled_max_seconds, "reps": args.reps,
-            "oss_local": str(oss_local_bin), "curl_tool": "libcurl (curlload)" if curlload else "curl command to tmpfs", "libossmc": str(lib) if lib else None, "load_model": args.load_model,
+            "oss_local": str(oss_local_bin), "curl_tool": "libcurl (curlload)" if curlload else "curl command to tmpfs", "libossmc": str(lib) if lib else None, 
             "rust_bin": args.rust_bin, "rust_in_flight": args.rust_in_flight,
         },
         "runs": [],

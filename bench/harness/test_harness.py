@@ -120,12 +120,12 @@ def oss_local_bin():
         pytest.skip("no oss-local binary (cargo build -p oss-local)")
 
 
-def run_one(tmp_path, endpoint, model, script, pattern):
+def run_one(tmp_path, endpoint, model, script, pattern, options=None):
     params = {
         "endpoint": endpoint, "vhost_endpoint": endpoint, "bucket": "bench", "region": "cn-hangzhou",
         "access_key_id": "id", "access_key_secret": "secret", "objects": model.objects(), "pattern": pattern,
         "reads": random_reads(model, 4 * MIB) if pattern == "random" else None,
-        "buffer": MIB, "part": MIB, "streams": 4, "max_seconds": 60, "options": {},
+        "buffer": MIB, "part": MIB, "streams": 4, "max_seconds": 60, "options": options or {},
         "workdir": str(tmp_path), "synthcheck": str(driver.synthcheck_library(tmp_path / "build")),
         "tmpfs": str(tmp_path), "curlload": str(driver.curlload_binary(tmp_path / "build") or "") or None,
     }
@@ -147,4 +147,21 @@ def test_drivers_accept_good_bytes_and_reject_corrupted_ones(tmp_path, oss_local
     corrupting = ["--no-auth", "--model", model.oss_local_arg(), "--corrupt-rate", "1"]
     with OssLocal(corrupting, bin_path=oss_local_bin) as bad:
         r = run_one(tmp_path, bad.endpoint, model, script, pattern)
+    assert "error" in r or not r["verified"], r
+
+
+def test_c_api_driver_checks_every_byte(tmp_path, oss_local_bin):
+    lib = orchestrator.release_artifact("libossmc.so")
+    if lib is None:
+        pytest.skip("no release libossmc.so (cargo build --release -p ossmc)")
+    exe = driver.ossmcload_binary(lib, tmp_path / "build")
+    assert exe is not None
+    model = Model(2, 4 * MIB)
+    with OssLocal(["--no-auth", "--model", model.oss_local_arg()], bin_path=oss_local_bin) as good:
+        r = run_one(tmp_path, good.endpoint, model, "ossmc_c.py", "seq", {"binary": str(exe)})
+    assert "error" not in r, r
+    assert r["verified"] and r["bytes"] == r["expected_bytes"], r
+    # ossmc itself rejects what fails the object's CRC-64; either way no number may survive.
+    with OssLocal(["--no-auth", "--model", model.oss_local_arg(), "--corrupt-rate", "1"], bin_path=oss_local_bin) as bad:
+        r = run_one(tmp_path, bad.endpoint, model, "ossmc_c.py", "seq", {"binary": str(exe)})
     assert "error" in r or not r["verified"], r
