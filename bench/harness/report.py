@@ -173,7 +173,7 @@ def targets(results, groups) -> List[str]:
 COLORS = {"limit": "#7f7f7f", "ossmc": "#d62728", "peer": "#1f77b4"}
 # One colour per contender in the timeline: reds for ossmc, cool colours for the peers.
 LINE_COLORS = {
-    "ossmc-python": "#d62728", "ossmc-c": "#ff7f0e", "ossmc-rust": "#8c564b",
+    "ossmc-python": "#d62728", "ossmc-python-small": "#e377c2", "ossmc-c": "#ff7f0e", "ossmc-rust": "#8c564b",
     "oss2": "#1f77b4", "oss2-crc": "#17becf", "osstorch-dataset": "#2ca02c",
     "osstorch-checkpoint": "#9467bd", "boto3": "#7f7f7f",
 }
