@@ -38,6 +38,7 @@ if [ "$mode" != "--demo" ]; then
     say "pip install (test requirements)"
     $PY -m pip install -q --disable-pip-version-check -r python/requirements-test.txt
     $PY -m pip install -q --disable-pip-version-check -r tests/conformance/requirements.txt
+    $PY -m pip install -q --disable-pip-version-check -r bench/requirements.txt
     # osstorchconnector's declared dependency on torch pulls several GB of CUDA wheels;
     # its native reader, which the conformance tests drive, needs none of it.
     $PY -m pip install -q --disable-pip-version-check --no-deps -r tests/conformance/requirements-nodeps.txt

@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Runs every test of ossmc: Rust (library, oss-local, FastList), C (ABI, header, examples),
-# Python (package and the official clients' conformance against oss-local).
+# Python (package, benchmark harness, and the official clients' conformance against oss-local).
 # Installs what it needs first (tools/setup.sh). Exits non-zero on any failure.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -30,6 +30,9 @@ python3 -m pytest -q examples-c/tests
 say "Python package: install and test"
 python3 -m pip install -q --disable-pip-version-check ./python
 python3 -m pytest -q python/tests
+
+say "Benchmark harness: byte checks, drivers rejecting corrupted bytes, report writer"
+python3 -m pytest -q bench/harness
 
 say "Conformance: Alibaba's clients against oss-local"
 bash tests/conformance/setup_hosts.sh
