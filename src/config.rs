@@ -175,18 +175,18 @@ impl Default for Config {
 /// bounds the threads and sockets a connector opens; the chunk size must amortize a request
 /// without making single buffers huge; the delays and timeouts stay below ten minutes.
 mod bounds {
-    pub const LOG_LEVEL: (u64, u64) = (0, 3);
-    pub const VCPUS: (u64, u64) = (1, 256);
-    pub const WORKERS: (u64, u64) = (1, 1024);
+    pub(crate) const LOG_LEVEL: (u64, u64) = (0, 3);
+    pub(crate) const VCPUS: (u64, u64) = (1, 256);
+    pub(crate) const WORKERS: (u64, u64) = (1, 1024);
     /// Most requests in flight for one pool (`vcpus * workers`).
-    pub const MAX_IN_FLIGHT: usize = 4096;
-    pub const CHUNK_SIZE: (u64, u64) = (64 << 10, 1 << 30);
+    pub(crate) const MAX_IN_FLIGHT: usize = 4096;
+    pub(crate) const CHUNK_SIZE: (u64, u64) = (64 << 10, 1 << 30);
     /// Upper end only; the lower end is the chunk size.
-    pub const MEMORY_LIMIT_MAX: u64 = 1 << 40;
-    pub const MAX_ATTEMPTS: (u64, u64) = (1, 100);
-    pub const DELAY_MS: (u64, u64) = (0, 600_000);
-    pub const CONNECT_MS: (u64, u64) = (1, 600_000);
-    pub const READ_MS: (u64, u64) = (1, 3_600_000);
+    pub(crate) const MEMORY_LIMIT_MAX: u64 = 1 << 40;
+    pub(crate) const MAX_ATTEMPTS: (u64, u64) = (1, 100);
+    pub(crate) const DELAY_MS: (u64, u64) = (0, 600_000);
+    pub(crate) const CONNECT_MS: (u64, u64) = (1, 600_000);
+    pub(crate) const READ_MS: (u64, u64) = (1, 3_600_000);
 }
 
 impl Config {

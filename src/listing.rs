@@ -15,7 +15,7 @@ use crate::client::{Attempt, CancelToken, Client, Request};
 use crate::error::{Error, ErrorKind, Result};
 
 /// Most keys a ListObjectsV2 page may hold.
-pub const MAX_KEYS: u32 = 1000;
+pub(crate) const MAX_KEYS: u32 = 1000;
 
 /// Most bytes of a listing page we accept (a 1000-key page is a few hundred KiB).
 const MAX_PAGE_BYTES: u64 = 64 << 20;

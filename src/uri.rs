@@ -9,7 +9,7 @@ use percent_encoding::{utf8_percent_encode, AsciiSet, NON_ALPHANUMERIC};
 use crate::error::{Error, ErrorKind, Result};
 
 /// The longest object key OSS accepts, in bytes.
-pub const MAX_KEY_BYTES: usize = 1023;
+pub(crate) const MAX_KEY_BYTES: usize = 1023;
 
 /// Everything but the unreserved set `A-Z a-z 0-9 - _ . ~`.
 const QUERY_SET: &AsciiSet = &NON_ALPHANUMERIC

@@ -18,8 +18,8 @@
 
 use std::cmp::Ordering;
 
-/// Longest key OSS accepts, in bytes; split points must not be longer.
-pub const MAX_KEY_BYTES: usize = 1023;
+// Split points must not be longer than the longest key OSS accepts.
+use crate::uri::MAX_KEY_BYTES;
 
 /// Significant digits used when a width is turned into a float or a float into digits.
 const SIGNIFICANT: usize = 9;

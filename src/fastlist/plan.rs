@@ -35,8 +35,8 @@ use super::keyspace::{self, Alphabet};
 use crate::error::{Error, ErrorKind, Result};
 use crate::listing::{ObjectInfo, Page};
 
-/// Keys per ListObjectsV2 page.
-pub const PAGE_KEYS: usize = 1000;
+/// Keys per ListObjectsV2 page (the page size the lister asks for).
+pub(crate) const PAGE_KEYS: usize = crate::listing::MAX_KEYS as usize;
 
 /// An interval worth fewer keys than this is not split.
 const SPLIT_MIN_KEYS: f64 = 2.5 * PAGE_KEYS as f64;
