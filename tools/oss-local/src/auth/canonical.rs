@@ -128,6 +128,29 @@ pub(crate) fn header(headers: &HeaderMap, name: &str) -> Option<Vec<u8>> {
     Some(joined)
 }
 
+/// Appends `name:value\n` for each header of `headers` whose name `signed` accepts, names
+/// sorted (HeaderMap's are lower-case already) and each once, repeated values joined: the
+/// canonical header block shared by V1 (`x-oss-*` only) and V4.
+pub(crate) fn write_canonical_headers(
+    out: &mut Vec<u8>,
+    headers: &HeaderMap,
+    signed: impl Fn(&str) -> bool,
+) {
+    let mut names: Vec<&str> = headers
+        .keys()
+        .map(|n| n.as_str())
+        .filter(|n| signed(n))
+        .collect();
+    names.sort_unstable();
+    names.dedup();
+    for name in names {
+        out.extend_from_slice(name.as_bytes());
+        out.push(b':');
+        out.extend_from_slice(&header(headers, name).unwrap_or_default());
+        out.push(b'\n');
+    }
+}
+
 /// The value of a header that must be text (a date, an Authorization header).
 /// `Ok(None)` when absent; an error naming the header when it is not UTF-8.
 pub(crate) fn header_str(headers: &HeaderMap, name: &str) -> Result<Option<String>, OssError> {

@@ -13,7 +13,9 @@ use base64::engine::general_purpose::STANDARD as BASE64;
 use base64::Engine;
 use hyper::HeaderMap;
 
-use super::canonical::{constant_time_eq, header, header_str, hmac_sha1, spaced_hex, Query};
+use super::canonical::{
+    constant_time_eq, header, header_str, hmac_sha1, spaced_hex, write_canonical_headers, Query,
+};
 use super::{
     check_access_key, check_not_expired, check_security_token, check_skew, mask_token,
     parse_http_date, parse_iso8601_basic, token_header, AuthConfig, AuthRequest,
@@ -154,20 +156,7 @@ fn string_to_sign(req: &AuthRequest, query: &Query, date: &[u8]) -> Vec<u8> {
 
     // CanonicalizedOSSHeaders: every x-oss-* header, names lower-case (HeaderMap's already
     // are) and sorted, values as received.
-    let mut names: Vec<&str> = req
-        .headers
-        .keys()
-        .map(|n| n.as_str())
-        .filter(|n| n.starts_with("x-oss-"))
-        .collect();
-    names.sort_unstable();
-    names.dedup();
-    for name in names {
-        out.extend_from_slice(name.as_bytes());
-        out.push(b':');
-        out.extend_from_slice(&header(req.headers, name).unwrap_or_default());
-        out.push(b'\n');
-    }
+    write_canonical_headers(&mut out, req.headers, |n| n.starts_with("x-oss-"));
 
     // CanonicalizedResource.
     out.push(b'/');

@@ -17,7 +17,7 @@ use sha2::{Digest, Sha256};
 
 use super::canonical::{
     constant_time_eq, header, header_str, hmac_sha256, spaced_hex, uri_encode, uri_encode_into,
-    Query,
+    write_canonical_headers, Query,
 };
 use super::{
     check_access_key, check_not_expired, check_security_token, check_skew, mask_token,
@@ -302,25 +302,12 @@ fn canonical_request(
     out.push(b'\n');
 
     // Headers: all x-oss-*, content-type and content-md5, and the additional ones present.
-    let mut names: Vec<&str> = req
-        .headers
-        .keys()
-        .map(|n| n.as_str())
-        .filter(|n| {
-            n.starts_with("x-oss-")
-                || *n == "content-type"
-                || *n == "content-md5"
-                || additional.iter().any(|a| a == n)
-        })
-        .collect();
-    names.sort_unstable();
-    names.dedup();
-    for name in names {
-        out.extend_from_slice(name.as_bytes());
-        out.push(b':');
-        out.extend_from_slice(&header(req.headers, name).unwrap_or_default());
-        out.push(b'\n');
-    }
+    write_canonical_headers(&mut out, req.headers, |n| {
+        n.starts_with("x-oss-")
+            || n == "content-type"
+            || n == "content-md5"
+            || additional.iter().any(|a| a == n)
+    });
     out.push(b'\n');
 
     out.extend_from_slice(additional.join(";").as_bytes());
