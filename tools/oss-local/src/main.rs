@@ -117,6 +117,10 @@ fn run(args: cli::Args) -> Result<(), String> {
         let addr = listener
             .local_addr()
             .map_err(|e| format!("cannot read the listening address: {e}"))?;
+        // Handlers go in before the line is printed: whoever reads the line may signal
+        // at once, and a signal that arrives earlier would kill the process uncleanly.
+        let signals = ShutdownSignals::install()
+            .map_err(|e| format!("cannot install signal handlers: {e}"))?;
         let host = if addr.is_ipv6() {
             format!("[{}]", addr.ip())
         } else {
@@ -132,26 +136,35 @@ fn run(args: cli::Args) -> Result<(), String> {
         log::info!("listening on {addr} ({args:?})");
         tokio::select! {
             () = server::serve(listener, app) => {}
-            signal = shutdown_signal() => {
-                match signal {
-                    Ok(name) => log::info!("{name} received, stopping"),
-                    Err(e) => return Err(format!("cannot wait for signals: {e}")),
-                }
-            }
+            name = signals.recv() => log::info!("{name} received, stopping"),
         }
-        Ok(())
+        Ok::<(), String>(())
     })?;
     // Streams still in progress are cut; nothing is left to flush.
     runtime.shutdown_timeout(Duration::from_millis(100));
     Ok(())
 }
 
-async fn shutdown_signal() -> std::io::Result<&'static str> {
-    use tokio::signal::unix::{signal, SignalKind};
-    let mut int = signal(SignalKind::interrupt())?;
-    let mut term = signal(SignalKind::terminate())?;
-    Ok(tokio::select! {
-        _ = int.recv() => "SIGINT",
-        _ = term.recv() => "SIGTERM",
-    })
+/// SIGINT and SIGTERM, caught from the moment `install` returns.
+struct ShutdownSignals {
+    int: tokio::signal::unix::Signal,
+    term: tokio::signal::unix::Signal,
+}
+
+impl ShutdownSignals {
+    fn install() -> std::io::Result<Self> {
+        use tokio::signal::unix::{signal, SignalKind};
+        Ok(Self {
+            int: signal(SignalKind::interrupt())?,
+            term: signal(SignalKind::terminate())?,
+        })
+    }
+
+    /// The name of the first signal received.
+    async fn recv(mut self) -> &'static str {
+        tokio::select! {
+            _ = self.int.recv() => "SIGINT",
+            _ = self.term.recv() => "SIGTERM",
+        }
+    }
 }
