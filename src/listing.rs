@@ -9,10 +9,12 @@
 use std::io::Read;
 use std::time::SystemTime;
 
-use quick_xml::events::Event;
-
 use crate::client::{Attempt, CancelToken, Client, Request};
 use crate::error::{Error, ErrorKind, Result};
+
+mod page_xml;
+
+pub(crate) use page_xml::parse_page;
 
 /// Most keys a ListObjectsV2 page may hold.
 pub(crate) const MAX_KEYS: u32 = 1000;
@@ -87,7 +89,10 @@ pub(crate) fn list_page(
             Ok(r) => r,
             Err(a) => return a,
         };
-        let mut text = Vec::new();
+        // Sized from Content-Length up front: a page is a few hundred KiB, and growing the
+        // buffer by doubling copies it several times.
+        let expected = resp.body.content_length().unwrap_or(0).min(MAX_PAGE_BYTES);
+        let mut text = Vec::with_capacity(expected as usize + 1);
         if let Err(e) = resp
             .body
             .as_reader()
@@ -149,191 +154,6 @@ pub(crate) fn list_all(
     }
 }
 
-/// Parses a ListBucketResult (V2) document.
-///
-/// One pass with no allocation per element: element names are matched as bytes, one text
-/// buffer is reused, and each object costs only its key and ETag strings.
-pub(crate) fn parse_page(xml: &[u8]) -> std::result::Result<Page, String> {
-    #[derive(Clone, Copy, PartialEq, Eq)]
-    enum Field {
-        None,
-        EncodingType,
-        IsTruncated,
-        NextToken,
-        Key,
-        Size,
-        ETag,
-        LastModified,
-        CommonPrefix,
-    }
-    let text = std::str::from_utf8(xml).map_err(|e| format!("not UTF-8: {e}"))?;
-    let mut reader = quick_xml::Reader::from_str(text);
-    let mut page = Page::default();
-    let mut depth = 0usize;
-    let mut saw_root = false;
-    let mut in_contents = false;
-    let mut in_prefixes = false;
-    let mut field = Field::None;
-    let mut buf = String::new();
-    let mut url_encoded = false;
-    let mut truncated: Option<bool> = None;
-    let mut raw_token: Option<String> = None;
-    let mut key: Option<String> = None;
-    let mut size: Option<u64> = None;
-    let mut etag = String::new();
-    let mut last_modified = SystemTime::UNIX_EPOCH;
-    loop {
-        match reader.read_event() {
-            Ok(Event::Start(e)) => {
-                let name = e.name();
-                let name = name.as_ref();
-                depth += 1;
-                field = Field::None;
-                buf.clear();
-                match depth {
-                    1 => {
-                        if name != b"ListBucketResult" {
-                            return Err(format!(
-                                "the root element is <{}>, not <ListBucketResult>",
-                                String::from_utf8_lossy(name)
-                            ));
-                        }
-                        saw_root = true;
-                    }
-                    2 => match name {
-                        b"Contents" => {
-                            in_contents = true;
-                            key = None;
-                            size = None;
-                            etag = String::new();
-                            last_modified = SystemTime::UNIX_EPOCH;
-                        }
-                        b"CommonPrefixes" => in_prefixes = true,
-                        b"EncodingType" => field = Field::EncodingType,
-                        b"IsTruncated" => field = Field::IsTruncated,
-                        b"NextContinuationToken" => field = Field::NextToken,
-                        _ => {}
-                    },
-                    3 if in_contents => {
-                        field = match name {
-                            b"Key" => Field::Key,
-                            b"Size" => Field::Size,
-                            b"ETag" => Field::ETag,
-                            b"LastModified" => Field::LastModified,
-                            _ => Field::None,
-                        }
-                    }
-                    3 if in_prefixes && name == b"Prefix" => field = Field::CommonPrefix,
-                    _ => {}
-                }
-            }
-            Ok(Event::Empty(_)) => {}
-            // Text outside the fields we keep (whitespace, Owner, StorageClass...) is skipped.
-            Ok(Event::Text(t)) if field != Field::None => {
-                buf.push_str(&t.xml_content().map_err(|e| e.to_string())?);
-            }
-            Ok(Event::CData(t)) if field != Field::None => {
-                buf.push_str(&String::from_utf8_lossy(&t));
-            }
-            Ok(Event::GeneralRef(r)) if field != Field::None => match r.resolve_char_ref() {
-                Ok(Some(c)) => buf.push(c),
-                _ => match r.decode().map_err(|e| e.to_string())?.as_ref() {
-                    "amp" => buf.push('&'),
-                    "lt" => buf.push('<'),
-                    "gt" => buf.push('>'),
-                    "quot" => buf.push('"'),
-                    "apos" => buf.push('\''),
-                    other => return Err(format!("unknown entity &{other};")),
-                },
-            },
-            Ok(Event::Text(_) | Event::CData(_) | Event::GeneralRef(_)) => {}
-            Ok(Event::End(_)) => {
-                match field {
-                    Field::None => {}
-                    Field::EncodingType => url_encoded = buf.trim() == "url",
-                    Field::IsTruncated => {
-                        truncated = Some(match buf.trim() {
-                            "true" => true,
-                            "false" => false,
-                            v => return Err(format!("IsTruncated is {v:?}")),
-                        })
-                    }
-                    Field::NextToken => raw_token = Some(buf.clone()),
-                    Field::Key => key = Some(buf.clone()),
-                    Field::Size => {
-                        let k = key.as_deref().unwrap_or("");
-                        size = Some(
-                            buf.trim()
-                                .parse::<u64>()
-                                .map_err(|_| format!("object {k:?} has an invalid <Size>"))?,
-                        )
-                    }
-                    Field::ETag => etag = buf.clone(),
-                    Field::LastModified => {
-                        let t = buf.trim();
-                        last_modified = parse_iso8601(t).ok_or_else(|| {
-                            let k = key.as_deref().unwrap_or("");
-                            format!("object {k:?} has an invalid <LastModified> {t:?}")
-                        })?
-                    }
-                    Field::CommonPrefix => page.common_prefixes.push(buf.clone()),
-                }
-                if depth == 2 && in_contents && field == Field::None {
-                    in_contents = false;
-                    let k = key.take().ok_or("an object has no <Key>")?;
-                    let s = size.ok_or_else(|| format!("object {k:?} has no <Size>"))?;
-                    page.objects.push(ObjectInfo {
-                        key: k,
-                        size: s,
-                        etag: std::mem::take(&mut etag),
-                        last_modified,
-                    });
-                } else if depth == 2 && in_prefixes && field == Field::None {
-                    in_prefixes = false;
-                }
-                field = Field::None;
-                depth = depth.saturating_sub(1);
-            }
-            Ok(Event::Eof) => break,
-            Err(e) => {
-                return Err(format!(
-                    "XML error at byte {}: {e}",
-                    reader.error_position()
-                ))
-            }
-            _ => {}
-        }
-    }
-    if !saw_root {
-        return Err("no <ListBucketResult> element".into());
-    }
-    if url_encoded {
-        let decode = |s: &mut String| -> std::result::Result<(), String> {
-            if s.contains('%') {
-                let d = percent_encoding::percent_decode_str(s)
-                    .decode_utf8()
-                    .map_err(|_| format!("the url-encoded name {s:?} is not UTF-8"))?
-                    .into_owned();
-                *s = d;
-            }
-            Ok(())
-        };
-        for o in &mut page.objects {
-            decode(&mut o.key)?;
-        }
-        for p in &mut page.common_prefixes {
-            decode(p)?;
-        }
-        if let Some(t) = raw_token.as_mut() {
-            decode(t)?;
-        }
-    }
-    page.is_truncated = truncated.ok_or("no <IsTruncated>")?;
-    // Tokens are opaque: echoed back exactly as received (url-decoded when the server encoded it).
-    page.next_token = raw_token.filter(|t| !t.is_empty());
-    Ok(page)
-}
-
 /// The exact form OSS sends, `YYYY-MM-DDTHH:MM:SS.mmmZ`, without the general parser.
 fn parse_fixed_utc(s: &str) -> Option<SystemTime> {
     let b = s.as_bytes();
@@ -374,15 +194,6 @@ fn parse_fixed_utc(s: &str) -> Option<SystemTime> {
     let secs = days * 86_400 + hh * 3600 + mm * 60 + ss;
     let secs = u64::try_from(secs).ok()?;
     Some(SystemTime::UNIX_EPOCH + std::time::Duration::from_millis(secs * 1000 + ms as u64))
-}
-
-#[derive(Default)]
-#[allow(dead_code)]
-struct RawObject {
-    key: Option<String>,
-    size: Option<String>,
-    etag: Option<String>,
-    last_modified: Option<String>,
 }
 
 /// Parses `2025-03-14T12:00:00.000Z` (fraction optional).

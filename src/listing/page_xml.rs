@@ -1,0 +1,669 @@
+//! The ListBucketResult (V2) parser: one pass over the bytes of a page, by hand.
+//!
+//! A listing page is a few hundred KiB of small elements, and a big listing parses
+//! thousands of them, so this is on the hot path of every listing: a general XML reader
+//! spent more time producing events than the rest of the client spent on the page. The
+//! scanner here understands what a ListBucketResult can contain (an XML declaration,
+//! comments, CDATA, a doctype, attributes, the five predefined entities and character
+//! references) and checks that every element is closed by its own end tag; it allocates
+//! only what the [`Page`] keeps: per object its key and its ETag.
+//!
+//! Text is taken as the XML specification says: entities resolved and line ends (`\r\n`,
+//! `\r`) read as `\n`. Url-encoded names (`encoding-type=url`) are decoded with plain
+//! percent-decoding (`+` stays `+`), in place.
+
+use std::time::SystemTime;
+
+use super::{parse_iso8601, ObjectInfo, Page};
+
+/// One piece of markup or text, borrowed from the document.
+#[derive(Debug, PartialEq, Eq)]
+enum Token<'a> {
+    /// Character data, entities not yet resolved.
+    Text(&'a [u8]),
+    /// The inside of a CDATA section, taken literally.
+    CData(&'a [u8]),
+    /// `<name ...>`: the name.
+    Start(&'a [u8]),
+    /// `<name .../>`: the name.
+    Empty(&'a [u8]),
+    /// `</name>`: the name.
+    End(&'a [u8]),
+    Eof,
+}
+
+/// Splits a document into [`Token`]s, skipping declarations, processing instructions,
+/// comments and a doctype.
+struct Scanner<'a> {
+    xml: &'a [u8],
+    pos: usize,
+}
+
+/// The first index of `needle` in `hay` at or after `from`.
+fn find(hay: &[u8], from: usize, needle: &[u8]) -> Option<usize> {
+    let first = *needle.first()?;
+    let mut i = from;
+    while i + needle.len() <= hay.len() {
+        let off = hay[i..].iter().position(|&b| b == first)?;
+        i += off;
+        if hay[i..].starts_with(needle) {
+            return Some(i);
+        }
+        i += 1;
+    }
+    None
+}
+
+fn is_space(b: u8) -> bool {
+    matches!(b, b' ' | b'\t' | b'\r' | b'\n')
+}
+
+impl<'a> Scanner<'a> {
+    fn new(xml: &'a [u8]) -> Scanner<'a> {
+        Scanner { xml, pos: 0 }
+    }
+
+    /// Where `what` ends (the index past `close`), or an error naming the unclosed markup.
+    fn skip_past(&self, from: usize, close: &[u8], what: &str) -> Result<usize, String> {
+        find(self.xml, from, close)
+            .map(|i| i + close.len())
+            .ok_or_else(|| format!("{what} at byte {} is not closed", self.pos))
+    }
+
+    fn next(&mut self) -> Result<Token<'a>, String> {
+        let xml = self.xml;
+        loop {
+            let rest = &xml[self.pos..];
+            let Some(&first) = rest.first() else {
+                return Ok(Token::Eof);
+            };
+            if first != b'<' {
+                let n = rest.iter().position(|&b| b == b'<').unwrap_or(rest.len());
+                self.pos += n;
+                return Ok(Token::Text(&rest[..n]));
+            }
+            let at = self.pos;
+            match rest.get(1) {
+                Some(b'?') => {
+                    self.pos = self.skip_past(at + 2, b"?>", "a processing instruction")?;
+                }
+                Some(b'!') => {
+                    if rest.starts_with(b"<!--") {
+                        self.pos = self.skip_past(at + 4, b"-->", "a comment")?;
+                    } else if rest.starts_with(b"<![CDATA[") {
+                        let end = find(xml, at + 9, b"]]>")
+                            .ok_or_else(|| format!("a CDATA section at byte {at} is not closed"))?;
+                        self.pos = end + 3;
+                        return Ok(Token::CData(&xml[at + 9..end]));
+                    } else if rest.starts_with(b"<!DOCTYPE") {
+                        self.pos = self.skip_doctype(at)?;
+                    } else {
+                        return Err(format!("unknown markup at byte {at}"));
+                    }
+                }
+                Some(b'/') => {
+                    let end = at
+                        + rest
+                            .iter()
+                            .position(|&b| b == b'>')
+                            .ok_or_else(|| format!("an end tag at byte {at} is not closed"))?;
+                    let mut name = &xml[at + 2..end];
+                    while let [head @ .., last] = name {
+                        if !is_space(*last) {
+                            break;
+                        }
+                        name = head;
+                    }
+                    self.pos = end + 1;
+                    return Ok(Token::End(name));
+                }
+                _ => return self.start_tag(at),
+            }
+        }
+    }
+
+    /// A start tag at `at`: its name, and whether it closes itself. Attributes are skipped
+    /// (a quoted value may hold `>`).
+    fn start_tag(&mut self, at: usize) -> Result<Token<'a>, String> {
+        let xml = self.xml;
+        let name_end = xml[at + 1..]
+            .iter()
+            .position(|&b| is_space(b) || b == b'/' || b == b'>')
+            .map_or(xml.len(), |n| at + 1 + n);
+        let name = &xml[at + 1..name_end];
+        if name.is_empty() {
+            return Err(format!("a tag at byte {at} has no name"));
+        }
+        let mut i = name_end;
+        let mut quote: Option<u8> = None;
+        while let Some(&b) = xml.get(i) {
+            match quote {
+                Some(q) if b == q => quote = None,
+                Some(_) => {}
+                None if b == b'"' || b == b'\'' => quote = Some(b),
+                None if b == b'>' => {
+                    self.pos = i + 1;
+                    let empty = xml[name_end..i].last() == Some(&b'/');
+                    return Ok(if empty {
+                        Token::Empty(name)
+                    } else {
+                        Token::Start(name)
+                    });
+                }
+                None => {}
+            }
+            i += 1;
+        }
+        Err(format!(
+            "the tag <{}> at byte {at} is not closed",
+            String::from_utf8_lossy(name)
+        ))
+    }
+
+    /// Past a doctype at `at`, internal subset (`[...]`) included.
+    fn skip_doctype(&self, at: usize) -> Result<usize, String> {
+        let mut depth = 0usize;
+        let mut quote: Option<u8> = None;
+        for (i, &b) in self.xml.iter().enumerate().skip(at + 2) {
+            match quote {
+                Some(q) if b == q => quote = None,
+                Some(_) => {}
+                None => match b {
+                    b'"' | b'\'' => quote = Some(b),
+                    b'[' => depth += 1,
+                    b']' => depth = depth.saturating_sub(1),
+                    b'>' if depth == 0 => return Ok(i + 1),
+                    _ => {}
+                },
+            }
+        }
+        Err(format!("the doctype at byte {at} is not closed"))
+    }
+}
+
+/// Appends `raw` character data to `out` with entities resolved and line ends normalized.
+fn unescape_into(raw: &[u8], out: &mut Vec<u8>) -> Result<(), String> {
+    let mut i = 0;
+    while i < raw.len() {
+        let plain = raw[i..]
+            .iter()
+            .position(|&b| b == b'&' || b == b'\r')
+            .unwrap_or(raw.len() - i);
+        out.extend_from_slice(&raw[i..i + plain]);
+        i += plain;
+        match raw.get(i) {
+            None => break,
+            Some(b'\r') => {
+                out.push(b'\n');
+                i += 1;
+                if raw.get(i) == Some(&b'\n') {
+                    i += 1;
+                }
+            }
+            Some(_) => {
+                let semi = raw[i..]
+                    .iter()
+                    .take(12)
+                    .position(|&b| b == b';')
+                    .ok_or_else(|| {
+                        format!(
+                            "an unterminated entity in {:?}",
+                            String::from_utf8_lossy(raw)
+                        )
+                    })?;
+                let name = &raw[i + 1..i + semi];
+                let c = match name {
+                    b"amp" => '&',
+                    b"lt" => '<',
+                    b"gt" => '>',
+                    b"quot" => '"',
+                    b"apos" => '\'',
+                    [b'#', b'x', hex @ ..] => char_ref(hex, 16)?,
+                    [b'#', dec @ ..] => char_ref(dec, 10)?,
+                    other => {
+                        return Err(format!(
+                            "unknown entity &{};",
+                            String::from_utf8_lossy(other)
+                        ))
+                    }
+                };
+                let mut utf8 = [0u8; 4];
+                out.extend_from_slice(c.encode_utf8(&mut utf8).as_bytes());
+                i += semi + 1;
+            }
+        }
+    }
+    Ok(())
+}
+
+/// The character of a character reference's digits.
+fn char_ref(digits: &[u8], radix: u32) -> Result<char, String> {
+    std::str::from_utf8(digits)
+        .ok()
+        .filter(|d| !d.is_empty() && d.bytes().all(|b| b.is_ascii_hexdigit()))
+        .and_then(|d| u32::from_str_radix(d, radix).ok())
+        .and_then(char::from_u32)
+        .filter(|&c| c != '\0')
+        .ok_or_else(|| {
+            format!(
+                "the character reference &#{}{}; is invalid",
+                if radix == 16 { "x" } else { "" },
+                String::from_utf8_lossy(digits)
+            )
+        })
+}
+
+/// Plain percent-decoding in place: `%XY` with two hex digits becomes the byte `0xXY`,
+/// anything else (a lone `%`, `+`) stays as it is.
+fn percent_decode_in_place(v: &mut Vec<u8>) {
+    let Some(first) = v.iter().position(|&b| b == b'%') else {
+        return;
+    };
+    let hex = |b: u8| (b as char).to_digit(16).map(|d| d as u8);
+    let (mut r, mut w) = (first, first);
+    while r < v.len() {
+        let b = v[r];
+        if b == b'%' && r + 2 < v.len() {
+            if let (Some(h), Some(l)) = (hex(v[r + 1]), hex(v[r + 2])) {
+                v[w] = h << 4 | l;
+                w += 1;
+                r += 3;
+                continue;
+            }
+        }
+        v[w] = b;
+        w += 1;
+        r += 1;
+    }
+    v.truncate(w);
+}
+
+/// A name (key, prefix or token) from its text, percent-decoded when `url`.
+fn name(text: &[u8], url: bool) -> Result<String, String> {
+    let mut v = text.to_vec();
+    if url {
+        percent_decode_in_place(&mut v);
+    }
+    String::from_utf8(v).map_err(|e| {
+        let what = if url { "url-encoded name" } else { "name" };
+        format!(
+            "the {what} {:?} is not UTF-8",
+            String::from_utf8_lossy(e.as_bytes())
+        )
+    })
+}
+
+/// Decodes, in place, a name that was read before the page said it is url-encoded.
+fn decode_late(s: &mut String) -> Result<(), String> {
+    if s.contains('%') {
+        *s = name(s.as_bytes(), true)?;
+    }
+    Ok(())
+}
+
+/// Short fields (numbers, dates, flags) as trimmed text.
+fn short_text(text: &[u8]) -> Result<&str, String> {
+    std::str::from_utf8(text)
+        .map(str::trim)
+        .map_err(|_| format!("{:?} is not UTF-8", String::from_utf8_lossy(text)))
+}
+
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Field {
+    None,
+    EncodingType,
+    IsTruncated,
+    NextToken,
+    Key,
+    Size,
+    ETag,
+    LastModified,
+    CommonPrefix,
+}
+
+/// The text of the field being read: borrowed from the document when it is one piece with
+/// nothing to resolve (almost always), else gathered in a reused buffer.
+struct FieldText<'a> {
+    direct: Option<&'a [u8]>,
+    buf: Vec<u8>,
+    pieces: usize,
+}
+
+impl<'a> FieldText<'a> {
+    fn clear(&mut self) {
+        self.direct = None;
+        self.buf.clear();
+        self.pieces = 0;
+    }
+
+    fn text(&mut self, raw: &'a [u8]) -> Result<(), String> {
+        let simple = !raw.iter().any(|&b| b == b'&' || b == b'\r');
+        if self.pieces == 0 && simple {
+            self.direct = Some(raw);
+        } else {
+            self.spill();
+            unescape_into(raw, &mut self.buf)?;
+        }
+        self.pieces += 1;
+        Ok(())
+    }
+
+    fn cdata(&mut self, raw: &[u8]) {
+        self.spill();
+        self.buf.extend_from_slice(raw);
+        self.pieces += 1;
+    }
+
+    fn spill(&mut self) {
+        if let Some(d) = self.direct.take() {
+            self.buf.extend_from_slice(d);
+        }
+    }
+
+    fn get(&self) -> &[u8] {
+        self.direct.unwrap_or(&self.buf)
+    }
+}
+
+/// Parses a ListBucketResult (V2) document (see the module documentation).
+pub(crate) fn parse_page(xml: &[u8]) -> Result<Page, String> {
+    let mut scanner = Scanner::new(xml);
+    let mut page = Page {
+        objects: Vec::with_capacity(super::MAX_KEYS as usize),
+        ..Page::default()
+    };
+    // Open elements, for checking end tags (a page nests four deep).
+    let mut open: Vec<&[u8]> = Vec::with_capacity(8);
+    let mut saw_root = false;
+    let mut in_contents = false;
+    let mut in_prefixes = false;
+    let mut field = Field::None;
+    let mut text = FieldText {
+        direct: None,
+        buf: Vec::new(),
+        pieces: 0,
+    };
+    // Whether names are url-encoded, as far as the page has said yet; names read before
+    // the page says so are decoded at the end (counts of those below).
+    let mut url = false;
+    let mut raw_before: Option<(usize, usize, bool)> = None;
+    let mut truncated: Option<bool> = None;
+    let mut token: Option<String> = None;
+    let mut key: Option<String> = None;
+    let mut size: Option<u64> = None;
+    let mut etag = String::new();
+    let mut last_modified = SystemTime::UNIX_EPOCH;
+    loop {
+        let tok = scanner
+            .next()
+            .map_err(|e| format!("XML error: {e}"))?;
+        match tok {
+            Token::Start(name) => {
+                open.push(name);
+                field = Field::None;
+                text.clear();
+                match open.len() {
+                    1 => {
+                        if name != b"ListBucketResult" || saw_root {
+                            return Err(format!(
+                                "the root element is <{}>, not <ListBucketResult>",
+                                String::from_utf8_lossy(name)
+                            ));
+                        }
+                        saw_root = true;
+                    }
+                    2 => match name {
+                        b"Contents" => {
+                            in_contents = true;
+                            key = None;
+                            size = None;
+                            etag = String::new();
+                            last_modified = SystemTime::UNIX_EPOCH;
+                        }
+                        b"CommonPrefixes" => in_prefixes = true,
+                        b"EncodingType" => field = Field::EncodingType,
+                        b"IsTruncated" => field = Field::IsTruncated,
+                        b"NextContinuationToken" => field = Field::NextToken,
+                        _ => {}
+                    },
+                    3 if in_contents => {
+                        field = match name {
+                            b"Key" => Field::Key,
+                            b"Size" => Field::Size,
+                            b"ETag" => Field::ETag,
+                            b"LastModified" => Field::LastModified,
+                            _ => Field::None,
+                        }
+                    }
+                    3 if in_prefixes && name == b"Prefix" => field = Field::CommonPrefix,
+                    _ => {}
+                }
+            }
+            Token::Empty(name) => {
+                if open.is_empty() {
+                    return Err(format!(
+                        "the root element is <{}/>, not <ListBucketResult>",
+                        String::from_utf8_lossy(name)
+                    ));
+                }
+            }
+            // Text outside the fields we keep (whitespace, Owner, StorageClass...) is skipped.
+            Token::Text(t) if field != Field::None => text.text(t)?,
+            Token::CData(t) if field != Field::None => text.cdata(t),
+            Token::Text(_) | Token::CData(_) => {}
+            Token::End(name) => {
+                match open.pop() {
+                    Some(o) if o == name => {}
+                    Some(o) => {
+                        return Err(format!(
+                            "XML error: <{}> is closed by </{}>",
+                            String::from_utf8_lossy(o),
+                            String::from_utf8_lossy(name)
+                        ))
+                    }
+                    None => {
+                        return Err(format!(
+                            "XML error: </{}> closes nothing",
+                            String::from_utf8_lossy(name)
+                        ))
+                    }
+                }
+                let depth = open.len() + 1;
+                let t = text.get();
+                match field {
+                    Field::None => {}
+                    Field::EncodingType => {
+                        let was = url;
+                        url = short_text(t)? == "url";
+                        if url && !was && raw_before.is_none() {
+                            raw_before = Some((
+                                page.objects.len(),
+                                page.common_prefixes.len(),
+                                token.is_some(),
+                            ));
+                        }
+                    }
+                    Field::IsTruncated => {
+                        truncated = Some(match short_text(t)? {
+                            "true" => true,
+                            "false" => false,
+                            v => return Err(format!("IsTruncated is {v:?}")),
+                        })
+                    }
+                    Field::NextToken => token = Some(self::name(t, url)?),
+                    Field::Key => key = Some(self::name(t, url)?),
+                    Field::Size => {
+                        let bad = || {
+                            let k = key.as_deref().unwrap_or("");
+                            format!("object {k:?} has an invalid <Size>")
+                        };
+                        size = Some(
+                            short_text(t)
+                                .map_err(|_| bad())?
+                                .parse::<u64>()
+                                .map_err(|_| bad())?,
+                        )
+                    }
+                    Field::ETag => {
+                        etag = String::from_utf8(t.to_vec())
+                            .map_err(|_| "an <ETag> is not UTF-8".to_owned())?
+                    }
+                    Field::LastModified => {
+                        let s = short_text(t)?;
+                        last_modified = parse_iso8601(s).ok_or_else(|| {
+                            let k = key.as_deref().unwrap_or("");
+                            format!("object {k:?} has an invalid <LastModified> {s:?}")
+                        })?
+                    }
+                    Field::CommonPrefix => page.common_prefixes.push(self::name(t, url)?),
+                }
+                if depth == 2 && in_contents && field == Field::None {
+                    in_contents = false;
+                    let k = key.take().ok_or("an object has no <Key>")?;
+                    let s = size.ok_or_else(|| format!("object {k:?} has no <Size>"))?;
+                    page.objects.push(ObjectInfo {
+                        key: k,
+                        size: s,
+                        etag: std::mem::take(&mut etag),
+                        last_modified,
+                    });
+                } else if depth == 2 && in_prefixes && field == Field::None {
+                    in_prefixes = false;
+                }
+                field = Field::None;
+                text.clear();
+            }
+            Token::Eof => break,
+        }
+    }
+    if !saw_root {
+        return Err("no <ListBucketResult> element".into());
+    }
+    if let Some(o) = open.last() {
+        return Err(format!(
+            "the document ends inside <{}>",
+            String::from_utf8_lossy(o)
+        ));
+    }
+    if let (true, Some((objects, prefixes, had_token))) = (url, raw_before) {
+        for o in &mut page.objects[..objects] {
+            decode_late(&mut o.key)?;
+        }
+        for p in &mut page.common_prefixes[..prefixes] {
+            decode_late(p)?;
+        }
+        if had_token {
+            if let Some(t) = token.as_mut() {
+                decode_late(t)?;
+            }
+        }
+    }
+    page.is_truncated = truncated.ok_or("no <IsTruncated>")?;
+    // Tokens are opaque: echoed back exactly as received (url-decoded when the server encoded it).
+    page.next_token = token.filter(|t| !t.is_empty());
+    Ok(page)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn page(body: &str) -> Result<Page, String> {
+        parse_page(format!("<ListBucketResult>{body}</ListBucketResult>").as_bytes())
+    }
+
+    #[test]
+    fn entities_cdata_comments_and_attributes() {
+        let p = page(
+            "<?pi x?><!-- <Contents> --><EncodingType>url</EncodingType>\
+             <IsTruncated a=\"x>y\" b='1'>false</IsTruncated>\
+             <Contents><Key>a&amp;b%26&#x41;&#66;</Key><Size> 7 </Size>\
+             <ETag>&quot;E&quot;</ETag><Owner/></Contents>\
+             <Contents><Key><![CDATA[c<d>]]>%20e</Key><Size>0</Size></Contents>",
+        )
+        .unwrap();
+        assert_eq!(p.objects[0].key, "a&b&AB");
+        assert_eq!(p.objects[0].size, 7);
+        assert_eq!(p.objects[0].etag, "\"E\"");
+        assert_eq!(p.objects[1].key, "c<d> e");
+        assert!(!p.is_truncated);
+    }
+
+    #[test]
+    fn a_doctype_and_declaration_are_skipped() {
+        let xml = "<?xml version=\"1.0\"?>\n<!DOCTYPE ListBucketResult [<!ELEMENT x ANY>]>\n\
+                   <ListBucketResult xmlns=\"http://doc.example/\"><IsTruncated>true</IsTruncated>\
+                   <NextContinuationToken>t</NextContinuationToken></ListBucketResult>\n";
+        let p = parse_page(xml.as_bytes()).unwrap();
+        assert!(p.is_truncated);
+        assert_eq!(p.next_token.as_deref(), Some("t"));
+    }
+
+    #[test]
+    fn line_ends_are_normalized_in_raw_names() {
+        let p = page("<IsTruncated>false</IsTruncated><Contents><Key>a\r\nb\rc</Key><Size>1</Size></Contents>")
+            .unwrap();
+        assert_eq!(p.objects[0].key, "a\nb\nc");
+    }
+
+    #[test]
+    fn names_before_the_encoding_type_are_decoded_too() {
+        let p = page(
+            "<Contents><Key>x%2Fy</Key><Size>1</Size></Contents>\
+             <CommonPrefixes><Prefix>p%2F</Prefix></CommonPrefixes>\
+             <NextContinuationToken>a%3Db</NextContinuationToken>\
+             <EncodingType>url</EncodingType><IsTruncated>true</IsTruncated>\
+             <Contents><Key>z%2F%</Key><Size>2</Size></Contents>",
+        )
+        .unwrap();
+        assert_eq!(p.objects[0].key, "x/y");
+        assert_eq!(p.objects[1].key, "z/%");
+        assert_eq!(p.common_prefixes, ["p/"]);
+        assert_eq!(p.next_token.as_deref(), Some("a=b"));
+    }
+
+    #[test]
+    fn percent_decoding_is_plain() {
+        for (raw, want) in [
+            (&b"a%2"[..], &b"a%2"[..]),
+            (b"%", b"%"),
+            (b"%zz%41", b"%zzA"),
+            (b"%e6%96%87+", "文+".as_bytes()),
+            (b"%%41", b"%A"),
+        ] {
+            let mut v = raw.to_vec();
+            percent_decode_in_place(&mut v);
+            assert_eq!(v, want, "{raw:?}");
+        }
+        assert!(name(b"%FF", true).is_err());
+    }
+
+    #[test]
+    fn ill_formed_documents_are_rejected() {
+        for bad in [
+            "<ListBucketResult><IsTruncated>false</IsTruncated>",
+            "<ListBucketResult><IsTruncated>false</Truncated></ListBucketResult>",
+            "<ListBucketResult><IsTruncated>false</IsTruncated></ListBucketResult></X>",
+            "<ListBucketResult><IsTruncated>false</IsTruncated><Contents><Key>a&bogus;</Key><Size>1</Size></Contents></ListBucketResult>",
+            "<ListBucketResult><IsTruncated>false</IsTruncated><Contents><Key>a&#xD800;</Key><Size>1</Size></Contents></ListBucketResult>",
+            "<ListBucketResult><IsTruncated>false</IsTruncated><!-- x </ListBucketResult>",
+            "<ListBucketResult><IsTruncated>false</IsTruncated><Contents><Key>k</Key></Contents></ListBucketResult>",
+            "<ListBucketResult><IsTruncated>maybe</IsTruncated></ListBucketResult>",
+            "<ListBucketResult><IsTruncated>false</IsTruncated></ListBucketResult><ListBucketResult/>",
+            "<ListBucketResult><IsTruncated>false</IsTruncated><Contents><Key>k</Key><Size>1</Size><LastModified>yesterday</LastModified></Contents></ListBucketResult>",
+        ] {
+            assert!(parse_page(bad.as_bytes()).is_err(), "{bad}");
+        }
+        assert!(parse_page(b"<ListBucketResult><IsTruncated>false</IsTruncated><Contents><Key>\xff</Key><Size>1</Size></Contents></ListBucketResult>").is_err());
+    }
+
+    #[test]
+    fn scanner_tokens() {
+        let mut s = Scanner::new(b"<a x='>'>t<b/></a >");
+        assert_eq!(s.next().unwrap(), Token::Start(b"a"));
+        assert_eq!(s.next().unwrap(), Token::Text(b"t"));
+        assert_eq!(s.next().unwrap(), Token::Empty(b"b"));
+        assert_eq!(s.next().unwrap(), Token::End(b"a"));
+        assert_eq!(s.next().unwrap(), Token::Eof);
+    }
+}
