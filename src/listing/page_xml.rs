@@ -41,17 +41,7 @@ struct Scanner<'a> {
 
 /// The first index of `needle` in `hay` at or after `from`.
 fn find(hay: &[u8], from: usize, needle: &[u8]) -> Option<usize> {
-    let first = *needle.first()?;
-    let mut i = from;
-    while i + needle.len() <= hay.len() {
-        let off = hay[i..].iter().position(|&b| b == first)?;
-        i += off;
-        if hay[i..].starts_with(needle) {
-            return Some(i);
-        }
-        i += 1;
-    }
-    None
+    memchr::memmem::find(hay.get(from..)?, needle).map(|i| from + i)
 }
 
 fn is_space(b: u8) -> bool {
@@ -78,7 +68,7 @@ impl<'a> Scanner<'a> {
                 return Ok(Token::Eof);
             };
             if first != b'<' {
-                let n = rest.iter().position(|&b| b == b'<').unwrap_or(rest.len());
+                let n = memchr::memchr(b'<', rest).unwrap_or(rest.len());
                 self.pos += n;
                 return Ok(Token::Text(&rest[..n]));
             }
@@ -103,9 +93,7 @@ impl<'a> Scanner<'a> {
                 }
                 Some(b'/') => {
                     let end = at
-                        + rest
-                            .iter()
-                            .position(|&b| b == b'>')
+                        + memchr::memchr(b'>', rest)
                             .ok_or_else(|| format!("an end tag at byte {at} is not closed"))?;
                     let mut name = &xml[at + 2..end];
                     while let [head @ .., last] = name {
@@ -134,30 +122,58 @@ impl<'a> Scanner<'a> {
         if name.is_empty() {
             return Err(format!("a tag at byte {at} has no name"));
         }
-        let mut i = name_end;
+        // Almost every tag is a bare name: `>` right after it.
+        let close = if xml.get(name_end) == Some(&b'>') {
+            Some(name_end)
+        } else {
+            Self::tag_close(xml, name_end)
+        };
+        let Some(i) = close else {
+            return Err(format!(
+                "the tag <{}> at byte {at} is not closed",
+                String::from_utf8_lossy(name)
+            ));
+        };
+        self.pos = i + 1;
+        let empty = xml[name_end..i].last() == Some(&b'/');
+        Ok(if empty {
+            Token::Empty(name)
+        } else {
+            Token::Start(name)
+        })
+    }
+
+    /// The `>` that closes a tag whose attributes start at `from` (outside quoted values).
+    fn tag_close(xml: &[u8], from: usize) -> Option<usize> {
         let mut quote: Option<u8> = None;
-        while let Some(&b) = xml.get(i) {
+        for (i, &b) in xml.iter().enumerate().skip(from) {
             match quote {
                 Some(q) if b == q => quote = None,
                 Some(_) => {}
                 None if b == b'"' || b == b'\'' => quote = Some(b),
-                None if b == b'>' => {
-                    self.pos = i + 1;
-                    let empty = xml[name_end..i].last() == Some(&b'/');
-                    return Ok(if empty {
-                        Token::Empty(name)
-                    } else {
-                        Token::Start(name)
-                    });
-                }
+                None if b == b'>' => return Some(i),
                 None => {}
             }
-            i += 1;
         }
-        Err(format!(
-            "the tag <{}> at byte {at} is not closed",
-            String::from_utf8_lossy(name)
-        ))
+        None
+    }
+
+    /// Right after the start tag of `name`: when the element holds nothing but text with
+    /// nothing to resolve and its end tag follows, that text, the scanner moved past the
+    /// end tag. The common case of a listing, taken in one step.
+    fn simple_content(&mut self, name: &[u8]) -> Option<&'a [u8]> {
+        let rest = &self.xml[self.pos..];
+        let lt = memchr::memchr(b'<', rest)?;
+        let end = rest.get(lt..lt + name.len() + 3)?;
+        if end[1] != b'/' || &end[2..2 + name.len()] != name || end[2 + name.len()] != b'>' {
+            return None;
+        }
+        let text = &rest[..lt];
+        if memchr::memchr2(b'&', b'\r', text).is_some() {
+            return None;
+        }
+        self.pos += lt + name.len() + 3;
+        Some(text)
     }
 
     /// Past a doctype at `at`, internal subset (`[...]`) included.
@@ -337,7 +353,7 @@ impl<'a> FieldText<'a> {
     }
 
     fn text(&mut self, raw: &'a [u8]) -> Result<(), String> {
-        let simple = !raw.iter().any(|&b| b == b'&' || b == b'\r');
+        let simple = memchr::memchr2(b'&', b'\r', raw).is_none();
         if self.pieces == 0 && simple {
             self.direct = Some(raw);
         } else {
@@ -365,78 +381,193 @@ impl<'a> FieldText<'a> {
     }
 }
 
+/// What the fields read so far make of the page.
+struct Builder {
+    page: Page,
+    /// Whether names are url-encoded, as far as the page has said yet.
+    url: bool,
+    /// How many objects and prefixes (and whether the token) were read before the page said
+    /// its names are url-encoded: those are decoded at the end.
+    raw_before: Option<(usize, usize, bool)>,
+    truncated: Option<bool>,
+    token: Option<String>,
+    in_contents: bool,
+    in_prefixes: bool,
+    key: Option<String>,
+    size: Option<u64>,
+    etag: String,
+    last_modified: SystemTime,
+}
+
+impl Builder {
+    /// An element `name` opens at `depth` (the root is 1): the field it is, if one we keep.
+    fn start(&mut self, depth: usize, name: &[u8]) -> Field {
+        match depth {
+            2 => match name {
+                b"Contents" => {
+                    self.in_contents = true;
+                    self.key = None;
+                    self.size = None;
+                    self.etag = String::new();
+                    self.last_modified = SystemTime::UNIX_EPOCH;
+                    Field::None
+                }
+                b"CommonPrefixes" => {
+                    self.in_prefixes = true;
+                    Field::None
+                }
+                b"EncodingType" => Field::EncodingType,
+                b"IsTruncated" => Field::IsTruncated,
+                b"NextContinuationToken" => Field::NextToken,
+                _ => Field::None,
+            },
+            3 if self.in_contents => match name {
+                b"Key" => Field::Key,
+                b"Size" => Field::Size,
+                b"ETag" => Field::ETag,
+                b"LastModified" => Field::LastModified,
+                _ => Field::None,
+            },
+            3 if self.in_prefixes && name == b"Prefix" => Field::CommonPrefix,
+            _ => Field::None,
+        }
+    }
+
+    /// The element at `depth` that was `field` closes, with text `t`.
+    fn end(&mut self, depth: usize, field: Field, t: &[u8]) -> Result<(), String> {
+        let url = self.url;
+        match field {
+            Field::None => {}
+            Field::EncodingType => {
+                self.url = short_text(t)? == "url";
+                if self.url && !url && self.raw_before.is_none() {
+                    self.raw_before = Some((
+                        self.page.objects.len(),
+                        self.page.common_prefixes.len(),
+                        self.token.is_some(),
+                    ));
+                }
+            }
+            Field::IsTruncated => {
+                self.truncated = Some(match short_text(t)? {
+                    "true" => true,
+                    "false" => false,
+                    v => return Err(format!("IsTruncated is {v:?}")),
+                })
+            }
+            Field::NextToken => self.token = Some(name(t, url)?),
+            Field::Key => self.key = Some(name(t, url)?),
+            Field::Size => {
+                let size = short_text(t).ok().and_then(|s| s.parse::<u64>().ok());
+                if size.is_none() {
+                    let k = self.key.as_deref().unwrap_or("");
+                    return Err(format!("object {k:?} has an invalid <Size>"));
+                }
+                self.size = size;
+            }
+            Field::ETag => {
+                self.etag = String::from_utf8(t.to_vec())
+                    .map_err(|_| "an <ETag> is not UTF-8".to_owned())?
+            }
+            Field::LastModified => {
+                let s = short_text(t)?;
+                self.last_modified = parse_iso8601(s).ok_or_else(|| {
+                    let k = self.key.as_deref().unwrap_or("");
+                    format!("object {k:?} has an invalid <LastModified> {s:?}")
+                })?
+            }
+            Field::CommonPrefix => self.page.common_prefixes.push(name(t, url)?),
+        }
+        if depth == 2 && self.in_contents && field == Field::None {
+            self.in_contents = false;
+            let k = self.key.take().ok_or("an object has no <Key>")?;
+            let s = self
+                .size
+                .ok_or_else(|| format!("object {k:?} has no <Size>"))?;
+            self.page.objects.push(ObjectInfo {
+                key: k,
+                size: s,
+                etag: std::mem::take(&mut self.etag),
+                last_modified: self.last_modified,
+            });
+        } else if depth == 2 && self.in_prefixes && field == Field::None {
+            self.in_prefixes = false;
+        }
+        Ok(())
+    }
+
+    fn finish(mut self) -> Result<Page, String> {
+        if let (true, Some((objects, prefixes, had_token))) = (self.url, self.raw_before) {
+            for o in &mut self.page.objects[..objects] {
+                decode_late(&mut o.key)?;
+            }
+            for p in &mut self.page.common_prefixes[..prefixes] {
+                decode_late(p)?;
+            }
+            if had_token {
+                if let Some(t) = self.token.as_mut() {
+                    decode_late(t)?;
+                }
+            }
+        }
+        self.page.is_truncated = self.truncated.ok_or("no <IsTruncated>")?;
+        // Tokens are opaque: echoed back exactly as received (url-decoded when the server
+        // encoded it).
+        self.page.next_token = self.token.filter(|t| !t.is_empty());
+        Ok(self.page)
+    }
+}
+
 /// Parses a ListBucketResult (V2) document (see the module documentation).
 pub(crate) fn parse_page(xml: &[u8]) -> Result<Page, String> {
     let mut scanner = Scanner::new(xml);
-    let mut page = Page {
-        objects: Vec::with_capacity(super::MAX_KEYS as usize),
-        ..Page::default()
+    let mut b = Builder {
+        page: Page {
+            objects: Vec::with_capacity(super::MAX_KEYS as usize),
+            ..Page::default()
+        },
+        url: false,
+        raw_before: None,
+        truncated: None,
+        token: None,
+        in_contents: false,
+        in_prefixes: false,
+        key: None,
+        size: None,
+        etag: String::new(),
+        last_modified: SystemTime::UNIX_EPOCH,
     };
     // Open elements, for checking end tags (a page nests four deep).
     let mut open: Vec<&[u8]> = Vec::with_capacity(8);
     let mut saw_root = false;
-    let mut in_contents = false;
-    let mut in_prefixes = false;
     let mut field = Field::None;
     let mut text = FieldText {
         direct: None,
         buf: Vec::new(),
         pieces: 0,
     };
-    // Whether names are url-encoded, as far as the page has said yet; names read before
-    // the page says so are decoded at the end (counts of those below).
-    let mut url = false;
-    let mut raw_before: Option<(usize, usize, bool)> = None;
-    let mut truncated: Option<bool> = None;
-    let mut token: Option<String> = None;
-    let mut key: Option<String> = None;
-    let mut size: Option<u64> = None;
-    let mut etag = String::new();
-    let mut last_modified = SystemTime::UNIX_EPOCH;
     loop {
-        let tok = scanner
-            .next()
-            .map_err(|e| format!("XML error: {e}"))?;
+        let tok = scanner.next().map_err(|e| format!("XML error: {e}"))?;
         match tok {
             Token::Start(name) => {
                 open.push(name);
-                field = Field::None;
                 text.clear();
-                match open.len() {
-                    1 => {
-                        if name != b"ListBucketResult" || saw_root {
-                            return Err(format!(
-                                "the root element is <{}>, not <ListBucketResult>",
-                                String::from_utf8_lossy(name)
-                            ));
-                        }
-                        saw_root = true;
+                if open.len() == 1 {
+                    if name != b"ListBucketResult" || saw_root {
+                        return Err(format!(
+                            "the root element is <{}>, not <ListBucketResult>",
+                            String::from_utf8_lossy(name)
+                        ));
                     }
-                    2 => match name {
-                        b"Contents" => {
-                            in_contents = true;
-                            key = None;
-                            size = None;
-                            etag = String::new();
-                            last_modified = SystemTime::UNIX_EPOCH;
-                        }
-                        b"CommonPrefixes" => in_prefixes = true,
-                        b"EncodingType" => field = Field::EncodingType,
-                        b"IsTruncated" => field = Field::IsTruncated,
-                        b"NextContinuationToken" => field = Field::NextToken,
-                        _ => {}
-                    },
-                    3 if in_contents => {
-                        field = match name {
-                            b"Key" => Field::Key,
-                            b"Size" => Field::Size,
-                            b"ETag" => Field::ETag,
-                            b"LastModified" => Field::LastModified,
-                            _ => Field::None,
-                        }
-                    }
-                    3 if in_prefixes && name == b"Prefix" => field = Field::CommonPrefix,
-                    _ => {}
+                    saw_root = true;
+                    field = Field::None;
+                    continue;
+                }
+                field = b.start(open.len(), name);
+                if let Some(t) = scanner.simple_content(name) {
+                    b.end(open.len(), field, t)?;
+                    open.pop();
+                    field = Field::None;
                 }
             }
             Token::Empty(name) => {
@@ -452,6 +583,7 @@ pub(crate) fn parse_page(xml: &[u8]) -> Result<Page, String> {
             Token::CData(t) if field != Field::None => text.cdata(t),
             Token::Text(_) | Token::CData(_) => {}
             Token::End(name) => {
+                let depth = open.len();
                 match open.pop() {
                     Some(o) if o == name => {}
                     Some(o) => {
@@ -468,68 +600,7 @@ pub(crate) fn parse_page(xml: &[u8]) -> Result<Page, String> {
                         ))
                     }
                 }
-                let depth = open.len() + 1;
-                let t = text.get();
-                match field {
-                    Field::None => {}
-                    Field::EncodingType => {
-                        let was = url;
-                        url = short_text(t)? == "url";
-                        if url && !was && raw_before.is_none() {
-                            raw_before = Some((
-                                page.objects.len(),
-                                page.common_prefixes.len(),
-                                token.is_some(),
-                            ));
-                        }
-                    }
-                    Field::IsTruncated => {
-                        truncated = Some(match short_text(t)? {
-                            "true" => true,
-                            "false" => false,
-                            v => return Err(format!("IsTruncated is {v:?}")),
-                        })
-                    }
-                    Field::NextToken => token = Some(self::name(t, url)?),
-                    Field::Key => key = Some(self::name(t, url)?),
-                    Field::Size => {
-                        let bad = || {
-                            let k = key.as_deref().unwrap_or("");
-                            format!("object {k:?} has an invalid <Size>")
-                        };
-                        size = Some(
-                            short_text(t)
-                                .map_err(|_| bad())?
-                                .parse::<u64>()
-                                .map_err(|_| bad())?,
-                        )
-                    }
-                    Field::ETag => {
-                        etag = String::from_utf8(t.to_vec())
-                            .map_err(|_| "an <ETag> is not UTF-8".to_owned())?
-                    }
-                    Field::LastModified => {
-                        let s = short_text(t)?;
-                        last_modified = parse_iso8601(s).ok_or_else(|| {
-                            let k = key.as_deref().unwrap_or("");
-                            format!("object {k:?} has an invalid <LastModified> {s:?}")
-                        })?
-                    }
-                    Field::CommonPrefix => page.common_prefixes.push(self::name(t, url)?),
-                }
-                if depth == 2 && in_contents && field == Field::None {
-                    in_contents = false;
-                    let k = key.take().ok_or("an object has no <Key>")?;
-                    let s = size.ok_or_else(|| format!("object {k:?} has no <Size>"))?;
-                    page.objects.push(ObjectInfo {
-                        key: k,
-                        size: s,
-                        etag: std::mem::take(&mut etag),
-                        last_modified,
-                    });
-                } else if depth == 2 && in_prefixes && field == Field::None {
-                    in_prefixes = false;
-                }
+                b.end(depth, field, text.get())?;
                 field = Field::None;
                 text.clear();
             }
@@ -545,23 +616,7 @@ pub(crate) fn parse_page(xml: &[u8]) -> Result<Page, String> {
             String::from_utf8_lossy(o)
         ));
     }
-    if let (true, Some((objects, prefixes, had_token))) = (url, raw_before) {
-        for o in &mut page.objects[..objects] {
-            decode_late(&mut o.key)?;
-        }
-        for p in &mut page.common_prefixes[..prefixes] {
-            decode_late(p)?;
-        }
-        if had_token {
-            if let Some(t) = token.as_mut() {
-                decode_late(t)?;
-            }
-        }
-    }
-    page.is_truncated = truncated.ok_or("no <IsTruncated>")?;
-    // Tokens are opaque: echoed back exactly as received (url-decoded when the server encoded it).
-    page.next_token = token.filter(|t| !t.is_empty());
-    Ok(page)
+    b.finish()
 }
 
 #[cfg(test)]
