@@ -185,32 +185,37 @@ impl Page<'_> {
     }
 }
 
-/// The smallest byte string greater than every string that starts with `p` (`p` is
-/// non-empty UTF-8, so its last byte is below 0xFF).
-fn past_prefix(p: &str) -> Vec<u8> {
-    let mut v = p.as_bytes().to_vec();
-    if let Some(last) = v.last_mut() {
+/// Sets `bound` to the smallest byte string greater than every string that starts with `p`
+/// (`p` is non-empty UTF-8, so its last byte is below 0xFF).
+fn set_past_prefix(bound: &mut Vec<u8>, p: &str) {
+    bound.clear();
+    bound.extend_from_slice(p.as_bytes());
+    if let Some(last) = bound.last_mut() {
         *last += 1;
     }
-    v
 }
 
-/// The smallest byte string greater than `s`.
-fn just_after(s: &str) -> Vec<u8> {
-    let mut v = s.as_bytes().to_vec();
-    v.push(0);
-    v
+/// Sets `bound` to the smallest byte string greater than `s`.
+fn set_just_after(bound: &mut Vec<u8>, s: &str) {
+    bound.clear();
+    bound.extend_from_slice(s.as_bytes());
+    bound.push(0);
 }
 
 /// Walks one page of `snap` for `p`.
 pub fn list<'a>(snap: &'a Snapshot<'_>, p: &Params) -> Page<'a> {
     let prefix = p.prefix.as_str();
-    let mut bound: Vec<u8> = if p.after.as_bytes() >= prefix.as_bytes() {
-        just_after(&p.after)
+    // One bound buffer for the whole walk: a page moves it a thousand times.
+    let mut bound: Vec<u8> = Vec::with_capacity(1100);
+    if p.after.as_bytes() >= prefix.as_bytes() {
+        set_just_after(&mut bound, &p.after);
     } else {
-        prefix.as_bytes().to_vec()
+        bound.extend_from_slice(prefix.as_bytes());
+    }
+    let mut page = Page {
+        items: Vec::with_capacity(p.max_keys.min(MAX_MAX_KEYS)),
+        truncated: false,
     };
-    let mut page = Page::default();
     while let Some(key) = snap.first_ge(&bound) {
         if !key.starts_with(prefix) {
             break;
@@ -224,14 +229,14 @@ pub fn list<'a>(snap: &'a Snapshot<'_>, p: &Params) -> Page<'a> {
         };
         let item = match rolled {
             Some(cp) => {
-                bound = past_prefix(cp);
+                set_past_prefix(&mut bound, cp);
                 if !p.after.is_empty() && cp.as_bytes() <= p.after.as_bytes() {
                     continue;
                 }
                 Item::CommonPrefix(cp)
             }
             None => {
-                bound = just_after(key);
+                set_just_after(&mut bound, key);
                 Item::Key(key)
             }
         };

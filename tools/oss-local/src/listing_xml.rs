@@ -5,7 +5,7 @@ use std::fmt::Write as _;
 use std::time::SystemTime;
 
 use crate::listing::{encode_token, Item, Page, Params, Version};
-use crate::store::{ListEntry, Snapshot};
+use crate::store::{ListEntry, ListEtag, Snapshot};
 
 /// The owner id shown in listings (OSS shows the account id).
 pub const OWNER_ID: &str = "1234567890123456";
@@ -32,17 +32,67 @@ pub fn xml_escape(s: &str, out: &mut String) {
     }
 }
 
+/// Whether a byte is sent as it is by [`url_encode`]: `A-Z a-z 0-9 - _ . ~`.
+const UNRESERVED: [bool; 256] = {
+    let mut t = [false; 256];
+    let mut b = 0;
+    while b < 256 {
+        let c = b as u8;
+        t[b] = c.is_ascii_alphanumeric() || c == b'-' || c == b'_' || c == b'.' || c == b'~';
+        b += 1;
+    }
+    t
+};
+
 /// Percent-encodes every byte outside `A-Z a-z 0-9 - _ . ~` (upper-case hex).
 pub fn url_encode(s: &str, out: &mut String) {
     const DIGITS: &[u8; 16] = b"0123456789ABCDEF";
-    for &b in s.as_bytes() {
-        if b.is_ascii_alphanumeric() || b"-_.~".contains(&b) {
-            out.push(b as char);
-        } else {
+    let bytes = s.as_bytes();
+    out.reserve(bytes.len());
+    let mut i = 0;
+    while i < bytes.len() {
+        // Runs of unreserved bytes are copied whole; they are ASCII, so a run starts and
+        // ends on character boundaries (an empty one may not: it is not sliced).
+        let run = bytes[i..]
+            .iter()
+            .position(|&b| !UNRESERVED[usize::from(b)])
+            .unwrap_or(bytes.len() - i);
+        if run > 0 {
+            out.push_str(&s[i..i + run]);
+            i += run;
+        }
+        if let Some(&b) = bytes.get(i) {
             out.push('%');
             out.push(DIGITS[usize::from(b >> 4)] as char);
             out.push(DIGITS[usize::from(b & 15)] as char);
+            i += 1;
         }
+    }
+}
+
+/// Appends the upper-case hex of `bytes`.
+fn push_upper_hex(bytes: &[u8], out: &mut String) {
+    const DIGITS: &[u8; 16] = b"0123456789ABCDEF";
+    for &b in bytes {
+        out.push(DIGITS[usize::from(b >> 4)] as char);
+        out.push(DIGITS[usize::from(b & 15)] as char);
+    }
+}
+
+/// Appends `n` in decimal (without the formatting machinery: a page writes a thousand).
+fn push_u64(mut n: u64, out: &mut String) {
+    let mut buf = [0u8; 20];
+    let mut i = buf.len();
+    loop {
+        i -= 1;
+        buf[i] = b'0' + (n % 10) as u8;
+        n /= 10;
+        if n == 0 {
+            break;
+        }
+    }
+    for &d in &buf[i..] {
+        out.push(d as char);
     }
 }
 
@@ -146,7 +196,7 @@ pub fn render(bucket: &str, p: &Params, page: &Page<'_>, snap: &Snapshot<'_>) ->
         // A key removed between the walk and now is shown with what is known.
         let e = snap.entry(key).unwrap_or(ListEntry {
             size: 0,
-            etag: String::new(),
+            etag: ListEtag::Text("".into()),
             last_modified: SystemTime::UNIX_EPOCH,
         });
         w.out.push_str("<Contents>");
@@ -158,10 +208,15 @@ pub fn render(bucket: &str, p: &Params, page: &Page<'_>, snap: &Snapshot<'_>) ->
             w.raw("LastModified", text);
         }
         w.out.push_str("<ETag>\"");
-        w.out.push_str(&e.etag);
+        match &e.etag {
+            ListEtag::Digest(d) => push_upper_hex(d, &mut w.out),
+            ListEtag::Text(t) => w.out.push_str(t),
+        }
         w.out.push_str("\"</ETag>");
         w.raw("Type", "Normal");
-        w.num("Size", e.size);
+        w.open("Size");
+        push_u64(e.size, &mut w.out);
+        w.close("Size");
         w.raw("StorageClass", "Standard");
         if p.owner {
             w.out.push_str("<Owner>");
@@ -194,6 +249,24 @@ mod tests {
         let mut s = String::new();
         url_encode("models/a b+c~é%?#=\u{1}", &mut s);
         assert_eq!(s, "models%2Fa%20b%2Bc~%C3%A9%25%3F%23%3D%01");
+        let mut s = String::new();
+        url_encode("", &mut s);
+        url_encode("/", &mut s);
+        url_encode("ab", &mut s);
+        assert_eq!(s, "%2Fab");
+    }
+
+    #[test]
+    fn numbers_and_hex() {
+        let mut s = String::new();
+        for n in [0, 7, 10, 4095, u64::MAX] {
+            push_u64(n, &mut s);
+            s.push(' ');
+        }
+        assert_eq!(s, "0 7 10 4095 18446744073709551615 ");
+        let mut s = String::new();
+        push_upper_hex(&[0x00, 0x5b, 0xff], &mut s);
+        assert_eq!(s, "005BFF");
     }
 
     #[test]

@@ -76,10 +76,18 @@ pub struct Store {
 
 /// A listing entry's facts.
 #[derive(Debug, Clone)]
-pub struct ListEntry {
+pub struct ListEntry<'a> {
     pub size: u64,
-    pub etag: String,
+    pub etag: ListEtag<'a>,
     pub last_modified: SystemTime,
+}
+
+/// An ETag as a listing finds it: a synthetic object's digest (written out as upper-case
+/// hex by the page renderer, with no string made per key), or text, unquoted.
+#[derive(Debug, Clone)]
+pub enum ListEtag<'a> {
+    Digest([u8; 16]),
+    Text(std::borrow::Cow<'a, str>),
 }
 
 /// The content type served for an object stored without one, from its extension.
@@ -378,35 +386,37 @@ impl Snapshot<'_> {
     }
 
     /// The listing facts of `key` (which `first_ge` returned).
-    pub fn entry(&self, key: &str) -> Option<ListEntry> {
+    pub fn entry(&self, key: &str) -> Option<ListEntry<'_>> {
         match &self.uploads {
             UploadsView::Dir(d, files) => {
                 if let Ok(i) = files.binary_search_by(|(k, _)| k.as_bytes().cmp(key.as_bytes())) {
                     let stat = files[i].1;
                     return Some(ListEntry {
                         size: stat.size,
-                        etag: d.listing_etag(key, stat),
+                        etag: ListEtag::Text(d.listing_etag(key, stat).into()),
                         last_modified: stat.mtime,
                     });
                 }
             }
             UploadsView::Memory(m) => {
-                if let Some(o) = m.get(key.as_bytes()) {
-                    return Some(ListEntry {
-                        size: o.data.len() as u64,
-                        etag: o.etag.clone(),
-                        last_modified: o.mtime,
-                    });
+                if !m.is_empty() {
+                    if let Some(o) = m.get(key.as_bytes()) {
+                        return Some(ListEntry {
+                            size: o.data.len() as u64,
+                            etag: ListEtag::Text(o.etag.as_str().into()),
+                            last_modified: o.mtime,
+                        });
+                    }
                 }
             }
         }
         let synth = &self.bucket.synthetic;
         let i = synth.find(self.meta_cursor.get(), key)?;
         self.meta_cursor.set(i + 1);
-        let s = synth.object_at(i);
+        let (size, digest) = synth.listing_facts(i);
         Some(ListEntry {
-            size: s.size,
-            etag: s.etag,
+            size,
+            etag: ListEtag::Digest(digest),
             last_modified: synthetic_mtime(),
         })
     }

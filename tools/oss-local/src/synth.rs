@@ -60,15 +60,24 @@ pub struct SyntheticIndex {
     arena: String,
     entries: Vec<Entry>,
     shards: Vec<Shard>,
+    /// The ETag digest of each entry, computed once at startup: a listing shows a thousand
+    /// ETags per page, and hashing them on every request cost more than the rest of the
+    /// page (a real server stores them too).
+    etags: Vec<[u8; 16]>,
 }
 
-/// A stable ETag (upper-case hex, unquoted) derived from a key and a size.
-pub fn derived_etag(key: &str, size: u64, salt: u64) -> String {
+/// The digest behind [`derived_etag`].
+pub fn derived_digest(key: &str, size: u64, salt: u64) -> [u8; 16] {
     let mut h = Md5::new();
     h.update(key.as_bytes());
     h.update(size.to_le_bytes());
     h.update(salt.to_le_bytes());
-    upper_hex(&h.finalize())
+    h.finalize().into()
+}
+
+/// A stable ETag (upper-case hex, unquoted) derived from a key and a size.
+pub fn derived_etag(key: &str, size: u64, salt: u64) -> String {
+    upper_hex(&derived_digest(key, size, salt))
 }
 
 /// Upper-case hex of `bytes` (listings format thousands of ETags per page).
@@ -126,7 +135,42 @@ impl SyntheticIndex {
             .entries
             .sort_unstable_by(|a, b| name(a).cmp(name(b)).then(a.start.cmp(&b.start)));
         index.entries.dedup_by(|b, a| name(a) == name(b));
+        index.etags = index.digests_in_parallel();
         index
+    }
+
+    /// The ETag digest of every entry, the entries split over the available cores.
+    fn digests_in_parallel(&self) -> Vec<[u8; 16]> {
+        let n = self.entries.len();
+        let threads = std::thread::available_parallelism().map_or(2, |t| t.get());
+        // Small sets are not worth a thread.
+        let per = n.div_ceil(threads).max(16 << 10);
+        let mut out = vec![[0u8; 16]; n];
+        std::thread::scope(|s| {
+            for (c, chunk) in out.chunks_mut(per).enumerate() {
+                s.spawn(move || {
+                    for (j, d) in chunk.iter_mut().enumerate() {
+                        let i = c * per + j;
+                        *d = derived_digest(self.name(&self.entries[i]), self.size_at(i), 0);
+                    }
+                });
+            }
+        });
+        out
+    }
+
+    /// The size of the object at `i` (which must be `< len()`).
+    fn size_at(&self, i: usize) -> u64 {
+        match self.entries[i].kind {
+            Kind::Shard(s) => self.shards[s as usize].size,
+            Kind::Key(n) => synthetic::key_size(n),
+        }
+    }
+
+    /// The size and ETag digest of the object at `i` (which must be `< len()`): what a
+    /// listing shows, without the rest of [`SyntheticIndex::object_at`].
+    pub fn listing_facts(&self, i: usize) -> (u64, [u8; 16]) {
+        (self.size_at(i), self.etags[i])
     }
 
     fn push(&mut self, key: &str, kind: Kind) {
@@ -198,26 +242,14 @@ impl SyntheticIndex {
     /// The object at index `i` (which must be `< len()`).
     pub fn object_at(&self, i: usize) -> SynthObject {
         let key = self.name(&self.entries[i]);
-        let seed = synthetic::seed(key);
-        match self.entries[i].kind {
-            Kind::Shard(s) => {
-                let shard = &self.shards[s as usize];
-                SynthObject {
-                    seed,
-                    size: shard.size,
-                    crc64: Some(shard.crc64),
-                    etag: derived_etag(key, shard.size, 0),
-                }
-            }
-            Kind::Key(n) => {
-                let size = synthetic::key_size(n);
-                SynthObject {
-                    seed,
-                    size,
-                    crc64: None,
-                    etag: derived_etag(key, size, 0),
-                }
-            }
+        SynthObject {
+            seed: synthetic::seed(key),
+            size: self.size_at(i),
+            crc64: match self.entries[i].kind {
+                Kind::Shard(s) => Some(self.shards[s as usize].crc64),
+                Kind::Key(_) => None,
+            },
+            etag: upper_hex(&self.etags[i]),
         }
     }
 }
@@ -290,7 +322,12 @@ mod tests {
         assert_eq!(obj.size, synthetic::key_size(17));
         assert_eq!(idx.first_ge(k.as_bytes()), Some(k.as_str()));
         assert!(idx.get("p/nope").is_none());
+        assert_eq!(obj.etag, derived_etag(&k, obj.size, 0));
         let shard = idx.get(&synthetic::shard_key("m", 2, 3)).unwrap();
+        assert_eq!(
+            shard.etag,
+            derived_etag(&synthetic::shard_key("m", 2, 3), 0, 0)
+        );
         assert_eq!(shard.size, 0);
         assert_eq!(shard.crc64, Some(0));
     }
