@@ -49,6 +49,10 @@ pub struct PrefetchConfig {
     pub chunk_size: usize,
     /// Most bytes held in prefetch buffers at once; default 2 GiB.
     pub memory_limit: usize,
+    /// Objects up to this size (and at most half of `memory_limit`) are handed to readers
+    /// only once their whole CRC-64 is verified; larger ones stream, with their final chunk
+    /// withheld until it is. Default 64 MiB.
+    pub hold_limit: usize,
 }
 
 impl PrefetchConfig {
@@ -65,6 +69,7 @@ impl Default for PrefetchConfig {
             workers: 16,
             chunk_size: 8 << 20,
             memory_limit: 2 << 30,
+            hold_limit: 64 << 20,
         }
     }
 }
@@ -376,6 +381,12 @@ impl Parser<'_> {
                                     format!("{name} is too large for this platform, got {n}")
                                 })?;
                             }
+                            "holdLimit" => {
+                                let n = int(&name, v, (0, MEMORY_LIMIT_MAX))?;
+                                c.prefetch.hold_limit = usize::try_from(n).map_err(|_| {
+                                    format!("{name} is too large for this platform, got {n}")
+                                })?;
+                            }
                             _ => self.unknown(&name),
                         }
                     }
@@ -583,8 +594,12 @@ mod tests {
         );
         assert_eq!((c.prefetch.vcpus, c.prefetch.workers), (16, 16));
         assert_eq!(
-            (c.prefetch.chunk_size, c.prefetch.memory_limit),
-            (8 << 20, 2 << 30)
+            (
+                c.prefetch.chunk_size,
+                c.prefetch.memory_limit,
+                c.prefetch.hold_limit
+            ),
+            (8 << 20, 2 << 30, 64 << 20)
         );
         assert_eq!((c.fast_list.vcpus, c.fast_list.workers), (1, 16));
         assert_eq!(c.retry.max_attempts, 5);
@@ -601,7 +616,7 @@ mod tests {
     fn extensions_parse() {
         let (c, w) = Config::from_json_str(
             r#"{"logLevel": 0, "logPath": "/tmp/x.log", "prefetch": {"chunkSize": 1048576,
-                "memoryLimit": 67108864}, "retry": {"maxAttempts": 3, "baseDelayMs": 10,
+                "memoryLimit": 67108864, "holdLimit": 0}, "retry": {"maxAttempts": 3, "baseDelayMs": 10,
                 "maxDelayMs": 1000}, "timeouts": {"connectMs": 500, "readMs": 2000},
                 "signatureVersion": "V1", "region": "cn-beijing", "addressing": "path",
                 "auditPath": null}"#,
@@ -618,8 +633,12 @@ mod tests {
         );
         assert!(c.audit_path.is_default);
         assert_eq!(
-            (c.prefetch.chunk_size, c.prefetch.memory_limit),
-            (1 << 20, 64 << 20)
+            (
+                c.prefetch.chunk_size,
+                c.prefetch.memory_limit,
+                c.prefetch.hold_limit
+            ),
+            (1 << 20, 64 << 20, 0)
         );
         assert_eq!(c.retry.max_attempts, 3);
         assert_eq!(c.retry.base_delay, Duration::from_millis(10));

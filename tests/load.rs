@@ -92,9 +92,15 @@ fn a_model_loads_byte_exact_despite_errors_and_resets() {
 
 #[test]
 fn corruption_never_reaches_the_caller_of_a_held_object() {
-    // 64 MiB objects under a 256 MiB limit are held until their CRC-64 is verified, so
-    // every byte returned must be right; a shard may fail, but only as Corrupted.
+    // 64 MiB objects, a 64 MiB hold limit and a 256 MiB memory limit: each object is held
+    // until its CRC-64 is verified, so every byte returned must be right; a shard may fail,
+    // but only as Corrupted.
     // At 1% a seed may inject nothing into ~70 requests: take seeds until one does.
+    let held = |dir: &TempDir| {
+        let mut cfg = config(dir);
+        cfg.prefetch.hold_limit = 64 << 20;
+        cfg
+    };
     let mut injected_at_low_rate = false;
     for seed in 1..=20 {
         let seed = seed.to_string();
@@ -107,7 +113,7 @@ fn corruption_never_reaches_the_caller_of_a_held_object() {
             &seed,
         ]);
         let dir = TempDir::new("corrupt");
-        let (results, stats) = load(&server, config(&dir), 4, 1 << 20);
+        let (results, stats) = load(&server, held(&dir), 4, 1 << 20);
         for r in results {
             if let Err(e) = r {
                 assert_eq!(e.kind(), ErrorKind::Corrupted, "{e}");
@@ -134,7 +140,7 @@ fn corruption_never_reaches_the_caller_of_a_held_object() {
         "4",
     ]);
     let dir = TempDir::new("corrupt-high");
-    let (results, stats) = load(&server, config(&dir), 4, 1 << 20);
+    let (results, stats) = load(&server, held(&dir), 4, 1 << 20);
     let mut failed = 0;
     for r in results {
         if let Err(e) = r {
@@ -148,8 +154,15 @@ fn corruption_never_reaches_the_caller_of_a_held_object() {
 
 #[test]
 fn a_streamed_object_never_completes_with_corrupted_bytes() {
-    // 64 MiB objects over a 32 MiB limit are streamed: a corrupted chunk may be copied out,
-    // but the final chunk is withheld, so the read ends in Corrupted, never in success.
+    // 64 MiB objects are streamed, whether they are above the hold limit or too big to hold
+    // within the memory limit: a corrupted chunk may be copied out, but the final chunk is
+    // withheld, so the read ends in Corrupted, never in success.
+    for (hold_limit, memory_limit) in [(64 << 20, 32 << 20), (32 << 20, 256 << 20)] {
+        streamed_object_never_completes_with_corrupted_bytes(hold_limit, memory_limit);
+    }
+}
+
+fn streamed_object_never_completes_with_corrupted_bytes(hold_limit: usize, memory_limit: usize) {
     let server = OssLocal::start(&[
         "--model",
         "bkt/m:2:64",
@@ -160,7 +173,8 @@ fn a_streamed_object_never_completes_with_corrupted_bytes() {
     ]);
     let dir = TempDir::new("stream-corrupt");
     let mut cfg = config(&dir);
-    cfg.prefetch.memory_limit = 32 << 20;
+    cfg.prefetch.hold_limit = hold_limit;
+    cfg.prefetch.memory_limit = memory_limit;
     let conn = connector(&server, cfg);
     for i in 1..=2 {
         let mut r = conn.open(&uri("m", i, 2)).unwrap();
@@ -207,6 +221,7 @@ fn the_memory_limit_holds_in_any_read_order() {
     // chunks must push out prefetched ones rather than wait forever.
     let server = OssLocal::start(&["--model", "bkt/m:4:32"]);
     cfg.prefetch.memory_limit = 96 << 20;
+    cfg.prefetch.hold_limit = 32 << 20;
     let conn = connector(&server, cfg);
     let mut readers: Vec<_> = (1..=4)
         .map(|i| conn.open(&uri("m", i, 4)).unwrap())
@@ -244,6 +259,32 @@ fn opening_many_objects_keeps_the_requested_concurrency_busy() {
         "server saw at most {server_peak} GETs at once"
     );
     assert!(stat(&server, "connections.peak") >= in_flight as u64);
+}
+
+#[test]
+fn more_requests_go_in_flight_while_they_pay_up_to_the_configured_ceiling() {
+    // Every connection is throttled to 5 MB/s, so each request delivers as much however many
+    // are in flight: doubling them doubles the throughput, and the prefetcher grows past the
+    // 16 it starts with, but never past vcpus x workers (48).
+    let server = OssLocal::start(&["--model", "bkt/s:4:16", "--rate-mbps", "5"]);
+    let dir = TempDir::new("pace");
+    let mut cfg = config(&dir);
+    cfg.prefetch.vcpus = 1;
+    cfg.prefetch.workers = 48;
+    cfg.prefetch.chunk_size = 256 << 10;
+    let conn = connector(&server, cfg);
+    let mut readers: Vec<_> = (1..=4)
+        .map(|i| conn.open(&uri("s", i, 4)).unwrap())
+        .collect();
+    for r in readers.iter_mut() {
+        read_checked(r, 1 << 20).unwrap();
+    }
+    let stats = conn.prefetch_stats();
+    assert!(
+        stats.peak_requests_in_flight > 16 && stats.peak_requests_in_flight <= 48,
+        "{stats:?}"
+    );
+    assert!(stat(&server, "in_flight.GetObject.peak") <= 48);
 }
 
 #[test]

@@ -4,8 +4,9 @@
 //!
 //! # Scheduling
 //! Opening an object queues all its chunks (`prefetch.chunk_size` bytes each) behind those of
-//! the objects opened before. A pool of blocking fetcher threads (spawned lazily, at most
-//! `prefetch.max_in_flight()`, so that many requests in flight) takes chunks from the queue.
+//! the objects opened before. A pool of blocking fetcher threads (spawned lazily) takes chunks
+//! from the queue, as many requests in flight as pay (see [`pace`]), at most
+//! `prefetch.max_in_flight()`.
 //! A read that needs a chunk not fetched yet moves it to an urgent queue served first; the
 //! reader then sleeps on a condition variable until the chunk arrives (never spins).
 //!
@@ -32,9 +33,11 @@
 //! arrive and the chunk CRCs are combined into the whole object's CRC (no second pass over
 //! the data). Two policies decide when a reader may see a chunk:
 //!
-//! * **Held objects** (size at most half the memory limit): no byte is released to a reader
-//!   until every chunk of the object was fetched and the combined CRC equals the header. A
-//!   corrupted byte therefore never reaches the caller.
+//! * **Held objects** (size at most `prefetch.hold_limit` and at most half the memory limit):
+//!   no byte is released to a reader until every chunk of the object was fetched and the
+//!   combined CRC equals the header. A corrupted byte therefore never reaches the caller. The
+//!   price is memory (the whole object) and time to first byte (the whole object's fetch), so
+//!   by default only small objects (configs, tokenizers, small shards) are held.
 //! * **Streamed objects** (larger): chunks are released as they arrive, except the object's
 //!   final chunk, which is released only once the whole-object CRC is verified. A corrupted
 //!   chunk may thus be copied to the caller, but the read of the object can never complete
@@ -52,8 +55,10 @@
 mod buffer;
 mod crc;
 pub(crate) mod fetch;
+mod pace;
 
 use std::collections::{BTreeSet, HashMap, VecDeque};
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Condvar, Mutex, MutexGuard};
 use std::thread::JoinHandle;
 use std::time::Instant;
@@ -115,6 +120,18 @@ enum Slot {
 /// A chunk buffer; its length counts against the memory limit.
 struct Buffer {
     data: ChunkBuf,
+    /// Dropped from its chunk while a reader still copied from it: it waits in
+    /// [`Memory::lingering`] for that reader to finish.
+    lingering: AtomicBool,
+}
+
+impl Buffer {
+    fn new(data: ChunkBuf) -> Arc<Buffer> {
+        Arc::new(Buffer {
+            data,
+            lingering: AtomicBool::new(false),
+        })
+    }
 }
 
 struct Chunk {
@@ -183,6 +200,10 @@ struct Memory {
     /// Buffers given up (already off the books), to be dropped once the lock is released:
     /// unmapping megabytes is not done while readers and fetchers wait for the lock.
     released: Vec<ChunkBuf>,
+    /// Buffers dropped from their chunks while readers still copied from them. They stay on
+    /// the books (the memory is still in use) and go to the pool once the last reader is
+    /// done: unmapping them instead would make every reused chunk cost fresh page faults.
+    lingering: Vec<Arc<Buffer>>,
     held: u64,
     /// The most bytes ever held outside the pool.
     peak_held: u64,
@@ -200,6 +221,8 @@ struct State {
     consumed: VecDeque<(u64, u32)>,
     in_flight_bytes: u64,
     in_flight: usize,
+    /// How many requests may be in flight now (at most the configured `vcpus × workers`).
+    pace: pace::Pace,
     peak_in_flight: usize,
     threads: usize,
     idle: usize,
@@ -214,8 +237,12 @@ struct Shared {
     client: Arc<Client>,
     chunk_size: u64,
     memory_limit: u64,
-    max_in_flight: usize,
+    /// Objects up to this size are released only once verified (see the module docs).
+    hold_limit: u64,
     state: Mutex<State>,
+    /// Fetcher threads, joined when the prefetcher is dropped. Fetchers start siblings too
+    /// (when more requests in flight pay), so the list is shared.
+    threads: Mutex<Vec<JoinHandle<()>>>,
     /// Fetchers wait here for work or room.
     work: Condvar,
     /// Readers wait here for chunks.
@@ -225,7 +252,6 @@ struct Shared {
 /// The prefetcher of one connector.
 pub(crate) struct Prefetcher {
     shared: Arc<Shared>,
-    threads: Mutex<Vec<JoinHandle<()>>>,
 }
 
 impl Shared {
@@ -243,12 +269,13 @@ impl Prefetcher {
                 client,
                 chunk_size,
                 memory_limit,
-                max_in_flight: cfg.max_in_flight().max(1),
+                hold_limit: cfg.hold_limit as u64,
                 state: Mutex::new(State {
                     mem: Memory {
                         full: chunk_size,
                         pool: Vec::new(),
                         released: Vec::new(),
+                        lingering: Vec::new(),
                         held: 0,
                         peak_held: 0,
                     },
@@ -259,6 +286,7 @@ impl Prefetcher {
                     consumed: VecDeque::new(),
                     in_flight_bytes: 0,
                     in_flight: 0,
+                    pace: pace::Pace::new(cfg.max_in_flight()),
                     peak_in_flight: 0,
                     threads: 0,
                     idle: 0,
@@ -269,8 +297,8 @@ impl Prefetcher {
                 }),
                 work: Condvar::new(),
                 data: Condvar::new(),
+                threads: Mutex::new(Vec::new()),
             }),
-            threads: Mutex::new(Vec::new()),
         }
     }
 
@@ -278,13 +306,16 @@ impl Prefetcher {
     pub(crate) fn open(&self, meta: Arc<ObjectMeta>) -> Result<u64> {
         let sh = &self.shared;
         let n_chunks = meta.size.div_ceil(sh.chunk_size) as usize;
-        let hold = meta.crc64.is_some() && meta.size <= sh.memory_limit / 2;
+        let hold = meta.crc64.is_some() && meta.size <= sh.hold_limit.min(sh.memory_limit / 2);
         let mut st = sh.lock();
         if st.shutdown {
             return Err(Error::new(
                 ErrorKind::Cancelled,
                 "the connector was shut down",
             ));
+        }
+        if st.queue.is_empty() && st.urgent.is_empty() && st.in_flight == 0 {
+            st.pace.restart();
         }
         let id = st.next_id;
         st.next_id += 1;
@@ -341,50 +372,15 @@ impl Prefetcher {
             st.queue.insert((id, i));
         }
         st.objects.insert(id, obj);
-        let spawn = self.spawn_count(&st, n_chunks);
-        st.threads += spawn;
+        let n = spawn_count(&st, n_chunks);
+        st.threads += n;
         drop(st);
-        let failed = self.spawn(spawn);
+        let failed = spawn(sh, n);
         if failed > 0 {
             sh.lock().threads -= failed;
         }
         sh.work.notify_all();
         Ok(id)
-    }
-
-    /// How many fetchers to start for `new_tasks` more tasks (called with the lock held; the
-    /// caller adds the result to `threads` before unlocking and then calls [`Self::spawn`]).
-    fn spawn_count(&self, st: &State, new_tasks: usize) -> usize {
-        let room = self.shared.max_in_flight.saturating_sub(st.threads);
-        let pending = st.queue.len() + st.urgent.len();
-        let busy_or_idle_enough = st.idle;
-        room.min(pending.saturating_sub(busy_or_idle_enough))
-            .min(new_tasks.max(1))
-    }
-
-    /// Starts `n` fetcher threads; returns how many could not be started (the caller takes
-    /// them off `threads`). Never takes the state lock.
-    fn spawn(&self, n: usize) -> usize {
-        let mut failed = 0;
-        if n == 0 {
-            return 0;
-        }
-        let mut handles = self.threads.lock().unwrap_or_else(|p| p.into_inner());
-        for _ in 0..n {
-            let shared = Arc::clone(&self.shared);
-            let spawned = std::thread::Builder::new()
-                .name("ossmc-fetch".into())
-                .stack_size(FETCHER_STACK)
-                .spawn(move || fetcher(shared));
-            match spawned {
-                Ok(h) => handles.push(h),
-                Err(e) => {
-                    log::warn!("cannot start a fetcher thread: {e}");
-                    failed += 1;
-                }
-            }
-        }
-        failed
     }
 
     /// Closes an object: frees its buffers, drops its queued chunks, cancels its requests.
@@ -510,7 +506,23 @@ impl Prefetcher {
                     sh.work.notify_one();
                 }
                 // The copy runs unlocked: the segments keep their buffers alive.
-                return Ok(Some(copy_segments(&segments, &mut buf[..want])));
+                let n = copy_segments(&segments, &mut buf[..want]);
+                let dropped_meanwhile = segments
+                    .iter()
+                    .any(|(b, _, _)| b.lingering.load(Ordering::Acquire));
+                drop(segments);
+                if dropped_meanwhile {
+                    // This reader may have held the last reference: hand the buffers on.
+                    let mut st = sh.lock();
+                    if reclaim_lingering(&mut st.mem) {
+                        trim_pool(&mut st);
+                        sh.work.notify_one();
+                    }
+                    let released = std::mem::take(&mut st.mem.released);
+                    drop(st);
+                    drop(released);
+                }
+                return Ok(Some(n));
             }
             // Nothing to copy yet: make sure what we need is being fetched first.
             let idx = (offset / sh.chunk_size) as u32;
@@ -585,11 +597,11 @@ impl Prefetcher {
                 added += 1;
             }
         }
-        let spawn = self.spawn_count(st, added);
-        st.threads += spawn;
-        if spawn > 0 {
+        let n = spawn_count(st, added);
+        st.threads += n;
+        if n > 0 {
             // Spawning takes the thread-list lock, never the state lock: safe here.
-            st.threads -= self.spawn(spawn);
+            st.threads -= spawn(&self.shared, n);
         }
         self.shared.work.notify_all();
     }
@@ -609,13 +621,48 @@ impl Drop for Prefetcher {
         }
         sh.work.notify_all();
         sh.data.notify_all();
-        let handles = std::mem::take(&mut *self.threads.lock().unwrap_or_else(|p| p.into_inner()));
+        let handles = std::mem::take(&mut *sh.threads.lock().unwrap_or_else(|p| p.into_inner()));
         for h in handles {
             if h.join().is_err() {
                 log::error!("a fetcher thread panicked");
             }
         }
     }
+}
+
+/// How many fetchers to start for `new_tasks` more tasks (called with the lock held; the
+/// caller adds the result to `threads` before unlocking and then calls [`spawn`]).
+fn spawn_count(st: &State, new_tasks: usize) -> usize {
+    let room = st.pace.limit().saturating_sub(st.threads);
+    let pending = st.queue.len() + st.urgent.len();
+    let busy_or_idle_enough = st.idle;
+    room.min(pending.saturating_sub(busy_or_idle_enough))
+        .min(new_tasks.max(1))
+}
+
+/// Starts `n` fetcher threads; returns how many could not be started (the caller takes them
+/// off `threads`). Never takes the state lock.
+fn spawn(sh: &Arc<Shared>, n: usize) -> usize {
+    let mut failed = 0;
+    if n == 0 {
+        return 0;
+    }
+    let mut handles = sh.threads.lock().unwrap_or_else(|p| p.into_inner());
+    for _ in 0..n {
+        let shared = Arc::clone(sh);
+        let spawned = std::thread::Builder::new()
+            .name("ossmc-fetch".into())
+            .stack_size(FETCHER_STACK)
+            .spawn(move || fetcher(shared));
+        match spawned {
+            Ok(h) => handles.push(h),
+            Err(e) => {
+                log::warn!("cannot start a fetcher thread: {e}");
+                failed += 1;
+            }
+        }
+    }
+    failed
 }
 
 /// Copies the segments into `out` in order; several threads for big multi-chunk reads.
@@ -643,8 +690,8 @@ fn copy_segments(segments: &[(Arc<Buffer>, usize, usize)], out: &mut [u8]) -> us
     total
 }
 
-/// Returns a buffer's bytes to the budget (and the buffer to the pool when it is full-size
-/// and no reader still copies from it; a reader that does frees it when its copy is done).
+/// Returns a buffer's bytes to the budget, or the buffer to the pool when it is full-size. A
+/// buffer a reader still copies from lingers until the copy is done.
 fn free_buffer(mem: &mut Memory, buf: Arc<Buffer>) {
     let cap = buf.data.len() as u64;
     match Arc::try_unwrap(buf) {
@@ -653,8 +700,30 @@ fn free_buffer(mem: &mut Memory, buf: Arc<Buffer>) {
             mem.held -= cap;
             mem.released.push(b.data);
         }
-        Err(_) => mem.held -= cap,
+        Err(shared) => {
+            shared.lingering.store(true, Ordering::Release);
+            mem.lingering.push(shared);
+        }
     }
+}
+
+/// Moves the lingering buffers no reader copies from any more to the pool (full-size ones)
+/// or off the books. Returns whether any was reclaimed.
+fn reclaim_lingering(mem: &mut Memory) -> bool {
+    let before = mem.lingering.len();
+    let mut still = Vec::with_capacity(before);
+    for b in std::mem::take(&mut mem.lingering) {
+        match Arc::try_unwrap(b) {
+            Ok(b) if b.data.len() as u64 == mem.full => mem.pool.push(b.data),
+            Ok(b) => {
+                mem.held -= b.data.len() as u64;
+                mem.released.push(b.data);
+            }
+            Err(b) => still.push(b),
+        }
+    }
+    mem.lingering = still;
+    mem.lingering.len() < before
 }
 
 /// Gives back the buffer of a fetch whose bytes are not kept.
@@ -703,6 +772,9 @@ struct Task {
     buffer: Option<ChunkBuf>,
     /// Bytes reserved against the limit.
     reserved: u64,
+    /// When the request started, and under which level of requests in flight.
+    started: Instant,
+    generation: u64,
 }
 
 /// The fetcher thread's loop.
@@ -741,6 +813,15 @@ fn fetcher(sh: Arc<Shared>) {
             &mut data[..task.len],
         );
         st = sh.lock();
+        if result.is_ok() {
+            let secs = task.started.elapsed().as_secs_f64();
+            if st.pace.completed(task.generation, task.len as u64, secs) && !st.shutdown {
+                let n = spawn_count(&st, st.pace.limit());
+                st.threads += n;
+                st.threads -= spawn(&sh, n);
+                sh.work.notify_all();
+            }
+        }
         complete(&sh, &mut st, task.id, task.idx, task.reserved, data, result);
         trim_pool(&mut st);
         let released = std::mem::take(&mut st.mem.released);
@@ -752,8 +833,21 @@ fn fetcher(sh: Arc<Shared>) {
     st.threads -= 1;
 }
 
-/// Takes the next chunk to fetch, if there is one and room for it.
+/// Takes the next chunk to fetch, if there is one, room for it, and a free slot.
 fn take_task(sh: &Shared, st: &mut State) -> Option<Task> {
+    if st.in_flight >= st.pace.limit() {
+        return None;
+    }
+    let task = take_queued(sh, st);
+    if task.is_none() {
+        // A slot without work: the reader or the memory limit sets the pace now.
+        st.pace.starved();
+    }
+    task
+}
+
+/// Takes the next queued chunk, urgent ones first, if there is room for it.
+fn take_queued(sh: &Shared, st: &mut State) -> Option<Task> {
     // Urgent chunks first, in the order readers asked for them.
     while let Some(&(id, idx)) = st.urgent.front() {
         let valid = st
@@ -798,7 +892,7 @@ fn start_task(sh: &Shared, st: &mut State, id: u64, idx: u32) -> Task {
     // Full-size chunks reuse pooled buffers (the pool's bytes are already counted in `held`),
     // and a chunk already read is recycled rather than a new buffer allocated: fresh memory
     // costs page faults, and keeping read chunks only helps callers that seek back.
-    if len == full && st.mem.pool.is_empty() {
+    if len == full && st.mem.pool.is_empty() && !reclaim_lingering(&mut st.mem) {
         evict_consumed(st);
     }
     let (buffer, reserved) = if len == full {
@@ -827,6 +921,8 @@ fn start_task(sh: &Shared, st: &mut State, id: u64, idx: u32) -> Task {
         len,
         buffer,
         reserved,
+        started: Instant::now(),
+        generation: st.pace.generation(),
     }
 }
 
@@ -866,6 +962,9 @@ fn make_room(sh: &Shared, st: &mut State, need: u64, urgent: bool) -> bool {
     loop {
         if fits(st) {
             return true;
+        }
+        if reclaim_lingering(&mut st.mem) {
+            continue;
         }
         // A small chunk cannot use a pooled buffer: give one back instead.
         if need != full {
@@ -959,7 +1058,7 @@ fn complete(
             return;
         }
     };
-    let buffer = Arc::new(Buffer { data });
+    let buffer = Buffer::new(data);
     let Some(expected) = obj.meta.crc64 else {
         obj.chunks[idx as usize].slot = Slot::Ready(buffer);
         return;
