@@ -10,6 +10,10 @@ use crate::store::{ListEntry, ListEtag, Snapshot};
 /// The owner id shown in listings (OSS shows the account id).
 pub const OWNER_ID: &str = "1234567890123456";
 
+/// The `<Owner>` element of an object, with [`OWNER_ID`].
+const OWNER_XML: &str =
+    "<Owner><ID>1234567890123456</ID><DisplayName>1234567890123456</DisplayName></Owner>";
+
 /// Escapes text for an XML element. Control characters are sent as they are, as OSS does:
 /// such keys need `encoding-type=url` to survive an XML parser.
 pub fn xml_escape(s: &str, out: &mut String) {
@@ -70,13 +74,16 @@ pub fn url_encode(s: &str, out: &mut String) {
     }
 }
 
-/// Appends the upper-case hex of `bytes`.
-fn push_upper_hex(bytes: &[u8], out: &mut String) {
+/// Appends the upper-case hex of a digest.
+fn push_upper_hex(bytes: &[u8; 16], out: &mut String) {
     const DIGITS: &[u8; 16] = b"0123456789ABCDEF";
-    for &b in bytes {
-        out.push(DIGITS[usize::from(b >> 4)] as char);
-        out.push(DIGITS[usize::from(b & 15)] as char);
+    let mut hex = [0u8; 32];
+    for (pair, &b) in hex.chunks_exact_mut(2).zip(bytes) {
+        pair[0] = DIGITS[usize::from(b >> 4)];
+        pair[1] = DIGITS[usize::from(b & 15)];
     }
+    // Hex digits are ASCII.
+    out.push_str(std::str::from_utf8(&hex).unwrap_or_default());
 }
 
 /// Appends `n` in decimal (without the formatting machinery: a page writes a thousand).
@@ -91,9 +98,8 @@ fn push_u64(mut n: u64, out: &mut String) {
             break;
         }
     }
-    for &d in &buf[i..] {
-        out.push(d as char);
-    }
+    // Decimal digits are ASCII.
+    out.push_str(std::str::from_utf8(&buf[i..]).unwrap_or_default());
 }
 
 /// `2025-03-14T12:00:00.000Z`
@@ -119,12 +125,17 @@ impl Writer {
     /// `<name>text</name>`, text escaped (and url-encoded when asked and `encoded`).
     fn elem(&mut self, name: &str, text: &str, encoded: bool) {
         self.open(name);
+        self.text(text, encoded);
+        self.close(name);
+    }
+
+    /// Text escaped (and url-encoded when asked and `encoded`).
+    fn text(&mut self, text: &str, encoded: bool) {
         if encoded && self.url {
             url_encode(text, &mut self.out);
         } else {
             xml_escape(text, &mut self.out);
         }
-        self.close(name);
     }
 
     fn open(&mut self, name: &str) {
@@ -199,30 +210,27 @@ pub fn render(bucket: &str, p: &Params, page: &Page<'_>, snap: &Snapshot<'_>) ->
             etag: ListEtag::Text("".into()),
             last_modified: SystemTime::UNIX_EPOCH,
         });
-        w.out.push_str("<Contents>");
-        w.elem("Key", key, true);
+        // The markup between the values goes out in whole pieces: a page writes a
+        // thousand of these.
+        w.out.push_str("<Contents><Key>");
+        w.text(key, true);
         if !matches!(&date, Some((t, _)) if *t == e.last_modified) {
             date = Some((e.last_modified, iso8601(e.last_modified)));
         }
+        w.out.push_str("</Key><LastModified>");
         if let Some((_, text)) = &date {
-            w.raw("LastModified", text);
+            w.out.push_str(text);
         }
-        w.out.push_str("<ETag>\"");
+        w.out.push_str("</LastModified><ETag>\"");
         match &e.etag {
             ListEtag::Digest(d) => push_upper_hex(d, &mut w.out),
             ListEtag::Text(t) => w.out.push_str(t),
         }
-        w.out.push_str("\"</ETag>");
-        w.raw("Type", "Normal");
-        w.open("Size");
+        w.out.push_str("\"</ETag><Type>Normal</Type><Size>");
         push_u64(e.size, &mut w.out);
-        w.close("Size");
-        w.raw("StorageClass", "Standard");
+        w.out.push_str("</Size><StorageClass>Standard</StorageClass>");
         if p.owner {
-            w.out.push_str("<Owner>");
-            w.raw("ID", OWNER_ID);
-            w.raw("DisplayName", OWNER_ID);
-            w.out.push_str("</Owner>");
+            w.out.push_str(OWNER_XML);
         }
         w.out.push_str("</Contents>");
     }
@@ -265,8 +273,12 @@ mod tests {
         }
         assert_eq!(s, "0 7 10 4095 18446744073709551615 ");
         let mut s = String::new();
-        push_upper_hex(&[0x00, 0x5b, 0xff], &mut s);
-        assert_eq!(s, "005BFF");
+        push_upper_hex(&[0x00, 0x5b, 0xff, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 0xa0], &mut s);
+        assert_eq!(s, "005BFF0102030405060708090A0B0CA0");
+        assert_eq!(
+            OWNER_XML,
+            format!("<Owner><ID>{OWNER_ID}</ID><DisplayName>{OWNER_ID}</DisplayName></Owner>")
+        );
     }
 
     #[test]

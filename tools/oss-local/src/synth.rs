@@ -193,15 +193,17 @@ impl SyntheticIndex {
     }
 
     fn name_at(&self, i: usize) -> &[u8] {
-        self.name(&self.entries[i]).as_bytes()
+        let e = &self.entries[i];
+        // Bytes, not `str`: slicing the arena as bytes skips the char-boundary checks.
+        &self.arena.as_bytes()[e.start as usize..e.start as usize + e.len as usize]
     }
 
     /// The index of the first key `>= bound` (`len()` if none). Walks in order ask for the
-    /// entry at or just after the previous answer, so `hint` and `hint + 1` are tried
+    /// entry just after the previous answer (or at it), so `hint + 1` and `hint` are tried
     /// before a binary search.
     pub fn lower_bound(&self, hint: usize, bound: &[u8]) -> usize {
         let n = self.entries.len();
-        for i in [hint, hint + 1] {
+        for i in [hint + 1, hint] {
             if i <= n
                 && (i == n || self.name_at(i) >= bound)
                 && (i == 0 || self.name_at(i - 1) < bound)
