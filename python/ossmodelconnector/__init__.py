@@ -15,31 +15,13 @@ Opening starts prefetching in open order; reading copies from memory. See
 :class:`OssModelConnector`, :class:`OssObject` and :mod:`ossmodelconnector.errors`.
 """
 
+from . import errors as _errors
 from ._native import ffi as _ffi, lib as _lib
 from .connector import OssModelConnector, OssObjectInfo
-from .errors import (
-    AccessDeniedError,
-    CancelledError,
-    CorruptedDataError,
-    CredentialsError,
-    CredentialsProviderError,
-    InternalError,
-    InvalidArgumentError,
-    InvalidConfigError,
-    InvalidCredentialsError,
-    InvalidUriError,
-    LocalFileError,
-    NetworkError,
-    NoSuchBucketError,
-    NoSuchKeyError,
-    NotFoundError,
-    ObjectChangedError,
-    OssIOError,
-    OssModelConnectorError,
-    ProtocolError,
-    RequestTimeoutError,
-    ServerError,
-)
+
+# The exception classes, exactly as errors.__all__ lists them (a star import, rather than
+# assigning globals, keeps them visible to type checkers).
+from .errors import *  # noqa: F403
 from .reader import OssObject
 
 #: The version of this package.
@@ -47,31 +29,10 @@ __version__ = "0.1.0"
 #: The version of the loaded libossmc, e.g. ``"0.1.0"``.
 library_version = _ffi.string(_lib.ossmc_version()).decode("ascii")
 
-__all__ = [
-    "OssModelConnector",
-    "OssObjectInfo",
-    "OssObject",
-    "OssModelConnectorError",
-    "InvalidArgumentError",
-    "InvalidUriError",
-    "InvalidConfigError",
-    "CredentialsError",
-    "InvalidCredentialsError",
-    "CredentialsProviderError",
-    "NotFoundError",
-    "NoSuchBucketError",
-    "NoSuchKeyError",
-    "AccessDeniedError",
-    "OssIOError",
-    "ObjectChangedError",
-    "CorruptedDataError",
-    "ServerError",
-    "ProtocolError",
-    "LocalFileError",
-    "CancelledError",
-    "NetworkError",
-    "RequestTimeoutError",
-    "InternalError",
-    "__version__",
-    "library_version",
-]
+# errors.__all__ also names exception_class_for_status, the bindings' map from a status code to
+# its class: it stays in ossmodelconnector.errors, out of the package's namespace.
+del exception_class_for_status  # noqa: F821  (bound by the star import)
+
+__all__ = ["OssModelConnector", "OssObjectInfo", "OssObject"]
+__all__ += [name for name in _errors.__all__ if name != "exception_class_for_status"]
+__all__ += ["__version__", "library_version"]
