@@ -183,7 +183,9 @@ fn child(o: &Opts) {
             .unwrap_or_else(|e| panic!("open: {e}"))
         })
         .collect();
+    let open_secs = t0.elapsed().as_secs_f64();
     let mut buf = vec![0u8; 4 << 20];
+    let mut first_byte_secs = None;
     let mut total = 0u64;
     for r in readers.iter_mut() {
         let seed = synthetic::seed(r.key());
@@ -193,6 +195,7 @@ fn child(o: &Opts) {
             if n == 0 {
                 break;
             }
+            first_byte_secs.get_or_insert_with(|| t0.elapsed().as_secs_f64());
             if o.verify {
                 if let Some(p) = synthetic::first_mismatch(seed, at, &buf[..n]) {
                     panic!("{}: wrong byte at {}", r.key(), at + p as u64);
@@ -214,6 +217,8 @@ fn child(o: &Opts) {
         serde_json::json!({
             "bytes": total,
             "secs": secs,
+            "open_secs": open_secs,
+            "first_byte_secs": first_byte_secs,
             "cpu_secs": cpu,
             "vmhwm_kib": status_kib("VmHWM:"),
             "peak_bytes_held": stats.peak_bytes_held,
