@@ -5,10 +5,11 @@
   connection, ``--latency-ms`` before every response). Request counts and peaks come from
   ``GET /_stats``.
 * :class:`NginxServer`: nginx sending the same shards from tmpfs with sendfile, a server that
-  no contender wrote. The shards are written by ``bench/server``'s writer; the configuration
-  differs from ``bench/server``'s in two ways the loaders need: a second ``server`` block answers
-  virtual-hosted requests (``Host: BUCKET.localhost``, which osstorchconnector always sends),
-  and requests are logged to a file so that they can be counted per run like ``/_stats`` does.
+  no contender wrote; the shards are written by :func:`write_shards`. This is the one nginx
+  launcher of the benchmarks: ``bench/server/bench_server.py`` (oss-local against nginx with
+  curl) uses it too, without the two things only the loaders need: a second ``server`` block
+  answering virtual-hosted requests (``Host: BUCKET.localhost``, which osstorchconnector always
+  sends), and an access log so that requests can be counted per run like ``/_stats`` does.
 """
 
 from __future__ import annotations
@@ -17,20 +18,14 @@ import os
 import shutil
 import socket
 import subprocess
-import sys
 import time
 from pathlib import Path
-from typing import Dict, List, Optional
+from typing import Dict, List, Optional, Union
 
 from driver import REPO
 from workload import BUCKET, Model
 
-sys.path.insert(0, str(REPO / "bench" / "server"))
-from bench_server import write_shards  # noqa: E402  (BUCKET there is "bench" too)
-
-from ossmc_testkit import OssLocal  # noqa: E402
-
-assert BUCKET == "bench", "bench/server writes shards under the bucket 'bench'"
+from ossmc_testkit import OssLocal, synthetic as syn
 
 
 def find_oss_local(explicit: Optional[str] = None) -> Path:
@@ -91,37 +86,50 @@ def _free_port() -> int:
         return s.getsockname()[1]
 
 
+def _children(pid: int) -> List[int]:
+    """The processes whose parent is ``pid`` (nginx's workers)."""
+    out = []
+    for entry in Path("/proc").iterdir():
+        if entry.name.isdigit():
+            try:
+                stat = (entry / "stat").read_text()
+            except OSError:
+                continue
+            if int(stat.rsplit(")", 1)[1].split()[1]) == pid:
+                out.append(int(entry.name))
+    return out
+
+
 class NginxServer:
-    """nginx with a private prefix serving ``root`` (``root/BUCKET/KEY``) on 127.0.0.1."""
+    """nginx with a private prefix serving ``root`` (``root/BUCKET/KEY``) on 127.0.0.1.
+
+    ``count_requests`` logs one line per response to ``access_log`` so that :meth:`counters`
+    can count a run's requests; a pure throughput measurement turns it off (no log at all).
+    ``virtual_hosts`` adds the ``server`` block for ``Host: BUCKET.localhost``."""
 
     name = "nginx"
 
-    def __init__(self, root: Path, workdir: Path, workers: str = "auto") -> None:
+    def __init__(
+        self,
+        root: Path,
+        workdir: Path,
+        workers: Union[int, str] = "auto",
+        *,
+        count_requests: bool = True,
+        virtual_hosts: bool = True,
+    ) -> None:
         self.port = _free_port()
         self.prefix = workdir / "nginx"
         (self.prefix / "logs").mkdir(parents=True, exist_ok=True)
-        self.access_log = self.prefix / "logs" / "access.log"
-        conf = self.prefix / "nginx.conf"
-        conf.write_text(
-            f"""
-worker_processes {workers};
-pid {self.prefix}/nginx.pid;
-error_log {self.prefix}/logs/error.log warn;
-user root;
-events {{ worker_connections 4096; }}
-http {{
-    log_format counted '$status $body_bytes_sent';
-    access_log {self.access_log} counted;
-    sendfile on;
-    tcp_nopush on;
-    keepalive_requests 1000000;
-    keepalive_timeout 120s;
-    client_body_temp_path {self.prefix}/tmp_body;
-    proxy_temp_path {self.prefix}/tmp_proxy;
-    fastcgi_temp_path {self.prefix}/tmp_fastcgi;
-    uwsgi_temp_path {self.prefix}/tmp_uwsgi;
-    scgi_temp_path {self.prefix}/tmp_scgi;
-    server {{
+        self.access_log: Optional[Path] = self.prefix / "logs" / "access.log" if count_requests else None
+        if self.access_log is not None:
+            logging = f"""    log_format counted '$status $body_bytes_sent';
+    access_log {self.access_log} counted;"""
+        else:
+            logging = "    access_log off;"
+        if virtual_hosts:
+            # The path-style server must stay the default for Host: 127.0.0.1 / localhost.
+            servers = f"""    server {{
         listen 127.0.0.1:{self.port} default_server;
         root {root};
         location / {{ }}
@@ -131,7 +139,33 @@ http {{
         server_name {BUCKET}.localhost;
         root {root / BUCKET};
         location / {{ }}
-    }}
+    }}"""
+        else:
+            servers = f"""    server {{
+        listen 127.0.0.1:{self.port};
+        root {root};
+        location / {{ }}
+    }}"""
+        conf = self.prefix / "nginx.conf"
+        conf.write_text(
+            f"""
+worker_processes {workers};
+pid {self.prefix}/nginx.pid;
+error_log {self.prefix}/logs/error.log warn;
+user root;
+events {{ worker_connections 4096; }}
+http {{
+{logging}
+    sendfile on;
+    tcp_nopush on;
+    keepalive_requests 1000000;
+    keepalive_timeout 120s;
+    client_body_temp_path {self.prefix}/tmp_body;
+    proxy_temp_path {self.prefix}/tmp_proxy;
+    fastcgi_temp_path {self.prefix}/tmp_fastcgi;
+    uwsgi_temp_path {self.prefix}/tmp_uwsgi;
+    scgi_temp_path {self.prefix}/tmp_scgi;
+{servers}
 }}
 """
         )
@@ -154,7 +188,13 @@ http {{
         self.pid = self.proc.pid
         self._lines = 0
 
-    def _count(self) -> int:
+    def pids(self) -> List[int]:
+        """The master and its workers, for measuring the server's CPU time."""
+        return [self.proc.pid, *_children(self.proc.pid)]
+
+    def _count(self) -> Optional[int]:
+        if self.access_log is None:
+            return None
         try:
             with open(self.access_log, "rb") as f:
                 return sum(1 for _ in f)
@@ -162,21 +202,37 @@ http {{
             return 0
 
     def reset(self) -> None:
-        self._lines = self._count()
+        self._lines = self._count() or 0
 
     def counters(self) -> Dict[str, Optional[int]]:
         # nginx writes its log line when a response ends; the driver has exited by now.
-        return {"requests": self._count() - self._lines, "get_requests": None, "peak_in_flight": None,
-                "peak_connections": None, "connections": None, "server_bytes": None}
+        lines = self._count()
+        return {"requests": None if lines is None else lines - self._lines, "get_requests": None,
+                "peak_in_flight": None, "peak_connections": None, "connections": None, "server_bytes": None}
 
     def close(self) -> None:
         if self.proc.poll() is None:
-            self.proc.terminate()
+            self.proc.terminate()  # SIGTERM: fast shutdown
             try:
                 self.proc.wait(timeout=10)
             except subprocess.TimeoutExpired:
                 self.proc.kill()
                 self.proc.wait()
+
+
+def write_shards(root: Path, keys: List[str], size: int) -> None:
+    """Writes each key's synthetic bytes (``size`` of them) to ``root/BUCKET/KEY``."""
+    buf = bytearray(8 << 20)
+    for key in keys:
+        path = root / BUCKET / key
+        path.parent.mkdir(parents=True, exist_ok=True)
+        s = syn.seed(key)
+        with open(path, "wb") as f:
+            for off in range(0, size, len(buf)):
+                n = min(len(buf), size - off)
+                view = memoryview(buf)[:n]
+                syn.fill_into(s, off, view)
+                f.write(view)
 
 
 def write_model(root: Path, model: Model) -> None:
@@ -215,6 +271,7 @@ __all__: List[str] = [
     "NginxServer",
     "find_oss_local",
     "write_model",
+    "write_shards",
     "ensure_hosts_entry",
     "tmpfs_dir",
     "remove",

@@ -28,7 +28,6 @@ import platform
 import re
 import shlex
 import shutil
-import socket
 import statistics
 import subprocess
 import sys
@@ -40,23 +39,20 @@ from typing import Dict, List, Sequence, Tuple
 
 REPO = Path(__file__).resolve().parents[2]
 sys.path.insert(0, str(REPO / "tools" / "testkit" / "python"))
+# The nginx launcher, the shard writer and the oss-local lookup are the loader benchmark's
+# (bench/harness, run by bench/run): both benchmarks start nginx the same way.
+sys.path.insert(0, str(REPO / "bench" / "harness"))
 
 from ossmc_testkit import OssLocal, synthetic as syn  # noqa: E402
+from servers import NginxServer, find_oss_local, write_shards  # noqa: E402
+from workload import BUCKET  # noqa: E402  ("bench")
 
-BUCKET = "bench"
 MODEL = "m"
 SECTION = "## oss-local vs nginx"
 BEGIN, END = "<!-- server:begin -->", "<!-- server:end -->"
 
 
 # ---- helpers ------------------------------------------------------------------------------
-
-
-def free_port() -> int:
-    """A port that was free a moment ago (nginx needs a fixed one in its config)."""
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 def cpu_seconds(pids: Sequence[int]) -> float:
@@ -70,109 +66,6 @@ def cpu_seconds(pids: Sequence[int]) -> float:
             continue
         total += int(fields[11]) + int(fields[12])  # utime, stime
     return total / tick
-
-
-def children(pid: int) -> List[int]:
-    out = []
-    for entry in Path("/proc").iterdir():
-        if entry.name.isdigit():
-            try:
-                stat = (entry / "stat").read_text()
-            except OSError:
-                continue
-            if int(stat.rsplit(")", 1)[1].split()[1]) == pid:
-                out.append(int(entry.name))
-    return out
-
-
-def release_binary() -> Path:
-    env = os.environ.get("OSS_LOCAL_BIN")
-    if env:
-        return Path(env)
-    for d in filter(None, [os.environ.get("CARGO_TARGET_DIR"), str(REPO / "target")]):
-        p = Path(d) / "release" / "oss-local"
-        if p.is_file():
-            return p
-    sys.exit("no release oss-local found: run `cargo build --release -p oss-local` or set OSS_LOCAL_BIN")
-
-
-# ---- contenders ---------------------------------------------------------------------------
-
-
-class Nginx:
-    """nginx with a private prefix serving ``root`` on 127.0.0.1:port, sendfile on."""
-
-    def __init__(self, root: Path, workdir: Path, workers: int):
-        self.port = free_port()
-        self.prefix = workdir / "nginx"
-        (self.prefix / "logs").mkdir(parents=True, exist_ok=True)
-        conf = self.prefix / "nginx.conf"
-        conf.write_text(
-            f"""
-worker_processes {workers};
-pid {self.prefix}/nginx.pid;
-error_log {self.prefix}/logs/error.log warn;
-user root;
-events {{ worker_connections 4096; }}
-http {{
-    access_log off;
-    sendfile on;
-    tcp_nopush on;
-    keepalive_requests 1000000;
-    keepalive_timeout 120s;
-    client_body_temp_path {self.prefix}/tmp_body;
-    proxy_temp_path {self.prefix}/tmp_proxy;
-    fastcgi_temp_path {self.prefix}/tmp_fastcgi;
-    uwsgi_temp_path {self.prefix}/tmp_uwsgi;
-    scgi_temp_path {self.prefix}/tmp_scgi;
-    server {{
-        listen 127.0.0.1:{self.port};
-        root {root};
-        location / {{ }}
-    }}
-}}
-"""
-        )
-        self.proc = subprocess.Popen(
-            ["nginx", "-p", str(self.prefix), "-c", str(conf), "-g", "daemon off;"],
-            stdin=subprocess.DEVNULL,
-        )
-        deadline = time.monotonic() + 10
-        while True:
-            try:
-                socket.create_connection(("127.0.0.1", self.port), timeout=1).close()
-                break
-            except OSError:
-                if self.proc.poll() is not None or time.monotonic() > deadline:
-                    raise RuntimeError(f"nginx did not start; see {self.prefix}/logs/error.log")
-                time.sleep(0.05)
-        self.endpoint = f"http://127.0.0.1:{self.port}"
-
-    def pids(self) -> List[int]:
-        return [self.proc.pid, *children(self.proc.pid)]
-
-    def close(self) -> None:
-        if self.proc.poll() is None:
-            self.proc.terminate()  # SIGTERM: fast shutdown
-            try:
-                self.proc.wait(timeout=10)
-            except subprocess.TimeoutExpired:
-                self.proc.kill()
-                self.proc.wait()
-
-
-def write_shards(root: Path, keys: List[str], size: int) -> None:
-    buf = bytearray(8 << 20)
-    for key in keys:
-        path = root / BUCKET / key
-        path.parent.mkdir(parents=True, exist_ok=True)
-        s = syn.seed(key)
-        with open(path, "wb") as f:
-            for off in range(0, size, len(buf)):
-                n = min(len(buf), size - off)
-                view = memoryview(buf)[:n]
-                syn.fill_into(s, off, view)
-                f.write(view)
 
 
 # ---- measurements -------------------------------------------------------------------------
@@ -289,7 +182,7 @@ def main() -> None:
     work = ranges(keys, size, args.ranges)
     expect = [last - first + 1 for _, first, last in work]
     total = sum(expect)
-    binary = release_binary()
+    binary = find_oss_local()
 
     shm = Path(tempfile.mkdtemp(prefix="ossmc-bench-", dir="/dev/shm"))
     tmp = Path(tempfile.mkdtemp(prefix="ossmc-bench-"))
@@ -297,7 +190,8 @@ def main() -> None:
     try:
         print(f"writing {args.shards} x {args.shard_mib} MiB to {shm} ...", flush=True)
         write_shards(shm, keys, size)
-        nginx = Nginx(shm, tmp, args.nginx_workers)
+        # Plain nginx: no access log (it would cost time) and no virtual hosts (curl uses path style).
+        nginx = NginxServer(shm, tmp, args.nginx_workers, count_requests=False, virtual_hosts=False)
         oss = OssLocal(["--no-auth", "--model", f"{BUCKET}/{MODEL}:{args.shards}:{args.shard_mib}"], bin_path=binary)
         contenders = {"nginx": (nginx.endpoint, nginx.pids), "oss-local": (oss.endpoint, lambda: [oss.pid])}
         configs = {}
