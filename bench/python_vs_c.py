@@ -22,27 +22,19 @@ source tree, so both sides use the very same library build.
 
 from __future__ import annotations
 
-import argparse
 import json
 import os
 import platform
-import re
 import statistics
 import subprocess
 import sys
-import tempfile
-import time
 from pathlib import Path
 
-ROOT = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(ROOT / "tools" / "testkit" / "python"))
-sys.path.insert(0, str(ROOT / "bench"))
-from ossmc_testkit import synthetic  # noqa: E402
-from ossmc_testkit.oss_local import TEST_ACCESS_KEY_ID, TEST_ACCESS_KEY_SECRET, OssLocal  # noqa: E402
+sys.path.insert(0, str(Path(__file__).resolve().parent))  # loadcompare, however this is started
+import loadcompare  # noqa: E402
+from loadcompare import ROOT, MiB  # noqa: E402
 
-BUCKET, MODEL = "bench", "model"
 BEGIN, END = "<!-- python-vs-c:begin -->", "<!-- python-vs-c:end -->"
-MiB = 1 << 20
 
 # The Python contender, run in its own process: the document's loop, timed like load_model.
 CHILD = r"""
@@ -77,32 +69,14 @@ print(json.dumps({{"bytes": total, "secs": secs}}))
 """
 
 
-def parse_args():
-    target = Path(os.environ.get("CARGO_TARGET_DIR") or ROOT / "target")
-    ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    ap.add_argument("--shards", type=int, default=4)
-    ap.add_argument("--mib", type=int, default=256, help="MiB per shard")
-    ap.add_argument("--rounds", type=int, default=5)
-    ap.add_argument("--in-flight", type=int, default=16)
-    ap.add_argument("--oss-local", default=str(target / "release" / "oss-local"))
-    ap.add_argument("--library", default=str(target / "release" / "libossmc.so"))
-    ap.add_argument("--load-model", default=str(target / "bench-examples-c" / "load_model"))
-    ap.add_argument("--results", default=str(ROOT / "bench" / "RESULTS.md"))
-    return ap.parse_args()
-
-
-def uris(a) -> list:
-    return [f"oss://{BUCKET}/{synthetic.shard_key(MODEL, i, a.shards)}" for i in range(1, a.shards + 1)]
-
-
 def run_python(a, endpoint: str, work: Path, verify: bool) -> dict:
     script = CHILD.format(
         package=str(ROOT / "python"),
-        testkit=str(ROOT / "tools" / "testkit" / "python"),
+        testkit=str(loadcompare.TESTKIT),
         endpoint=endpoint,
         cred=str(work / "cred.json"),
         config=str(work / "config.json"),
-        uris=uris(a),
+        uris=loadcompare.shard_uris(a),
         verify=verify,
     )
     env = dict(os.environ, OSSMC_LIBRARY=a.library, OSSMC_HEADER=str(ROOT / "include" / "ossmc.h"))
@@ -115,66 +89,16 @@ def run_python(a, endpoint: str, work: Path, verify: bool) -> dict:
     return r
 
 
-def run_c(a, endpoint: str, work: Path, verify: bool) -> dict:
-    from c_load_model import checksum
-
-    cmd = [a.load_model, "-c", str(work / "cred.json"), "-f", str(work / "config.json")]
-    if verify:
-        cmd.append("-s")
-    p = subprocess.run([*cmd, endpoint, *uris(a)], capture_output=True, text=True, timeout=1800)
-    if p.returncode != 0:
-        raise SystemExit(f"load_model failed ({p.returncode}): {p.stderr[-800:]}")
-    total = re.search(r"^total (\d+) bytes in ([0-9.]+) s", p.stdout, re.M)
-    if total is None:
-        raise SystemExit(f"load_model printed no total: {p.stdout[-400:]}")
-    if verify:
-        for i, uri in enumerate(uris(a), 1):
-            key = synthetic.shard_key(MODEL, i, a.shards)
-            m = re.search(rf"^{re.escape(uri)} (\d+) bytes sum ([0-9a-f]{{16}})$", p.stdout, re.M)
-            if m is None or int(m.group(1)) != a.mib * MiB or int(m.group(2), 16) != checksum(key, a.mib * MiB):
-                raise SystemExit(f"load_model read wrong bytes for {uri}")
-    return {"bytes": int(total.group(1)), "secs": float(total.group(2))}
-
-
-def gbps(r: dict) -> float:
-    return r["bytes"] / r["secs"] / 1e9
-
-
 def main() -> None:
-    a = parse_args()
-    for path in (a.oss_local, a.library, a.load_model):
-        if not Path(path).is_file():
-            raise SystemExit(f"{path} is missing; see the build commands at the top of {__file__}")
-    started = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())
-    load0 = os.getloadavg()[0]
-    server_args = ["--model", f"{BUCKET}/{MODEL}:{a.shards}:{a.mib}"]
-    with tempfile.TemporaryDirectory() as tmp, OssLocal(
-        server_args, bin_path=a.oss_local, stderr=subprocess.DEVNULL
-    ) as server:
-        work = Path(tmp)
-        (work / "cred.json").write_text(
-            json.dumps({"AccessKeyId": TEST_ACCESS_KEY_ID, "AccessKeySecret": TEST_ACCESS_KEY_SECRET})
-        )
-        (work / "config.json").write_text(
-            json.dumps(
-                {
-                    "logLevel": 2,
-                    "logPath": str(work / "connector.log"),
-                    "auditPath": "/dev/null",
-                    "prefetch": {"vcpus": 1, "workers": a.in_flight, "chunkSize": 8 * MiB, "memoryLimit": 2 << 30},
-                }
-            )
-        )
-        run_python(a, server.endpoint, work, verify=True)
-        run_c(a, server.endpoint, work, verify=True)
-        py, c = [], []
-        for i in range(a.rounds):
-            order = [("python", py), ("c", c)] if i % 2 == 0 else [("c", c), ("python", py)]
-            for name, out in order:
-                run = run_python if name == "python" else run_c
-                out.append(gbps(run(a, server.endpoint, work, False)))
-            print(f"round {i + 1}: Python {py[-1]:.3f} GB/s, C {c[-1]:.3f} GB/s", file=sys.stderr)
-    load1 = os.getloadavg()[0]
+    a = loadcompare.parse_args(__doc__, __file__, [("--library", "release/libossmc.so")])
+    run = loadcompare.compare(
+        a,
+        [
+            ("Python", lambda endpoint, work, verify: run_python(a, endpoint, work, verify)),
+            ("C", lambda endpoint, work, verify: loadcompare.run_load_model(a, endpoint, work, verify)),
+        ],
+    )
+    py, c = run.rates["Python"], run.rates["C"]
     mp, mc = statistics.median(py), statistics.median(c)
     ratio = mp / mc
     verdict = (
@@ -188,9 +112,9 @@ def main() -> None:
             "## Python API (readinto) against the C API",
             "",
             f"Generated by `python3 bench/python_vs_c.py --shards {a.shards} --mib {a.mib} --rounds {a.rounds}` "
-            f"on {started}. Machine: {os.cpu_count()} CPUs, {platform.system()} {platform.release()}, "
-            f"Python {platform.python_version()}; load average {load0:.1f} at the start, {load1:.1f} at the end "
-            "(other work was running when it is above the CPU count).",
+            f"on {run.started}. Machine: {os.cpu_count()} CPUs, {platform.system()} {platform.release()}, "
+            f"Python {platform.python_version()}; load average {run.load_before:.1f} at the start, "
+            f"{run.load_after:.1f} at the end (other work was running when it is above the CPU count).",
             "",
             f"Workload: {a.shards} x {a.mib} MiB synthetic shards from one release oss-local on 127.0.0.1, read "
             "alternately by `OssModelConnector` + `readinto` (Python, cffi over the release libossmc.so) and "
@@ -201,20 +125,14 @@ def main() -> None:
             "",
             "| contender | median GB/s | best GB/s | rounds (GB/s) |",
             "|---|---:|---:|---|",
-            f"| ossmc Python readinto | {mp:.3f} | {max(py):.3f} | {', '.join(f'{x:.3f}' for x in py)} |",
-            f"| ossmc C load_model | {mc:.3f} | {max(c):.3f} | {', '.join(f'{x:.3f}' for x in c)} |",
+            loadcompare.table_row("ossmc Python readinto", py),
+            loadcompare.table_row("ossmc C load_model", c),
             "",
             f"Python / C (medians): **{ratio:.3f}** ({verdict}).",
             END,
         ]
     )
-    results = Path(a.results)
-    text = results.read_text() if results.exists() else "# Benchmark results\n"
-    if BEGIN in text and END in text:
-        text = text[: text.index(BEGIN)] + section + text[text.index(END) + len(END) :]
-    else:
-        text = text.rstrip("\n") + "\n\n" + section + "\n"
-    results.write_text(text)
+    loadcompare.write_section(Path(a.results), BEGIN, END, section)
     print(section)
 
 
