@@ -328,8 +328,8 @@ fn main() {
         }
         fast_times.push(secs);
         eprintln!(
-            "FastList run {run}: {secs:.3} s, {} requests",
-            fast_requests[run]
+            "FastList run {run}: {secs:.3} s, {} requests, CPU s client {:.2} server {:.2}",
+            fast_requests[run], fast_cpu[run].0, fast_cpu[run].1
         );
     }
     let mut sorted = fast_times.clone();

@@ -10,8 +10,9 @@
 //! - [`plan`]: the schedule: unlisted intervals, requests in flight, what to send next.
 //! - this module: the threads that send the requests and feed the answers to the plan.
 //!
-//! The result holds every key of the plain listing exactly once. It happens to come out in key
-//! order, but only the set is promised. Memory is the result itself plus the pages in flight.
+//! The result holds every key of the plain listing exactly once, in no particular order: each
+//! page's keys are appended as the page comes, so the result is complete the moment the last
+//! page is in. Memory is the result itself plus the pages in flight.
 
 pub(crate) mod keyspace;
 pub(crate) mod plan;

@@ -165,7 +165,8 @@ pub struct Plan {
     global: Alphabet,
     gallop_level: u32,
     gallops_in_flight: usize,
-    chunks: Vec<Vec<ObjectInfo>>,
+    /// The keys kept so far, page after page in the order pages came.
+    objects: Vec<ObjectInfo>,
     stats: PlanStats,
 }
 
@@ -188,7 +189,7 @@ impl Plan {
             global: Alphabet::new(),
             gallop_level: 1,
             gallops_in_flight: 0,
-            chunks: Vec::new(),
+            objects: Vec::new(),
             stats: PlanStats::default(),
         }
     }
@@ -414,17 +415,11 @@ impl Plan {
         }
     }
 
-    /// Every key listed, sorted by key, once [`Plan::is_done`].
+    /// Every key listed, once [`Plan::is_done`]; not in key order (pages are kept in the
+    /// order they came, so nothing is left to do once the last one is in).
     pub fn into_objects(mut self) -> Vec<ObjectInfo> {
-        // Chunks hold disjoint ranges, each in order: sorting them by their first key and
-        // concatenating gives the whole listing in key order.
-        self.chunks.sort_unstable_by(|a, b| a[0].key.cmp(&b[0].key));
-        let total = self.chunks.iter().map(Vec::len).sum();
-        let mut out = Vec::with_capacity(total);
-        for chunk in self.chunks {
-            out.extend(chunk);
-        }
-        out
+        self.objects.shrink_to_fit();
+        self.objects
     }
 
     /// The unlisted intervals with their expected key counts, for debugging the schedule.
@@ -520,24 +515,15 @@ impl Plan {
         Ok(())
     }
 
-    /// Moves the objects in `ranges` (disjoint, increasing) out of `objects` into chunks.
+    /// Moves the objects in `ranges` (disjoint, increasing) out of `objects` into the
+    /// result.
     fn take_keys(&mut self, objects: &mut Vec<ObjectInfo>, ranges: Vec<std::ops::Range<usize>>) {
         if ranges.len() == 1 && ranges[0].start == 0 && ranges[0].end == objects.len() {
-            self.chunks.push(std::mem::take(objects));
+            self.objects.append(objects);
             return;
         }
-        // Merge ranges that touch, so adjacent intervals share one chunk.
-        let mut merged: Vec<std::ops::Range<usize>> = Vec::new();
-        for r in ranges {
-            match merged.last_mut() {
-                Some(m) if m.end == r.start => m.end = r.end,
-                _ => merged.push(r),
-            }
-        }
-        for r in merged.into_iter().rev() {
-            let mut chunk: Vec<ObjectInfo> = objects.drain(r.clone()).collect();
-            chunk.shrink_to_fit();
-            self.chunks.push(chunk);
+        for r in ranges.into_iter().rev() {
+            self.objects.extend(objects.drain(r));
         }
     }
 
