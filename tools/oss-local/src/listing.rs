@@ -216,7 +216,14 @@ pub fn list<'a>(snap: &'a Snapshot<'_>, p: &Params) -> Page<'a> {
         items: Vec::with_capacity(p.max_keys.min(MAX_MAX_KEYS)),
         truncated: false,
     };
-    while let Some(key) = snap.first_ge(&bound) {
+    // The key just returned, when the walk resumes right after it.
+    let mut after_key: Option<&str> = None;
+    loop {
+        let next = match after_key {
+            Some(k) => snap.first_after(k, &bound),
+            None => snap.first_ge(&bound),
+        };
+        let Some(key) = next else { break };
         if !key.starts_with(prefix) {
             break;
         }
@@ -230,6 +237,7 @@ pub fn list<'a>(snap: &'a Snapshot<'_>, p: &Params) -> Page<'a> {
         let item = match rolled {
             Some(cp) => {
                 set_past_prefix(&mut bound, cp);
+                after_key = None;
                 if !p.after.is_empty() && cp.as_bytes() <= p.after.as_bytes() {
                     continue;
                 }
@@ -237,6 +245,7 @@ pub fn list<'a>(snap: &'a Snapshot<'_>, p: &Params) -> Page<'a> {
             }
             None => {
                 set_just_after(&mut bound, key);
+                after_key = Some(key);
                 Item::Key(key)
             }
         };

@@ -385,6 +385,21 @@ impl Snapshot<'_> {
         }
     }
 
+    /// The first key after `key` (which `first_ge` or this returned last) in byte order:
+    /// what `first_ge(bound)` gives for `bound` = `key` + `\0`, found without a search
+    /// when `key` is the synthetic key the walk is at and no upload can come between.
+    pub fn first_after(&self, key: &str, bound: &[u8]) -> Option<&str> {
+        if let UploadsView::Memory(m) = &self.uploads {
+            let synth = &self.bucket.synthetic;
+            let at = self.cursor.get();
+            if m.is_empty() && synth.is_key_at(at, key) {
+                self.cursor.set(at + 1);
+                return synth.key_at(at + 1);
+            }
+        }
+        self.first_ge(bound)
+    }
+
     /// The listing facts of `key` (which `first_ge` returned).
     pub fn entry(&self, key: &str) -> Option<ListEntry<'_>> {
         match &self.uploads {

@@ -215,6 +215,16 @@ impl SyntheticIndex {
             .partition_point(|e| self.name(e).as_bytes() < bound)
     }
 
+    /// Whether `key` is the very name stored for entry `i` (the same bytes of the arena, as
+    /// [`SyntheticIndex::key_at`] gave it): a walk can then step to `i + 1` without
+    /// comparing keys.
+    pub fn is_key_at(&self, i: usize, key: &str) -> bool {
+        self.entries.get(i).is_some_and(|e| {
+            (key.as_ptr() as usize).wrapping_sub(self.arena.as_ptr() as usize) == e.start as usize
+                && key.len() == e.len as usize
+        })
+    }
+
     /// The key at `i`, if `i < len()`.
     pub fn key_at(&self, i: usize) -> Option<&str> {
         self.entries.get(i).map(|e| self.name(e))
@@ -228,7 +238,9 @@ impl SyntheticIndex {
 
     /// The index of `key`, trying `hint` first.
     pub fn find(&self, hint: usize, key: &str) -> Option<usize> {
-        if hint < self.entries.len() && self.name_at(hint) == key.as_bytes() {
+        if self.is_key_at(hint, key)
+            || (hint < self.entries.len() && self.name_at(hint) == key.as_bytes())
+        {
             return Some(hint);
         }
         self.entries
@@ -323,6 +335,13 @@ mod tests {
         let obj = idx.get(&k).unwrap();
         assert_eq!(obj.size, synthetic::key_size(17));
         assert_eq!(idx.first_ge(k.as_bytes()), Some(k.as_str()));
+        let i = idx.lower_bound(0, k.as_bytes());
+        let stored = idx.key_at(i).unwrap();
+        assert!(idx.is_key_at(i, stored));
+        // Equal text elsewhere is not the stored name.
+        assert!(!idx.is_key_at(i, &k));
+        assert!(!idx.is_key_at(i + 1, stored));
+        assert_eq!(idx.find(i, &k), Some(i));
         assert!(idx.get("p/nope").is_none());
         assert_eq!(obj.etag, derived_etag(&k, obj.size, 0));
         let shard = idx.get(&synthetic::shard_key("m", 2, 3)).unwrap();
