@@ -597,7 +597,10 @@ impl Prefetcher {
                 added += 1;
             }
         }
-        let n = spawn_count(st, added);
+        // The chunk the reader is blocked on may go beyond the current pace (see `take_task`):
+        // make sure a thread is free for it.
+        let n = spawn_count(st, added)
+            .max(usize::from(st.idle == 0 && st.threads < st.pace.ceiling()));
         st.threads += n;
         if n > 0 {
             // Spawning takes the thread-list lock, never the state lock: safe here.
@@ -836,7 +839,13 @@ fn fetcher(sh: Arc<Shared>) {
 /// Takes the next chunk to fetch, if there is one, room for it, and a free slot.
 fn take_task(sh: &Shared, st: &mut State) -> Option<Task> {
     if st.in_flight >= st.pace.limit() {
-        return None;
+        // Slots are full, but a reader blocked on a chunk does not wait for one: a random
+        // read would otherwise queue behind a whole round of prefetching.
+        return if st.in_flight < st.pace.ceiling() {
+            take_blocking_chunk(sh, st)
+        } else {
+            None
+        };
     }
     let task = take_queued(sh, st);
     if task.is_none() {
@@ -844,6 +853,23 @@ fn take_task(sh: &Shared, st: &mut State) -> Option<Task> {
         st.pace.starved();
     }
     task
+}
+
+/// Takes the first urgent chunk a reader is blocked on (not one wanted only to complete a CRC
+/// check), if there is room for it.
+fn take_blocking_chunk(sh: &Shared, st: &mut State) -> Option<Task> {
+    let at = st.urgent.iter().position(|&(id, idx)| {
+        st.objects.get(&id).is_some_and(|o| {
+            o.demanded.contains(&idx) && matches!(o.chunks[idx as usize].slot, Slot::Queued)
+        })
+    })?;
+    let (id, idx) = st.urgent[at];
+    let len = st.objects[&id].chunk_range(idx).1;
+    if !make_room(sh, st, len as u64, true) {
+        return None;
+    }
+    st.urgent.remove(at);
+    Some(start_task(sh, st, id, idx))
 }
 
 /// Takes the next queued chunk, urgent ones first, if there is room for it.

@@ -65,6 +65,11 @@ impl Pace {
         self.limit
     }
 
+    /// The configured most requests in flight.
+    pub(crate) fn ceiling(&self) -> usize {
+        self.max
+    }
+
     /// The generation to give a request starting now.
     pub(crate) fn generation(&self) -> u64 {
         self.generation
