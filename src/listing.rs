@@ -6,6 +6,7 @@
 //! [`list_page`] takes every paging parameter explicitly so that a parallel lister can split
 //! a key space with `start-after` and walk each part with continuation tokens.
 
+use std::cell::RefCell;
 use std::io::Read;
 use std::time::SystemTime;
 
@@ -89,32 +90,74 @@ pub(crate) fn list_page(
             Ok(r) => r,
             Err(a) => return a,
         };
-        // Sized from Content-Length up front: a page is a few hundred KiB, and growing the
-        // buffer by doubling copies it several times.
-        let expected = resp.body.content_length().unwrap_or(0).min(MAX_PAGE_BYTES);
-        let mut text = Vec::with_capacity(expected as usize + 1);
-        if let Err(e) = resp
-            .body
-            .as_reader()
-            .take(MAX_PAGE_BYTES)
-            .read_to_end(&mut text)
-        {
-            let err = crate::client::body_error(&req, &e, text.len() as u64, 0);
-            ex.client().record_ok(&req, &resp, text.len() as u64);
-            return Attempt::Retry(err);
-        }
-        ex.client().record_ok(&req, &resp, text.len() as u64);
-        match parse_page(&text) {
-            Ok(page) => Attempt::Done(page),
-            Err(msg) => Attempt::Fail(
-                Error::new(
-                    ErrorKind::Protocol,
-                    format!("the ListObjectsV2 response is malformed: {msg}"),
-                )
-                .with_object(bucket, None),
-            ),
-        }
+        let expected = resp.body.content_length().unwrap_or(0).min(MAX_PAGE_BYTES) as usize;
+        PAGE_BUF.with_borrow_mut(|buf| {
+            let read = read_body(&mut resp.body.as_reader(), buf, expected);
+            let got = match &read {
+                Ok(n) | Err((_, n)) => *n,
+            };
+            ex.client().record_ok(&req, &resp, got as u64);
+            let outcome = match read {
+                Err((e, got)) => {
+                    Attempt::Retry(crate::client::body_error(&req, &e, got as u64, 0))
+                }
+                Ok(n) => match parse_page(&buf[..n]) {
+                    Ok(page) => Attempt::Done(page),
+                    Err(msg) => Attempt::Fail(
+                        Error::new(
+                            ErrorKind::Protocol,
+                            format!("the ListObjectsV2 response is malformed: {msg}"),
+                        )
+                        .with_object(bucket, None),
+                    ),
+                },
+            };
+            // An unusually big page is not worth keeping memory for.
+            if buf.len() > KEEP_PAGE_BUF {
+                *buf = Vec::new();
+            }
+            outcome
+        })
     })
+}
+
+thread_local! {
+    /// This thread's buffer for listing responses, zero-filled once and reused: a page is a
+    /// few hundred KiB, and a fresh buffer per page costs zeroing and page faults every time.
+    static PAGE_BUF: RefCell<Vec<u8>> = const { RefCell::new(Vec::new()) };
+}
+
+/// The largest page buffer a thread keeps between requests.
+const KEEP_PAGE_BUF: usize = 1 << 20;
+
+/// Reads a response body (at most [`MAX_PAGE_BYTES`]) into `buf`, which is kept at its full,
+/// initialized length so that nothing is zeroed again; returns the number of bytes read, or
+/// the error with the number read before it.
+fn read_body(
+    body: &mut impl Read,
+    buf: &mut Vec<u8>,
+    expected: usize,
+) -> std::result::Result<usize, (std::io::Error, usize)> {
+    const MAX: usize = MAX_PAGE_BYTES as usize;
+    // One byte more than announced, so the end of the body is seen without growing.
+    if buf.len() <= expected {
+        buf.resize(expected + 1, 0);
+    }
+    let mut filled = 0;
+    loop {
+        if filled == buf.len() {
+            if filled >= MAX {
+                return Ok(filled);
+            }
+            buf.resize((filled * 2).clamp(64 << 10, MAX), 0);
+        }
+        match body.read(&mut buf[filled..]) {
+            Ok(0) => return Ok(filled),
+            Ok(n) => filled += n,
+            Err(e) if e.kind() == std::io::ErrorKind::Interrupted => {}
+            Err(e) => return Err((e, filled)),
+        }
+    }
 }
 
 /// Lists every object of `bucket` under `prefix`, page after page.
@@ -273,6 +316,31 @@ mod tests {
         let raw = "<ListBucketResult><IsTruncated>false</IsTruncated>\
                    <Contents><Key>a%20&amp;b</Key><Size>1</Size></Contents></ListBucketResult>";
         assert_eq!(parse_page(raw.as_bytes()).unwrap().objects[0].key, "a%20&b");
+    }
+
+    #[test]
+    fn bodies_are_read_whole_into_a_reused_buffer() {
+        let body: Vec<u8> = (0..200_000u32).map(|i| (i % 251) as u8).collect();
+        let mut buf = Vec::new();
+        // Announced right, announced short (the buffer grows), announced long.
+        for expected in [body.len(), 10, body.len() + 5000] {
+            let n = read_body(&mut &body[..], &mut buf, expected).unwrap();
+            assert_eq!(&buf[..n], &body[..]);
+        }
+        let n = read_body(&mut &b""[..], &mut buf, 0).unwrap();
+        assert_eq!(n, 0);
+        struct Broken;
+        impl Read for Broken {
+            fn read(&mut self, b: &mut [u8]) -> std::io::Result<usize> {
+                if b.len() > 3 {
+                    b[..3].copy_from_slice(b"abc");
+                }
+                Err(std::io::Error::other("reset"))
+            }
+        }
+        let (e, got) = read_body(&mut Broken, &mut buf, 10).unwrap_err();
+        assert_eq!(got, 0);
+        assert_eq!(e.to_string(), "reset");
     }
 
     #[test]

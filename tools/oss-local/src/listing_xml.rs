@@ -5,7 +5,7 @@ use std::fmt::Write as _;
 use std::time::SystemTime;
 
 use crate::listing::{encode_token, Item, Page, Params, Version};
-use crate::store::{ListEntry, ListEtag, Snapshot};
+use crate::store::{ListEntry, Snapshot};
 
 /// The owner id shown in listings (OSS shows the account id).
 pub const OWNER_ID: &str = "1234567890123456";
@@ -72,18 +72,6 @@ pub fn url_encode(s: &str, out: &mut String) {
             i += 1;
         }
     }
-}
-
-/// Appends the upper-case hex of a digest.
-fn push_upper_hex(bytes: &[u8; 16], out: &mut String) {
-    const DIGITS: &[u8; 16] = b"0123456789ABCDEF";
-    let mut hex = [0u8; 32];
-    for (pair, &b) in hex.chunks_exact_mut(2).zip(bytes) {
-        pair[0] = DIGITS[usize::from(b >> 4)];
-        pair[1] = DIGITS[usize::from(b & 15)];
-    }
-    // Hex digits are ASCII.
-    out.push_str(std::str::from_utf8(&hex).unwrap_or_default());
 }
 
 /// Appends `n` in decimal (without the formatting machinery: a page writes a thousand).
@@ -207,7 +195,7 @@ pub fn render(bucket: &str, p: &Params, page: &Page<'_>, snap: &Snapshot<'_>) ->
         // A key removed between the walk and now is shown with what is known.
         let e = snap.entry(key).unwrap_or(ListEntry {
             size: 0,
-            etag: ListEtag::Text("".into()),
+            etag: "".into(),
             last_modified: SystemTime::UNIX_EPOCH,
         });
         // The markup between the values goes out in whole pieces: a page writes a
@@ -222,10 +210,7 @@ pub fn render(bucket: &str, p: &Params, page: &Page<'_>, snap: &Snapshot<'_>) ->
             w.out.push_str(text);
         }
         w.out.push_str("</LastModified><ETag>\"");
-        match &e.etag {
-            ListEtag::Digest(d) => push_upper_hex(d, &mut w.out),
-            ListEtag::Text(t) => w.out.push_str(t),
-        }
+        w.out.push_str(&e.etag);
         w.out.push_str("\"</ETag><Type>Normal</Type><Size>");
         push_u64(e.size, &mut w.out);
         w.out.push_str("</Size><StorageClass>Standard</StorageClass>");
@@ -265,16 +250,13 @@ mod tests {
     }
 
     #[test]
-    fn numbers_and_hex() {
+    fn numbers_and_owner() {
         let mut s = String::new();
         for n in [0, 7, 10, 4095, u64::MAX] {
             push_u64(n, &mut s);
             s.push(' ');
         }
         assert_eq!(s, "0 7 10 4095 18446744073709551615 ");
-        let mut s = String::new();
-        push_upper_hex(&[0x00, 0x5b, 0xff, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 0xa0], &mut s);
-        assert_eq!(s, "005BFF0102030405060708090A0B0CA0");
         assert_eq!(
             OWNER_XML,
             format!("<Owner><ID>{OWNER_ID}</ID><DisplayName>{OWNER_ID}</DisplayName></Owner>")

@@ -78,16 +78,9 @@ pub struct Store {
 #[derive(Debug, Clone)]
 pub struct ListEntry<'a> {
     pub size: u64,
-    pub etag: ListEtag<'a>,
+    /// Upper-case hex, unquoted; borrowed where the store keeps it.
+    pub etag: std::borrow::Cow<'a, str>,
     pub last_modified: SystemTime,
-}
-
-/// An ETag as a listing finds it: a synthetic object's digest (written out as upper-case
-/// hex by the page renderer, with no string made per key), or text, unquoted.
-#[derive(Debug, Clone)]
-pub enum ListEtag<'a> {
-    Digest([u8; 16]),
-    Text(std::borrow::Cow<'a, str>),
 }
 
 /// The content type served for an object stored without one, from its extension.
@@ -408,7 +401,7 @@ impl Snapshot<'_> {
                     let stat = files[i].1;
                     return Some(ListEntry {
                         size: stat.size,
-                        etag: ListEtag::Text(d.listing_etag(key, stat).into()),
+                        etag: d.listing_etag(key, stat).into(),
                         last_modified: stat.mtime,
                     });
                 }
@@ -418,7 +411,7 @@ impl Snapshot<'_> {
                     if let Some(o) = m.get(key.as_bytes()) {
                         return Some(ListEntry {
                             size: o.data.len() as u64,
-                            etag: ListEtag::Text(o.etag.as_str().into()),
+                            etag: o.etag.as_str().into(),
                             last_modified: o.mtime,
                         });
                     }
@@ -428,10 +421,10 @@ impl Snapshot<'_> {
         let synth = &self.bucket.synthetic;
         let i = synth.find(self.meta_cursor.get(), key)?;
         self.meta_cursor.set(i + 1);
-        let (size, digest) = synth.listing_facts(i);
+        let (size, etag) = synth.listing_facts(i);
         Some(ListEntry {
             size,
-            etag: ListEtag::Digest(digest),
+            etag: etag.into(),
             last_modified: synthetic_mtime(),
         })
     }

@@ -60,11 +60,14 @@ pub struct SyntheticIndex {
     arena: String,
     entries: Vec<Entry>,
     shards: Vec<Shard>,
-    /// The ETag digest of each entry, computed once at startup: a listing shows a thousand
-    /// ETags per page, and hashing them on every request cost more than the rest of the
-    /// page (a real server stores them too).
-    etags: Vec<[u8; 16]>,
+    /// The ETag of each entry (upper-case hex, [`ETAG_LEN`] bytes each, in entry order),
+    /// computed once at startup: a listing shows a thousand ETags per page, and hashing them
+    /// on every request cost more than the rest of the page (a real server stores them too).
+    etags: String,
 }
+
+/// The length of a derived ETag.
+const ETAG_LEN: usize = 32;
 
 /// The digest behind [`derived_etag`].
 pub fn derived_digest(key: &str, size: u64, salt: u64) -> [u8; 16] {
@@ -139,24 +142,45 @@ impl SyntheticIndex {
         index
     }
 
-    /// The ETag digest of every entry, the entries split over the available cores.
-    fn digests_in_parallel(&self) -> Vec<[u8; 16]> {
+    /// The ETags of every entry, one after another; the entries are split over the
+    /// available cores.
+    fn digests_in_parallel(&self) -> String {
         let n = self.entries.len();
         let threads = std::thread::available_parallelism().map_or(2, |t| t.get());
         // Small sets are not worth a thread.
         let per = n.div_ceil(threads).max(16 << 10);
-        let mut out = vec![[0u8; 16]; n];
-        std::thread::scope(|s| {
-            for (c, chunk) in out.chunks_mut(per).enumerate() {
-                s.spawn(move || {
-                    for (j, d) in chunk.iter_mut().enumerate() {
-                        let i = c * per + j;
-                        *d = derived_digest(self.name(&self.entries[i]), self.size_at(i), 0);
-                    }
-                });
-            }
+        let parts: Vec<String> = std::thread::scope(|s| {
+            let workers: Vec<_> = (0..n.div_ceil(per))
+                .map(|c| {
+                    s.spawn(move || {
+                        let mut hex = String::with_capacity(per * ETAG_LEN);
+                        for i in c * per..((c + 1) * per).min(n) {
+                            let d = derived_digest(self.name(&self.entries[i]), self.size_at(i), 0);
+                            hex.push_str(&upper_hex(&d));
+                        }
+                        hex
+                    })
+                })
+                .collect();
+            workers
+                .into_iter()
+                .enumerate()
+                // A worker that panicked leaves its part to be computed here.
+                .map(|(c, w)| {
+                    w.join().unwrap_or_else(|_| {
+                        (c * per..((c + 1) * per).min(n))
+                            .map(|i| derived_etag(self.name(&self.entries[i]), self.size_at(i), 0))
+                            .collect()
+                    })
+                })
+                .collect()
         });
-        out
+        parts.concat()
+    }
+
+    /// The ETag of the object at `i` (which must be `< len()`).
+    fn etag_at(&self, i: usize) -> &str {
+        &self.etags[i * ETAG_LEN..(i + 1) * ETAG_LEN]
     }
 
     /// The size of the object at `i` (which must be `< len()`).
@@ -167,10 +191,10 @@ impl SyntheticIndex {
         }
     }
 
-    /// The size and ETag digest of the object at `i` (which must be `< len()`): what a
-    /// listing shows, without the rest of [`SyntheticIndex::object_at`].
-    pub fn listing_facts(&self, i: usize) -> (u64, [u8; 16]) {
-        (self.size_at(i), self.etags[i])
+    /// The size and ETag of the object at `i` (which must be `< len()`): what a listing
+    /// shows, without the rest of [`SyntheticIndex::object_at`].
+    pub fn listing_facts(&self, i: usize) -> (u64, &str) {
+        (self.size_at(i), self.etag_at(i))
     }
 
     fn push(&mut self, key: &str, kind: Kind) {
@@ -263,7 +287,7 @@ impl SyntheticIndex {
                 Kind::Shard(s) => Some(self.shards[s as usize].crc64),
                 Kind::Key(_) => None,
             },
-            etag: upper_hex(&self.etags[i]),
+            etag: self.etag_at(i).to_owned(),
         }
     }
 }
