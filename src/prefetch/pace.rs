@@ -15,7 +15,9 @@
 //! at that level (those started before a change would blur it) and only while every slot had
 //! work: when fetchers wait for room or for chunks, the reader, not the network, sets the pace,
 //! and the level says nothing. A doubling that gains less than [`GROW_GAIN`] ends the probing
-//! at the better of the two levels; probing starts again after the prefetcher falls idle.
+//! at the better of the two levels. Probing starts again after [`REPROBE_ROUNDS`] rounds of
+//! requests at the settled level (one noisy measurement must not cap a long load) and after
+//! the prefetcher falls idle.
 
 /// Requests in flight to start with (or the ceiling, if lower).
 pub(crate) const INITIAL: usize = 16;
@@ -25,6 +27,9 @@ const GROW_GAIN: f64 = 1.2;
 
 /// A level gaining less than this over the previous one is not worth its memory and threads.
 const KEEP_GAIN: f64 = 1.05;
+
+/// A settled level is probed again after this many requests per slot.
+const REPROBE_ROUNDS: usize = 16;
 
 /// The controller. Time is passed in, so the logic is tested without clocks.
 #[derive(Debug)]
@@ -42,6 +47,8 @@ pub(crate) struct Pace {
     /// The previous level and what it delivered (bytes per second).
     previous: Option<(usize, f64)>,
     settled: bool,
+    /// Requests completed since the level settled.
+    since_settled: usize,
 }
 
 impl Pace {
@@ -57,6 +64,7 @@ impl Pace {
             starved: false,
             previous: None,
             settled: INITIAL >= max,
+            since_settled: 0,
         }
     }
 
@@ -85,12 +93,20 @@ impl Pace {
     pub(crate) fn restart(&mut self) {
         self.previous = None;
         self.settled = self.limit >= self.max;
+        self.since_settled = 0;
         self.next_generation();
     }
 
     /// A request of `generation` fetched `bytes` in `secs`. Returns true when the limit grew.
     pub(crate) fn completed(&mut self, generation: u64, bytes: u64, secs: f64) -> bool {
-        if self.settled || generation != self.generation || bytes == 0 {
+        if self.settled {
+            self.since_settled += 1;
+            if self.since_settled >= REPROBE_ROUNDS * self.limit {
+                self.restart();
+            }
+            return false;
+        }
+        if generation != self.generation || bytes == 0 {
             return false;
         }
         self.samples += 1;
@@ -177,9 +193,22 @@ mod tests {
         assert_eq!(p.limit(), 32);
         assert!(!run_level(&mut p, shared));
         assert_eq!(p.limit(), 16, "back to the level that delivered as much");
-        // Settled: further completions change nothing.
+        // Settled: further completions change nothing for a while...
         assert!(!run_level(&mut p, |_| 0.001));
         assert_eq!(p.limit(), 16);
+        // ...then the level is probed again: where more requests now pay, the limit grows.
+        let settled_generation = p.generation();
+        let mut completions = 0;
+        while p.generation() == settled_generation {
+            p.completed(settled_generation, 8 << 20, 0.1);
+            completions += 1;
+        }
+        assert!(
+            completions >= REPROBE_ROUNDS * 16 / 2,
+            "reprobed after {completions}"
+        );
+        assert!(run_level(&mut p, |_| 0.1));
+        assert_eq!(p.limit(), 32);
     }
 
     #[test]
