@@ -98,9 +98,7 @@ pub(crate) fn list_page(
             };
             ex.client().record_ok(&req, &resp, got as u64);
             let outcome = match read {
-                Err((e, got)) => {
-                    Attempt::Retry(crate::client::body_error(&req, &e, got as u64, 0))
-                }
+                Err((e, got)) => Attempt::Retry(crate::client::body_error(&req, &e, got as u64, 0)),
                 Ok(n) => match parse_page(&buf[..n]) {
                     Ok(page) => Attempt::Done(page),
                     Err(msg) => Attempt::Fail(

@@ -882,8 +882,14 @@ mod tests {
         }
         // A byte just above or below a wanted one is not taken for it (borrows between
         // bytes must not make a match).
-        assert_eq!(find_short(b"\x01\x00\x3b\x3d\x80\xff\x3c", [b'<'; 3]), Some(6));
-        assert_eq!(find_short(b"\x3d\x3c\x3c\x3c\x3c\x3c\x3c\x3c", [b'<'; 3]), Some(1));
+        assert_eq!(
+            find_short(b"\x01\x00\x3b\x3d\x80\xff\x3c", [b'<'; 3]),
+            Some(6)
+        );
+        assert_eq!(
+            find_short(b"\x3d\x3c\x3c\x3c\x3c\x3c\x3c\x3c", [b'<'; 3]),
+            Some(1)
+        );
         assert!(same(b"Key", b"Key"));
         assert!(!same(b"Key", b"Kez"));
         assert!(!same(b"Key", b"Keys"));

@@ -213,7 +213,8 @@ pub fn render(bucket: &str, p: &Params, page: &Page<'_>, snap: &Snapshot<'_>) ->
         w.out.push_str(&e.etag);
         w.out.push_str("\"</ETag><Type>Normal</Type><Size>");
         push_u64(e.size, &mut w.out);
-        w.out.push_str("</Size><StorageClass>Standard</StorageClass>");
+        w.out
+            .push_str("</Size><StorageClass>Standard</StorageClass>");
         if p.owner {
             w.out.push_str(OWNER_XML);
         }
