@@ -92,3 +92,37 @@ fn bounded_reads_return_none_while_data_is_on_its_way() {
         Some(0)
     );
 }
+
+#[test]
+fn reading_at_random_stops_prefetching_the_rest_of_the_object() {
+    // Every response waits 300 ms, so prefetching advances by one round of 8 requests at a
+    // time. Two jumps make the object randomly read: its queued chunks leave the prefetch
+    // queue, and only the chunks read (and the rounds already on their way) are fetched, not
+    // the 64 chunks of the object.
+    let server = OssLocal::start(&["--model", "bkt/r:1:64", "--latency-ms", "300"]);
+    let dir = TempDir::new("random-mode");
+    let mut cfg = config(&dir);
+    cfg.prefetch.vcpus = 1;
+    cfg.prefetch.workers = 8;
+    cfg.prefetch.chunk_size = 1 << 20;
+    cfg.prefetch.hold_limit = 0; // a held object is fetched whole for its CRC check
+    let conn = connector(&server, cfg);
+    let key = shard_key("r", 1, 1);
+    let r = conn.open(&format!("oss://bkt/{key}")).unwrap();
+    let mut buf = vec![0u8; 64 << 10];
+    for mib in [40u64, 10, 50, 20, 60] {
+        let off = (mib << 20) + 12345;
+        assert_eq!(r.read_at(off, &mut buf).unwrap(), buf.len());
+        assert_synthetic(&key, off, &buf);
+    }
+    drop(r);
+    let gets = stat(&server, "requests.GetObject");
+    assert!(
+        gets < 40,
+        "{gets} ranged GETs for 5 random reads of a 64-chunk object"
+    );
+    // Read in order again, an object is prefetched again: a fresh open loads every chunk.
+    let mut r = conn.open(&format!("oss://bkt/{key}")).unwrap();
+    let data = read_all(&mut r).unwrap();
+    assert_synthetic(&key, 0, &data);
+}

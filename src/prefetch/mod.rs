@@ -8,11 +8,18 @@
 //! from the queue, as many requests in flight as pay (see [`pace`]), at most
 //! `prefetch.max_in_flight()`.
 //! A read that needs a chunk not fetched yet moves it to an urgent queue served first; the
-//! reader then sleeps on a condition variable until the chunk arrives (never spins).
+//! reader then sleeps on a condition variable until the chunk arrives (never spins). Such a
+//! chunk is fetched at once even when every paced slot is busy, and when it is out of open
+//! order (a seek) no new prefetch request starts until it is in, so the read gets the
+//! bandwidth. An object read at random (two jumps) leaves the prefetch queue: its chunks are
+//! fetched as they are read, a read's chunks all at once; in-order reading brings it back.
 //!
 //! # Memory
 //! Every byte of a chunk buffer counts against `prefetch.memory_limit` from the moment its
-//! request is sent (a reservation) until the buffer is freed; fetchers wait for room. When room
+//! request is sent (a reservation) until the buffer is freed; fetchers wait for room. While
+//! readers keep reading, fetched-but-unread bytes stay within one round of requests (see
+//! [`READER_AWAY`]); the whole limit is for readers that go away to process what they read.
+//! When room
 //! is needed, chunks already read are dropped first (least recently read first) and fetched
 //! again only if read again. A fetch a reader is waiting for may also drop prefetched chunks
 //! nobody is waiting for, latest in open order first; those go back into the queue. Freed
@@ -71,6 +78,19 @@ pub(crate) use fetch::ObjectMeta;
 
 /// Stack size of fetcher threads: they run ureq (and rustls) and little else.
 const FETCHER_STACK: usize = 1 << 20;
+
+/// Reads that jump to another place in an object before it counts as read at random. Two,
+/// so that reading a header at the end and going back to the start is still sequential.
+const RANDOM_AFTER_JUMPS: u32 = 2;
+
+/// In-order chunk boundaries a randomly read object must cross before its prefetching resumes.
+const SEQUENTIAL_AFTER_CHUNKS: u32 = 4;
+
+/// A reader that has not read for this long is away (processing what it read): prefetching
+/// may then fill the memory limit. While readers keep reading, fetched-but-unread bytes stay
+/// within one round of requests: more would not arrive sooner, but it would cost fresh memory
+/// (page faults) and CPU that the readers need.
+const READER_AWAY: std::time::Duration = std::time::Duration::from_millis(50);
 
 /// A read bigger than this, spanning several chunks, is copied by several threads.
 const PARALLEL_COPY_MIN: usize = 32 << 20;
@@ -170,6 +190,16 @@ struct Object {
     /// Chunks a blocked reader needs the data of.
     demanded: BTreeSet<u32>,
     error: Option<Error>,
+    /// Where the last read ended: a read elsewhere (beyond the neighbouring chunk) is a jump.
+    next_offset: u64,
+    /// Jumps so far; at [`RANDOM_AFTER_JUMPS`] the object is read at random.
+    jumps: u32,
+    /// Reads at random: its chunks are fetched when read, not in open order.
+    random: bool,
+    /// Chunk boundaries crossed by consecutive in-order reads since the last jump.
+    streak: u32,
+    /// The chunk the last read started in.
+    last_chunk: u64,
 }
 
 impl Object {
@@ -219,6 +249,17 @@ struct State {
     urgent: VecDeque<(u64, u32)>,
     /// Chunks read to their end, least recently first; may hold stale entries.
     consumed: VecDeque<(u64, u32)>,
+    /// Chunks a reader blocked on out of open order (a seek ahead or back): while they are
+    /// fetched, no new prefetch request starts, so the read gets the bandwidth. May hold
+    /// stale entries (dropped when the chunk is taken or its object closed).
+    jumped: std::collections::HashSet<(u64, u32)>,
+    /// Requests in flight for such chunks.
+    jumped_in_flight: usize,
+    /// When a reader last asked for bytes.
+    last_read: Option<Instant>,
+    /// A fetcher found enough unread bytes while readers were reading (see [`READER_AWAY`]):
+    /// idle fetchers look again once the readers may have gone away.
+    ahead_of_readers: bool,
     in_flight_bytes: u64,
     in_flight: usize,
     /// How many requests may be in flight now (at most the configured `vcpus × workers`).
@@ -284,6 +325,10 @@ impl Prefetcher {
                     queue: BTreeSet::new(),
                     urgent: VecDeque::new(),
                     consumed: VecDeque::new(),
+                    jumped: std::collections::HashSet::new(),
+                    jumped_in_flight: 0,
+                    last_read: None,
+                    ahead_of_readers: false,
                     in_flight_bytes: 0,
                     in_flight: 0,
                     pace: pace::Pace::new(cfg.max_in_flight()),
@@ -342,6 +387,11 @@ impl Prefetcher {
             waiting: 0,
             demanded: BTreeSet::new(),
             error: None,
+            next_offset: 0,
+            jumps: 0,
+            random: false,
+            streak: 0,
+            last_chunk: 0,
         };
         match obj.meta.crc64 {
             None => obj.verified = true,
@@ -391,6 +441,7 @@ impl Prefetcher {
             return;
         };
         obj.cancel.cancel();
+        st.jumped.retain(|&(o, _)| o != id);
         for (i, c) in obj.chunks.into_iter().enumerate() {
             match c.slot {
                 Slot::Queued => {
@@ -441,6 +492,8 @@ impl Prefetcher {
     ) -> Result<Option<usize>> {
         let sh = &self.shared;
         let mut st = sh.lock();
+        st.last_read = Some(Instant::now());
+        follow_access_pattern(&mut st, id, offset, sh.chunk_size);
         let mut waiting_registered = false;
         let result = loop {
             if st.shutdown {
@@ -499,6 +552,7 @@ impl Prefetcher {
                         obj.demanded.clear();
                     }
                 }
+                obj.next_offset = offset + want.min(segments.iter().map(|s| s.2).sum()) as u64;
                 let freed_room = !consumed_now.is_empty();
                 st.consumed.extend(consumed_now);
                 drop(st);
@@ -531,7 +585,8 @@ impl Prefetcher {
                 let obj = st.objects.get_mut(&id).expect("object checked above");
                 obj.waiting += 1;
             }
-            self.demand(&mut st, id, idx);
+            let last = ((offset + want as u64 - 1) / sh.chunk_size) as u32;
+            self.demand(&mut st, id, idx, last);
             if let Some(d) = deadline {
                 let now = Instant::now();
                 if now >= d {
@@ -560,16 +615,37 @@ impl Prefetcher {
     /// Moves what a blocked reader of chunk `idx` needs to the urgent queue: the chunk itself,
     /// and, while the object is unverified and the chunk is held back for the CRC check, every
     /// chunk whose CRC is still unknown.
-    fn demand(&self, st: &mut MutexGuard<'_, State>, id: u64, idx: u32) {
+    fn demand(&self, st: &mut MutexGuard<'_, State>, id: u64, idx: u32, last: u32) {
+        // A randomly read object is not prefetched: ask for the whole read at once (up to a
+        // round of requests), so that a big read is fetched in parallel. In open order the
+        // prefetcher is already on its way.
+        let random = st.objects.get(&id).is_some_and(|o| o.random);
+        let last = if random {
+            last.min(idx.saturating_add(st.pace.limit() as u32 - 1))
+        } else {
+            idx
+        };
+        // The chunk next in open order is not a jump: a sequential reader that caught up with
+        // the prefetcher must not stall it. A randomly read object's chunks always are.
+        if random {
+            st.jumped.extend((idx..=last.max(idx)).map(|i| (id, i)));
+        } else if st.queue.first().is_some_and(|&first| first != (id, idx))
+            && st.queue.contains(&(id, idx))
+        {
+            st.jumped.insert((id, idx));
+        }
         let Some(obj) = st.objects.get_mut(&id) else {
             return;
         };
-        let mut wanted: Vec<u32> = vec![idx];
+        let mut wanted: Vec<u32> = (idx..=last.max(idx)).collect();
+        for &i in &wanted[1..] {
+            obj.demanded.insert(i);
+        }
         let held_back = !obj.verified && (obj.hold || idx == obj.last_index());
         if held_back {
             wanted.extend(
                 (0..obj.chunks.len() as u32)
-                    .filter(|&i| i != idx && obj.chunks[i as usize].crc.is_none()),
+                    .filter(|&i| (i < idx || i > last) && obj.chunks[i as usize].crc.is_none()),
             );
         }
         obj.demanded.insert(idx);
@@ -599,8 +675,8 @@ impl Prefetcher {
         }
         // The chunk the reader is blocked on may go beyond the current pace (see `take_task`):
         // make sure a thread is free for it.
-        let n = spawn_count(st, added)
-            .max(usize::from(st.idle == 0 && st.threads < st.pace.ceiling()));
+        let n =
+            spawn_count(st, added).max(usize::from(st.idle == 0 && st.threads < st.pace.ceiling()));
         st.threads += n;
         if n > 0 {
             // Spawning takes the thread-list lock, never the state lock: safe here.
@@ -628,6 +704,54 @@ impl Drop for Prefetcher {
         for h in handles {
             if h.join().is_err() {
                 log::error!("a fetcher thread panicked");
+            }
+        }
+    }
+}
+
+/// Notes where a read of object `id` starts: after [`RANDOM_AFTER_JUMPS`] jumps the object's
+/// queued chunks leave the prefetch queue (they would take the bandwidth from the chunks
+/// actually read, and fill memory with bytes nobody reads), and after
+/// [`SEQUENTIAL_AFTER_CHUNKS`] in-order chunks its prefetching resumes from there.
+fn follow_access_pattern(st: &mut State, id: u64, offset: u64, chunk_size: u64) {
+    let Some(obj) = st.objects.get_mut(&id) else {
+        return;
+    };
+    let (at, expected) = (offset / chunk_size, obj.next_offset / chunk_size);
+    let previous_chunk = std::mem::replace(&mut obj.last_chunk, at);
+    if offset != obj.next_offset && at.abs_diff(expected) > 1 {
+        obj.jumps += 1;
+        obj.streak = 0;
+        // Repeated attempts at the same place (timed-out waits) are one jump.
+        obj.next_offset = offset;
+        if !obj.random && obj.jumps >= RANDOM_AFTER_JUMPS {
+            obj.random = true;
+            let mut dropped = 0;
+            for (i, c) in obj.chunks.iter_mut().enumerate() {
+                if matches!(c.slot, Slot::Queued) && st.queue.remove(&(id, i as u32)) {
+                    c.slot = Slot::Empty;
+                    dropped += 1;
+                }
+            }
+            log::debug!(
+                "oss://{}/{}: read at random; {dropped} chunks left the prefetch queue",
+                obj.meta.bucket,
+                obj.meta.key
+            );
+        }
+        return;
+    }
+    if at != previous_chunk {
+        obj.streak += 1;
+        if obj.random && obj.streak >= SEQUENTIAL_AFTER_CHUNKS {
+            obj.random = false;
+            obj.jumps = 0;
+            for i in at as usize..obj.chunks.len() {
+                let c = &mut obj.chunks[i];
+                if matches!(c.slot, Slot::Empty) {
+                    c.slot = Slot::Queued;
+                    st.queue.insert((id, i as u32));
+                }
             }
         }
     }
@@ -778,6 +902,8 @@ struct Task {
     /// When the request started, and under which level of requests in flight.
     started: Instant,
     generation: u64,
+    /// A reader blocked on it out of open order (counted in `jumped_in_flight`).
+    jumped: bool,
 }
 
 /// The fetcher thread's loop.
@@ -798,7 +924,14 @@ fn fetcher(sh: Arc<Shared>) {
                 continue;
             }
             st.idle += 1;
-            st = sh.work.wait(st).unwrap_or_else(|p| p.into_inner());
+            st = if st.ahead_of_readers {
+                sh.work
+                    .wait_timeout(st, READER_AWAY)
+                    .unwrap_or_else(|p| p.into_inner())
+                    .0
+            } else {
+                sh.work.wait(st).unwrap_or_else(|p| p.into_inner())
+            };
             st.idle -= 1;
             continue;
         };
@@ -816,6 +949,13 @@ fn fetcher(sh: Arc<Shared>) {
             &mut data[..task.len],
         );
         st = sh.lock();
+        if task.jumped {
+            st.jumped_in_flight -= 1;
+            if st.jumped_in_flight == 0 {
+                // Prefetching paused for this read (see `take_queued`): resume it.
+                sh.work.notify_all();
+            }
+        }
         if result.is_ok() {
             let secs = task.started.elapsed().as_secs_f64();
             if st.pace.completed(task.generation, task.len as u64, secs) && !st.shutdown {
@@ -855,6 +995,23 @@ fn take_task(sh: &Shared, st: &mut State) -> Option<Task> {
     task
 }
 
+/// Bytes fetched and not read yet (chunks kept after being read are not counted).
+fn unread_bytes(sh: &Shared, st: &State) -> u64 {
+    let read: u64 = st
+        .consumed
+        .iter()
+        .filter_map(|&(id, idx)| {
+            let o = st.objects.get(&id)?;
+            let c = &o.chunks[idx as usize];
+            (c.consumed && matches!(c.slot, Slot::Ready(_))).then(|| o.chunk_range(idx).1 as u64)
+        })
+        .sum();
+    let pooled = st.mem.pool.len() as u64 * sh.chunk_size;
+    st.mem
+        .held
+        .saturating_sub(pooled + st.in_flight_bytes + read)
+}
+
 /// Takes the first urgent chunk a reader is blocked on (not one wanted only to complete a CRC
 /// check), if there is room for it.
 fn take_blocking_chunk(sh: &Shared, st: &mut State) -> Option<Task> {
@@ -892,6 +1049,14 @@ fn take_queued(sh: &Shared, st: &mut State) -> Option<Task> {
         st.urgent.pop_front();
         return Some(start_task(sh, st, id, idx));
     }
+    if st.jumped_in_flight > 0 {
+        return None;
+    }
+    st.ahead_of_readers = st.last_read.is_some_and(|t| t.elapsed() < READER_AWAY)
+        && unread_bytes(sh, st) >= st.pace.limit() as u64 * sh.chunk_size;
+    if st.ahead_of_readers {
+        return None;
+    }
     let &(id, idx) = st.queue.first()?;
     let len = st.objects.get(&id)?.chunk_range(idx).1;
     if !make_room(sh, st, len as u64, false) {
@@ -904,6 +1069,8 @@ fn take_queued(sh: &Shared, st: &mut State) -> Option<Task> {
 /// Marks a chunk in flight and reserves its memory (room was made by [`make_room`]).
 fn start_task(sh: &Shared, st: &mut State, id: u64, idx: u32) -> Task {
     let full = sh.chunk_size as usize;
+    let jumped = st.jumped.remove(&(id, idx));
+    st.jumped_in_flight += usize::from(jumped);
     let obj = st.objects.get_mut(&id).expect("task object exists");
     let (start, len) = obj.chunk_range(idx);
     let c = &mut obj.chunks[idx as usize];
@@ -949,6 +1116,7 @@ fn start_task(sh: &Shared, st: &mut State, id: u64, idx: u32) -> Task {
         reserved,
         started: Instant::now(),
         generation: st.pace.generation(),
+        jumped,
     }
 }
 

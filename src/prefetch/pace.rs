@@ -49,6 +49,9 @@ pub(crate) struct Pace {
     settled: bool,
     /// Requests completed since the level settled.
     since_settled: usize,
+    /// The first requests of a load also pay for connecting and for the server warming up:
+    /// judged, they would make the first doubling look better than it is.
+    warming_up: bool,
 }
 
 impl Pace {
@@ -65,6 +68,7 @@ impl Pace {
             previous: None,
             settled: INITIAL >= max,
             since_settled: 0,
+            warming_up: true,
         }
     }
 
@@ -91,6 +95,12 @@ impl Pace {
     /// The prefetcher fell idle (nothing queued or in flight): the next load probes again,
     /// starting from the level this one settled on.
     pub(crate) fn restart(&mut self) {
+        self.reprobe();
+        self.warming_up = true;
+    }
+
+    /// Probes again from the current level (connections are up: no warm-up).
+    fn reprobe(&mut self) {
         self.previous = None;
         self.settled = self.limit >= self.max;
         self.since_settled = 0;
@@ -102,7 +112,7 @@ impl Pace {
         if self.settled {
             self.since_settled += 1;
             if self.since_settled >= REPROBE_ROUNDS * self.limit {
-                self.restart();
+                self.reprobe();
             }
             return false;
         }
@@ -117,8 +127,10 @@ impl Pace {
         if self.samples < (self.limit / 2).max(4) {
             return false;
         }
-        if self.starved {
-            // The reader set the pace: measure this level again.
+        if self.starved || self.warming_up {
+            // The reader set the pace, or connections were still being made: measure this
+            // level again.
+            self.warming_up = false;
             self.next_generation();
             return false;
         }
@@ -170,10 +182,22 @@ mod tests {
         grew
     }
 
+    /// A controller past its warm-up round (whose requests are never judged).
+    fn warmed(max: usize) -> Pace {
+        let mut p = Pace::new(max);
+        let limit = p.limit();
+        assert!(
+            !run_level(&mut p, |_| 1.0),
+            "the warm-up round is not judged"
+        );
+        assert_eq!(p.limit(), limit);
+        p
+    }
+
     #[test]
     fn per_connection_limits_keep_doubling_to_the_ceiling() {
         // 50 MB/s per connection whatever the count: every doubling doubles the total.
-        let mut p = Pace::new(256);
+        let mut p = warmed(256);
         assert_eq!(p.limit(), 16);
         let per_request = (8 << 20) as f64 / 50e6;
         for want in [32, 64, 128, 256] {
@@ -187,7 +211,7 @@ mod tests {
     #[test]
     fn a_shared_bottleneck_settles_on_the_smaller_level() {
         // 2 GB/s shared by every request: doubling gains nothing.
-        let mut p = Pace::new(256);
+        let mut p = warmed(256);
         let shared = |n: usize| (8 << 20) as f64 / (2e9 / n as f64);
         assert!(run_level(&mut p, shared));
         assert_eq!(p.limit(), 32);
@@ -214,7 +238,7 @@ mod tests {
     #[test]
     fn a_link_that_saturates_midway_keeps_the_last_level_that_paid() {
         // 50 MB/s per connection up to 2 GB/s in total.
-        let mut p = Pace::new(256);
+        let mut p = warmed(256);
         let capped = |n: usize| (8 << 20) as f64 / (50e6f64).min(2e9 / n as f64);
         while run_level(&mut p, capped) {}
         // 16 -> 32 (1.6 GB/s) -> 64 (2 GB/s, +25%) -> 128 (2 GB/s, +0%): back to 64.
@@ -223,7 +247,7 @@ mod tests {
 
     #[test]
     fn starved_levels_and_stale_requests_are_not_judged() {
-        let mut p = Pace::new(256);
+        let mut p = warmed(256);
         let g = p.generation();
         p.starved();
         for _ in 0..8 {
@@ -245,16 +269,17 @@ mod tests {
 
     #[test]
     fn a_low_ceiling_is_never_exceeded_and_restart_probes_again() {
-        let mut p = Pace::new(8);
+        let mut p = warmed(8);
         assert_eq!(p.limit(), 8);
         assert!(!run_level(&mut p, |_| 0.1));
         assert_eq!(p.limit(), 8);
 
-        let mut p = Pace::new(256);
+        let mut p = warmed(256);
         let shared = |n: usize| (8 << 20) as f64 / (2e9 / n as f64);
         while run_level(&mut p, shared) {}
         assert_eq!(p.limit(), 16);
         p.restart();
+        assert!(!run_level(&mut p, |_| 0.1), "warming up again");
         assert!(run_level(&mut p, |_| 0.1), "probing again after a restart");
         assert_eq!(p.limit(), 32);
     }
