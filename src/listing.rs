@@ -4,7 +4,8 @@
 //! Every request asks for `encoding-type=url`, so keys with control characters survive the
 //! XML; the url-encoded fields are decoded with plain percent-decoding (`+` stays `+`).
 //! [`list_page`] takes every paging parameter explicitly so that a parallel lister can split
-//! a key space with `start-after` and walk each part with continuation tokens.
+//! a key space with `start-after` and walk each part with continuation tokens. Pages are
+//! parsed by `page_xml`, in one pass and allocating only the keys and ETags kept.
 
 use std::cell::RefCell;
 use std::io::Read;
