@@ -22,8 +22,11 @@
 /// Requests in flight to start with (or the ceiling, if lower).
 pub(crate) const INITIAL: usize = 16;
 
-/// A level must deliver this much more than the previous one to keep doubling.
-const GROW_GAIN: f64 = 1.2;
+/// A level must deliver this much more than the previous one to keep doubling: each request
+/// kept at least 70% of its rate. Where a bottleneck is shared, doubling halves every
+/// request's rate (a gain of 1.0), and a lower bar lets measurement noise on a busy machine
+/// look like a gain.
+const GROW_GAIN: f64 = 1.4;
 
 /// A level gaining less than this over the previous one is not worth its memory and threads.
 const KEEP_GAIN: f64 = 1.05;
@@ -241,7 +244,7 @@ mod tests {
         let mut p = warmed(256);
         let capped = |n: usize| (8 << 20) as f64 / (50e6f64).min(2e9 / n as f64);
         while run_level(&mut p, capped) {}
-        // 16 -> 32 (1.6 GB/s) -> 64 (2 GB/s, +25%) -> 128 (2 GB/s, +0%): back to 64.
+        // 16 -> 32 (1.6 GB/s) -> 64 (2 GB/s, +25%: kept, but not worth doubling again).
         assert_eq!(p.limit(), 64);
     }
 
