@@ -493,7 +493,13 @@ impl Prefetcher {
         let sh = &self.shared;
         let mut st = sh.lock();
         st.last_read = Some(Instant::now());
-        follow_access_pattern(&mut st, id, offset, sh.chunk_size);
+        if follow_access_pattern(&mut st, id, offset, sh.chunk_size) {
+            // Prefetching resumed: idle fetchers (and new ones, up to the pace) take it up.
+            let n = spawn_count(&st, st.queue.len());
+            st.threads += n;
+            st.threads -= spawn(sh, n);
+            sh.work.notify_all();
+        }
         let mut waiting_registered = false;
         let result = loop {
             if st.shutdown {
@@ -712,10 +718,11 @@ impl Drop for Prefetcher {
 /// Notes where a read of object `id` starts: after [`RANDOM_AFTER_JUMPS`] jumps the object's
 /// queued chunks leave the prefetch queue (they would take the bandwidth from the chunks
 /// actually read, and fill memory with bytes nobody reads), and after
-/// [`SEQUENTIAL_AFTER_CHUNKS`] in-order chunks its prefetching resumes from there.
-fn follow_access_pattern(st: &mut State, id: u64, offset: u64, chunk_size: u64) {
+/// [`SEQUENTIAL_AFTER_CHUNKS`] in-order chunks its prefetching resumes from there. Returns
+/// whether chunks went back into the queue.
+fn follow_access_pattern(st: &mut State, id: u64, offset: u64, chunk_size: u64) -> bool {
     let Some(obj) = st.objects.get_mut(&id) else {
-        return;
+        return false;
     };
     let (at, expected) = (offset / chunk_size, obj.next_offset / chunk_size);
     let previous_chunk = std::mem::replace(&mut obj.last_chunk, at);
@@ -739,7 +746,7 @@ fn follow_access_pattern(st: &mut State, id: u64, offset: u64, chunk_size: u64) 
                 obj.meta.key
             );
         }
-        return;
+        return false;
     }
     if at != previous_chunk {
         obj.streak += 1;
@@ -753,8 +760,10 @@ fn follow_access_pattern(st: &mut State, id: u64, offset: u64, chunk_size: u64) 
                     st.queue.insert((id, i as u32));
                 }
             }
+            return true;
         }
     }
+    false
 }
 
 /// How many fetchers to start for `new_tasks` more tasks (called with the lock held; the
