@@ -423,12 +423,8 @@ impl Prefetcher {
         }
         st.objects.insert(id, obj);
         let n = spawn_count(&st, n_chunks);
-        st.threads += n;
+        spawn(sh, &mut st, n);
         drop(st);
-        let failed = spawn(sh, n);
-        if failed > 0 {
-            sh.lock().threads -= failed;
-        }
         sh.work.notify_all();
         Ok(id)
     }
@@ -452,9 +448,7 @@ impl Prefetcher {
             }
         }
         trim_pool(&mut st);
-        let released = std::mem::take(&mut st.mem.released);
-        drop(st);
-        drop(released);
+        unlock(st);
         sh.work.notify_all();
         sh.data.notify_all();
     }
@@ -496,8 +490,7 @@ impl Prefetcher {
         if follow_access_pattern(&mut st, id, offset, sh.chunk_size) {
             // Prefetching resumed: idle fetchers (and new ones, up to the pace) take it up.
             let n = spawn_count(&st, st.queue.len());
-            st.threads += n;
-            st.threads -= spawn(sh, n);
+            spawn(sh, &mut st, n);
             sh.work.notify_all();
         }
         let mut waiting_registered = false;
@@ -558,7 +551,7 @@ impl Prefetcher {
                         obj.demanded.clear();
                     }
                 }
-                obj.next_offset = offset + want.min(segments.iter().map(|s| s.2).sum()) as u64;
+                obj.next_offset = offset + segments.iter().map(|s| s.2).sum::<usize>() as u64;
                 let freed_room = !consumed_now.is_empty();
                 st.consumed.extend(consumed_now);
                 drop(st);
@@ -578,9 +571,7 @@ impl Prefetcher {
                         trim_pool(&mut st);
                         sh.work.notify_one();
                     }
-                    let released = std::mem::take(&mut st.mem.released);
-                    drop(st);
-                    drop(released);
+                    unlock(st);
                 }
                 return Ok(Some(n));
             }
@@ -683,11 +674,7 @@ impl Prefetcher {
         // make sure a thread is free for it.
         let n =
             spawn_count(st, added).max(usize::from(st.idle == 0 && st.threads < st.pace.ceiling()));
-        st.threads += n;
-        if n > 0 {
-            // Spawning takes the thread-list lock, never the state lock: safe here.
-            st.threads -= spawn(&self.shared, n);
-        }
+        spawn(&self.shared, st, n);
         self.shared.work.notify_all();
     }
 }
@@ -766,8 +753,7 @@ fn follow_access_pattern(st: &mut State, id: u64, offset: u64, chunk_size: u64) 
     false
 }
 
-/// How many fetchers to start for `new_tasks` more tasks (called with the lock held; the
-/// caller adds the result to `threads` before unlocking and then calls [`spawn`]).
+/// How many fetchers to start for `new_tasks` more tasks (the caller passes it to [`spawn`]).
 fn spawn_count(st: &State, new_tasks: usize) -> usize {
     let room = st.pace.limit().saturating_sub(st.threads);
     let pending = st.queue.len() + st.urgent.len();
@@ -776,12 +762,12 @@ fn spawn_count(st: &State, new_tasks: usize) -> usize {
         .min(new_tasks.max(1))
 }
 
-/// Starts `n` fetcher threads; returns how many could not be started (the caller takes them
-/// off `threads`). Never takes the state lock.
-fn spawn(sh: &Arc<Shared>, n: usize) -> usize {
-    let mut failed = 0;
+/// Starts `n` fetcher threads and counts those that started in `st.threads`. Called with the
+/// state locked: it takes only the thread-list lock, which is never held while waiting for
+/// the state lock.
+fn spawn(sh: &Arc<Shared>, st: &mut State, n: usize) {
     if n == 0 {
-        return 0;
+        return;
     }
     let mut handles = sh.threads.lock().unwrap_or_else(|p| p.into_inner());
     for _ in 0..n {
@@ -791,14 +777,21 @@ fn spawn(sh: &Arc<Shared>, n: usize) -> usize {
             .stack_size(FETCHER_STACK)
             .spawn(move || fetcher(shared));
         match spawned {
-            Ok(h) => handles.push(h),
-            Err(e) => {
-                log::warn!("cannot start a fetcher thread: {e}");
-                failed += 1;
+            Ok(h) => {
+                handles.push(h);
+                st.threads += 1;
             }
+            Err(e) => log::warn!("cannot start a fetcher thread: {e}"),
         }
     }
-    failed
+}
+
+/// Unlocks the state, then drops the buffers given up meanwhile: unmapping megabytes is not
+/// done while readers and fetchers wait for the lock.
+fn unlock(mut st: MutexGuard<'_, State>) {
+    let released = std::mem::take(&mut st.mem.released);
+    drop(st);
+    drop(released);
 }
 
 /// Copies the segments into `out` in order; several threads for big multi-chunk reads.
@@ -922,13 +915,10 @@ fn fetcher(sh: Arc<Shared>) {
         if st.shutdown {
             break;
         }
-        let task = take_task(&sh, &mut st);
-        // Making room may have given up buffers: drop them unlocked.
-        let released = std::mem::take(&mut st.mem.released);
-        let Some(task) = task else {
-            if !released.is_empty() {
-                drop(st);
-                drop(released);
+        let Some(task) = take_task(&sh, &mut st) else {
+            // Making room may have given up buffers: drop them unlocked, then look again.
+            if !st.mem.released.is_empty() {
+                unlock(st);
                 st = sh.lock();
                 continue;
             }
@@ -944,8 +934,7 @@ fn fetcher(sh: Arc<Shared>) {
             st.idle -= 1;
             continue;
         };
-        drop(st);
-        drop(released);
+        unlock(st);
         let mut data = match task.buffer {
             Some(b) => b,
             None => ChunkBuf::new(task.len),
@@ -969,16 +958,13 @@ fn fetcher(sh: Arc<Shared>) {
             let secs = task.started.elapsed().as_secs_f64();
             if st.pace.completed(task.generation, task.len as u64, secs) && !st.shutdown {
                 let n = spawn_count(&st, st.pace.limit());
-                st.threads += n;
-                st.threads -= spawn(&sh, n);
+                spawn(&sh, &mut st, n);
                 sh.work.notify_all();
             }
         }
         complete(&sh, &mut st, task.id, task.idx, task.reserved, data, result);
         trim_pool(&mut st);
-        let released = std::mem::take(&mut st.mem.released);
-        drop(st);
-        drop(released);
+        unlock(st);
         sh.data.notify_all();
         st = sh.lock();
     }
