@@ -290,6 +290,27 @@ class Run:
         sys.stderr.flush()
         os._exit(0)
 
+    def finish_c_loader(self, cmd: List[str], name: str, report_wall: bool = False, **extra: Any) -> None:
+        """Runs one of the harness's C loaders (``curlload``, ``ossmcload``) as the timed window
+        and finishes with its figures. The loader checks every byte itself and prints one JSON
+        line: bytes, seconds, ttfb (-1 if none), partial, problems and first_problem. CPU and
+        peak RSS are the child's; ``report_wall`` adds this process's view of the time."""
+        self.start()
+        proc = subprocess.run(cmd, capture_output=True, text=True, timeout=(self.deadline_s or 600) * 3 + 30)
+        if report_wall:
+            extra["wall_seconds"] = self.elapsed()
+        if proc.returncode != 0 or not proc.stdout.strip():
+            raise RuntimeError(f"{name} exited with {proc.returncode}: {proc.stderr.strip()[-400:]}")
+        r = json.loads(proc.stdout.strip().splitlines()[-1])
+        self.bytes = int(r["bytes"])
+        self.partial = bool(r.get("partial"))
+        if r["problems"]:
+            self.problem(f"{r['problems']} problems, first: {r['first_problem']}")
+        child = resource.getrusage(resource.RUSAGE_CHILDREN)
+        self.finish(seconds=float(r["seconds"]), ttfb=r["ttfb"] if r["ttfb"] >= 0 else None,
+                    peak_rss=child.ru_maxrss * 1024, cpu_s=child.ru_utime + child.ru_stime, timeline=None,
+                    verify_s=None, **extra)
+
     def fail(self, exc: BaseException) -> None:
         """Reports an exception as the run's outcome (no numbers) and exits."""
         sys.stdout.write(json.dumps({"error": f"{type(exc).__name__}: {exc}"[:2000]}) + "\n")

@@ -12,7 +12,6 @@ makes it a pessimistic limit. Either way CPU time and peak RSS are the child's
 (``RUSAGE_CHILDREN``).
 """
 
-import json
 import mmap
 import resource
 import shutil
@@ -32,21 +31,8 @@ def libcurl(run: driver.Run, work, streams: int) -> None:
         f"{p['endpoint']}/{p['bucket']}/{run.keys[i]} {run.seeds[i]} {off} {n} {int(ranged)}\n"
         for i, off, n, ranged in work
     ))
-    run.start()
-    proc = subprocess.run([p["curlload"], str(streams), str(work_file), str(run.deadline_s or 0)],
-                          capture_output=True, text=True,
-                          timeout=(run.deadline_s or 600) * 3 + 30)
-    if proc.returncode != 0 or not proc.stdout.strip():
-        raise RuntimeError(f"curlload exited with {proc.returncode}: {proc.stderr.strip()[-400:]}")
-    r = json.loads(proc.stdout.strip().splitlines()[-1])
-    run.bytes = int(r["bytes"])
-    run.partial = bool(r.get("partial"))
-    if r["problems"]:
-        run.problem(f"{r['problems']} problems, first: {r['first_problem']}")
-    child = resource.getrusage(resource.RUSAGE_CHILDREN)
-    run.finish(seconds=float(r["seconds"]), ttfb=r["ttfb"] if r["ttfb"] >= 0 else None,
-               peak_rss=child.ru_maxrss * 1024, cpu_s=child.ru_utime + child.ru_stime, timeline=None,
-               verify_s=None, tool="libcurl (curlload)")
+    run.finish_c_loader([p["curlload"], str(streams), str(work_file), str(run.deadline_s or 0)], "curlload",
+                        tool="libcurl (curlload)")
 
 
 def body(run: driver.Run) -> None:

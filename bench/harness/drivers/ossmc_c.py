@@ -9,8 +9,6 @@ peak RSS are the child's (``RUSAGE_CHILDREN``).
 """
 
 import json
-import resource
-import subprocess
 import sys
 from pathlib import Path
 
@@ -32,19 +30,7 @@ def body(run: driver.Run) -> None:
     cmd = [p["options"]["binary"], p["endpoint"], str(cred), str(cfg), str(int(p["buffer"])), str(run.deadline_s or 0)]
     for key, seed, size in zip(run.keys, run.seeds, run.sizes):
         cmd += [f"oss://{p['bucket']}/{key}", str(seed), str(size)]
-    run.start()
-    proc = subprocess.run(cmd, capture_output=True, text=True, timeout=(run.deadline_s or 600) * 3 + 30)
-    wall = run.elapsed()
-    if proc.returncode != 0 or not proc.stdout.strip():
-        raise RuntimeError(f"ossmcload exited with {proc.returncode}: {proc.stderr.strip()[-400:]}")
-    r = json.loads(proc.stdout.strip().splitlines()[-1])
-    run.bytes = int(r["bytes"])
-    run.partial = bool(r.get("partial"))
-    if r["problems"]:
-        run.problem(f"{r['problems']} problems, first: {r['first_problem']}")
-    child = resource.getrusage(resource.RUSAGE_CHILDREN)
-    run.finish(seconds=float(r["seconds"]), ttfb=r["ttfb"] if r["ttfb"] >= 0 else None, wall_seconds=wall,
-               peak_rss=child.ru_maxrss * 1024, cpu_s=child.ru_utime + child.ru_stime, timeline=None, verify_s=None)
+    run.finish_c_loader(cmd, "ossmcload", report_wall=True)
 
 
 driver.main(body)
