@@ -28,4 +28,14 @@ static int check_failures = 0;
         }                                                                                          \
     } while (0)
 
+/* The test's exit status: says how many checks failed, or that all passed. */
+static inline int check_summary(const char *test) {
+    if (check_failures != 0) {
+        fprintf(stderr, "%s: %d check(s) failed\n", test, check_failures);
+        return 1;
+    }
+    printf("%s: all checks passed\n", test);
+    return 0;
+}
+
 #endif

@@ -337,12 +337,7 @@ int main(int argc, char **argv) {
     }
     credentials_callbacks();
 
-    if (check_failures != 0) {
-        fprintf(stderr, "errors: %d check(s) failed\n", check_failures);
-        return 1;
-    }
-    printf("errors: all checks passed\n");
-    return 0;
+    return check_summary("errors");
 usage:
     fprintf(stderr, "usage: errors [-f CONFIG_PATH] ENDPOINT BUCKET KEY\n");
     return 2;

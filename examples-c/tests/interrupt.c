@@ -91,12 +91,7 @@ int main(int argc, char **argv) {
     interrupt_one(conn, argv[optind + 1], argv[optind + 2], FAST_LIST);
     interrupt_one(conn, argv[optind + 1], argv[optind + 2], OPEN);
     ossmc_connector_free(conn);
-    if (check_failures != 0) {
-        fprintf(stderr, "interrupt: %d check(s) failed\n", check_failures);
-        return 1;
-    }
-    printf("interrupt: all checks passed\n");
-    return 0;
+    return check_summary("interrupt");
 usage:
     fprintf(stderr, "usage: interrupt [-f CONFIG_PATH] ENDPOINT BUCKET KEY\n");
     return 2;
