@@ -164,6 +164,28 @@ static void uris_and_missing_things(ossmc_connector *conn) {
     ossmc_list_free(list);
 }
 
+/* ossmc_open_object: the object ossmc_open names by URI, named by bucket and key. */
+static void open_by_bucket_and_key(ossmc_connector *conn) {
+    ossmc_object *obj = (ossmc_object *)(uintptr_t)1;
+    CHECK_STATUS(ossmc_open_object(NULL, bucket, key, &obj), OSSMC_NULL_POINTER);
+    CHECK(obj == NULL);
+    CHECK_STATUS(ossmc_open_object(conn, NULL, key, &obj), OSSMC_NULL_POINTER);
+    CHECK_STATUS(ossmc_open_object(conn, bucket, NULL, &obj), OSSMC_NULL_POINTER);
+    CHECK_STATUS(ossmc_open_object(conn, bucket, key, NULL), OSSMC_NULL_POINTER);
+    obj = (ossmc_object *)(uintptr_t)1;
+    CHECK_STATUS(ossmc_open_object(conn, "Not_A_Bucket", key, &obj), OSSMC_INVALID_ARGUMENT);
+    CHECK(obj == NULL);
+    CHECK_STATUS(ossmc_open_object(conn, bucket, "no/such/key.bin", &obj), OSSMC_NO_SUCH_KEY);
+    CHECK(obj == NULL && DETAIL_IS(last(), key, "no/such/key.bin"));
+    CHECK_STATUS(ossmc_open_object(conn, bucket, key, &obj), OSSMC_OK);
+    if (obj == NULL) return;
+    unsigned char buf[64];
+    size_t n = 0;
+    CHECK_STATUS(ossmc_read(obj, buf, sizeof buf, &n), OSSMC_OK);
+    CHECK(n >= 1 && synth_first_mismatch(synth_seed(key), 0, buf, n) < 0);
+    ossmc_close(obj);
+}
+
 static void object_calls(ossmc_connector *conn) {
     char uri[1100];
     snprintf(uri, sizeof uri, "oss://%s/%s", bucket, key);
@@ -332,6 +354,7 @@ int main(int argc, char **argv) {
     CHECK_STATUS(ossmc_connector_new(endpoint, NULL, config_path, &conn), OSSMC_OK);
     if (conn != NULL) {
         uris_and_missing_things(conn);
+        open_by_bucket_and_key(conn);
         object_calls(conn);
         ossmc_connector_free(conn);
     }
