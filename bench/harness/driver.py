@@ -13,7 +13,13 @@ Measured in the driver's own process:
   ``ttfb``: from the same start to the first body byte handed to the application.
 * ``cpu_s``: user + system CPU seconds of this process in that window (``getrusage``);
   ``peak_rss``: the process's high-water mark (``VmHWM``), ``rss_before``: its resident size
-  before the start (interpreter, numpy, the client library).
+  before the start (interpreter, numpy, the client library, the caller's buffers).
+* ``lib_bytes``, the library's own memory: ``peak_rss - rss_base - caller_buffer_bytes``, where
+  ``rss_base`` is the resident size once the interpreter, numpy and this module are loaded
+  (before the client library is imported, so its import counts as the library's) and
+  ``caller_buffer_bytes`` the buffers the driver allocated for the application's reads
+  (:meth:`Run.buffer`, zero-filled, so resident before the timed window). Drivers that time a
+  C program pass the program's own peak and buffers (baseline 0).
 * ``timeline``: cumulative bytes every ~50 ms, for the throughput-over-time plot.
 
 Verification: every chunk is compared byte for byte with the synthetic content at its offset
@@ -170,7 +176,10 @@ class Run:
 
     ``p`` holds what the orchestrator passed (see ``harness/run.py``): ``endpoint``,
     ``vhost_endpoint``, ``bucket``, ``objects`` (list of ``{"key", "size"}``), ``pattern``
-    (``"seq"`` or ``"random"``), ``reads`` (``[object_index, offset, length]`` for random),
+    (``"seq"`` or ``"random"``), and for ``seq`` ``read`` (``"chunk"``: a reused ``buffer``-byte
+    buffer; ``"shard"``: one buffer the size of a shard) and ``open`` (``"all"``: every shard
+    opened first; ``"one"``: one shard at a time; see ``workload.PATTERNS``), ``reads``
+    (``[object_index, offset, length]`` for random),
     ``buffer``, ``streams``, ``part``, ``max_seconds``, ``options``, ``workdir``,
     ``access_key_id``, ``access_key_secret``, ``region``.
     """
@@ -183,6 +192,11 @@ class Run:
         self.sizes = [int(o["size"]) for o in self.p["objects"]]
         self.keys = [o["key"] for o in self.p["objects"]]
         self.deadline_s = float(self.p.get("max_seconds") or 0)
+        self.read_mode = self.p.get("read") or "chunk"
+        self.open_mode = self.p.get("open") or "all"
+        # Interpreter, numpy, this module and synthcheck: what every Python driver carries.
+        self.rss_base = rss_bytes("VmRSS")
+        self.caller_buffer_bytes = 0
         self._lock = threading.Lock()
         self.bytes = 0
         self.verify_s = 0.0
@@ -196,6 +210,21 @@ class Run:
         self.rss_before = 0
         self.cpu0 = 0.0
         self.cpu_children0 = 0.0
+
+    # -- the application's buffers --
+
+    def buffer(self, size: int) -> bytearray:
+        """A zero-filled (so resident) buffer for the application's reads, counted as the
+        caller's memory rather than the library's. Allocate before :meth:`start`."""
+        self.caller_buffer_bytes += size
+        return bytearray(size)
+
+    def read_buffer(self) -> bytearray:
+        """The one buffer the pattern reads into: ``buffer`` bytes (sequential ``chunk``), the
+        largest shard (sequential ``shard``), or the largest random read."""
+        if self.p["pattern"] != "seq":
+            return self.buffer(max(r[2] for r in self.p["reads"]))
+        return self.buffer(int(self.p["buffer"]) if self.read_mode == "chunk" else max(self.sizes))
 
     # -- the timed window --
 
@@ -249,6 +278,51 @@ class Run:
         with self._lock:
             self.problems.append(text)
 
+    def load_sequential(self, buf: Any, open_obj, readinto, close_obj) -> None:
+        """The sequential load of a stream reader in this run's read and open patterns.
+
+        ``open_obj(i)`` opens shard ``i``; ``readinto(obj, view)`` reads into ``view`` and
+        returns the bytes read (0 or less at the end); ``close_obj(obj)`` releases it. Open
+        ``all`` opens every shard before reading any; ``one`` opens each just before reading it.
+        Each shard is closed once read (:meth:`read_object` says how it is read)."""
+        n = len(self.keys)
+        objs: List[Any] = [open_obj(i) for i in range(n)] if self.open_mode == "all" else [None] * n
+        for i in range(n):
+            if self.out_of_time():
+                break
+            obj = objs[i] if objs[i] is not None else open_obj(i)
+            objs[i] = None
+            done = self.read_object(i, obj, buf, readinto)
+            close_obj(obj)
+            del obj
+            if not done:
+                break
+
+    def read_object(self, i: int, obj: Any, buf: Any, readinto) -> bool:
+        """Reads shard ``i`` from ``obj`` in this run's read pattern: ``chunk`` refills ``buf``
+        from its start until a read returns 0; ``shard`` fills ``buf`` from offset 0 to the
+        shard's size, calling ``readinto`` on what is left until the shard is in it (a stream
+        reader may return less than asked). Every piece is checked at its offset as it arrives.
+        False when the load should stop (out of time, or the shard came short)."""
+        mv = memoryview(buf)
+        size = self.sizes[i]
+        off = 0
+        while not self.out_of_time():
+            view = mv if self.read_mode == "chunk" else mv[off:size]
+            if len(view) == 0:
+                break
+            got = readinto(obj, view)
+            if got is None or got <= 0:
+                break
+            self.got(i, off, view, got)
+            off += got
+        if self.partial:
+            return False
+        if off != size:
+            self.problem(f"{self.keys[i]}: read {off} bytes of {size}")
+            return False
+        return True
+
     def expected_bytes(self) -> int:
         if self.p["pattern"] == "seq":
             return sum(self.sizes)
@@ -280,21 +354,26 @@ class Run:
             "cpu_s": extra.pop("cpu_s", None) if "cpu_s" in extra else cpu + cpu_children,
             "peak_rss": extra.pop("peak_rss", None) or rss_bytes("VmHWM"),
             "rss_before": self.rss_before,
+            "rss_base": extra.pop("rss_base", self.rss_base),
+            "caller_buffer_bytes": extra.pop("caller_buffer_bytes", self.caller_buffer_bytes),
             "verify_s": self.verify_s,
             "timeline": self.timeline,
         }
         out.update(self.extra)
         out.update(extra)
+        out["lib_bytes"] = out["peak_rss"] - out["rss_base"] - out["caller_buffer_bytes"]
         sys.stdout.write(json.dumps(out) + "\n")
         sys.stdout.flush()
         sys.stderr.flush()
         os._exit(0)
 
-    def finish_c_loader(self, cmd: List[str], name: str, report_wall: bool = False, **extra: Any) -> None:
+    def finish_c_loader(self, cmd: List[str], name: str, report_wall: bool = False, buffer_bytes: int = 0,
+                        **extra: Any) -> None:
         """Runs one of the harness's C loaders (``curlload``, ``ossmcload``) as the timed window
         and finishes with its figures. The loader checks every byte itself and prints one JSON
         line: bytes, seconds, ttfb (-1 if none), partial, problems and first_problem. CPU and
-        peak RSS are the child's; ``report_wall`` adds this process's view of the time."""
+        peak RSS are the child's; ``report_wall`` adds this process's view of the time;
+        ``buffer_bytes`` is the program's read buffer (the caller's memory)."""
         self.start()
         proc = subprocess.run(cmd, capture_output=True, text=True, timeout=(self.deadline_s or 600) * 3 + 30)
         if report_wall:
@@ -309,7 +388,7 @@ class Run:
         child = resource.getrusage(resource.RUSAGE_CHILDREN)
         self.finish(seconds=float(r["seconds"]), ttfb=r["ttfb"] if r["ttfb"] >= 0 else None,
                     peak_rss=child.ru_maxrss * 1024, cpu_s=child.ru_utime + child.ru_stime, timeline=None,
-                    verify_s=None, **extra)
+                    verify_s=None, rss_base=0, caller_buffer_bytes=buffer_bytes, **extra)
 
     def fail(self, exc: BaseException) -> None:
         """Reports an exception as the run's outcome (no numbers) and exits."""

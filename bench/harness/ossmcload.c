@@ -5,7 +5,12 @@
  * synthetic content as it arrives (synthcheck.c, ~10 GB/s) instead of load_model's -s checksum,
  * which runs at ~1.7 GB/s on this class of machine and would halve the rate it sits inside.
  *
- *   ossmcload ENDPOINT CRED_PATH CONFIG_PATH BUFFER_BYTES MAX_SECONDS (URI SEED SIZE)...
+ *   ossmcload [-s] [-1] ENDPOINT CRED_PATH CONFIG_PATH BUFFER_BYTES MAX_SECONDS (URI SEED SIZE)...
+ *
+ * -s: whole-shard reads: one buffer the size of the largest shard (filled with zeros before the
+ *     clock starts, like the Python drivers' bytearray), each shard read into it from offset 0,
+ *     ossmc_read on what is left until the shard is in it (BUFFER_BYTES is then unused).
+ * -1: open, read and close one shard at a time instead of opening every shard first.
  *
  * Prints one JSON line: bytes, seconds (first open to last byte), ttfb (first open to the first
  * ossmc_read that returned data), problems, first_problem, partial (stopped at MAX_SECONDS > 0).
@@ -34,8 +39,21 @@ static void fail(const char *what, const char *uri, int32_t status) {
 }
 
 int main(int argc, char **argv) {
+    int whole_shard = 0, one_by_one = 0;
+    while (argc > 1 && argv[1][0] == '-' && argv[1][1] != '\0' && argv[1][2] == '\0') {
+        if (argv[1][1] == 's') {
+            whole_shard = 1;
+        } else if (argv[1][1] == '1') {
+            one_by_one = 1;
+        } else {
+            break;
+        }
+        argv++;
+        argc--;
+    }
     if (argc < 9 || (argc - 6) % 3 != 0) {
-        fprintf(stderr, "usage: ossmcload ENDPOINT CRED_PATH CONFIG_PATH BUFFER_BYTES MAX_SECONDS (URI SEED SIZE)...\n");
+        fprintf(stderr,
+                "usage: ossmcload [-s] [-1] ENDPOINT CRED_PATH CONFIG_PATH BUFFER_BYTES MAX_SECONDS (URI SEED SIZE)...\n");
         return 2;
     }
     if (ossmc_abi_version() != OSSMC_ABI_VERSION) {
@@ -50,16 +68,22 @@ int main(int argc, char **argv) {
     char **uris = calloc((size_t)n, sizeof *uris);
     uint64_t *seeds = calloc((size_t)n, sizeof *seeds), *sizes = calloc((size_t)n, sizeof *sizes);
     struct ossmc_object **objs = calloc((size_t)n, sizeof *objs);
-    unsigned char *buf = malloc(buf_size);
-    if (uris == NULL || seeds == NULL || sizes == NULL || objs == NULL || buf == NULL || buf_size == 0) {
-        fprintf(stderr, "ossmcload: out of memory or zero buffer size\n");
+    if (uris == NULL || seeds == NULL || sizes == NULL || objs == NULL) {
+        fprintf(stderr, "ossmcload: out of memory\n");
         return 1;
     }
     for (int i = 0; i < n; i++) {
         uris[i] = argv[6 + 3 * i];
         seeds[i] = strtoull(argv[7 + 3 * i], NULL, 10);
         sizes[i] = strtoull(argv[8 + 3 * i], NULL, 10);
+        if (whole_shard && sizes[i] > buf_size) buf_size = (size_t)sizes[i];
     }
+    unsigned char *buf = malloc(buf_size);
+    if (buf == NULL || buf_size == 0) {
+        fprintf(stderr, "ossmcload: out of memory or zero buffer size\n");
+        return 1;
+    }
+    memset(buf, 0, buf_size); /* resident before the clock starts, like a Python bytearray */
     struct ossmc_connector *conn = NULL;
     int32_t st = ossmc_connector_new(endpoint, argv[2], argv[3], &conn);
     if (st != OSSMC_OK) {
@@ -67,7 +91,7 @@ int main(int argc, char **argv) {
         return 1;
     }
     double t0 = now(), t_first = -1;
-    for (int i = 0; i < n; i++) {
+    for (int i = 0; i < n && !one_by_one; i++) {
         st = ossmc_open(conn, uris[i], &objs[i]);
         if (st != OSSMC_OK) {
             fail("open", uris[i], st);
@@ -79,21 +103,32 @@ int main(int argc, char **argv) {
     char first_problem[512] = "";
     int partial = 0;
     for (int i = 0; i < n && !partial; i++) {
+        if (one_by_one) {
+            st = ossmc_open(conn, uris[i], &objs[i]);
+            if (st != OSSMC_OK) {
+                fail("open", uris[i], st);
+                return 1;
+            }
+        }
         uint64_t pos = 0;
         for (;;) {
             if (max_seconds > 0 && now() - t0 > max_seconds) {
                 partial = 1;
                 break;
             }
+            /* Whole-shard reads fill the buffer from the shard's offset and stop at its size. */
+            unsigned char *dst = whole_shard ? buf + pos : buf;
+            size_t want = whole_shard ? (size_t)(sizes[i] - pos) : buf_size;
+            if (want == 0) break;
             size_t got = 0;
-            st = ossmc_read(objs[i], buf, buf_size, &got);
+            st = ossmc_read(objs[i], dst, want, &got);
             if (st != OSSMC_OK) {
                 fail("read", uris[i], st);
                 return 1;
             }
             if (got == 0) break;
             if (t_first < 0) t_first = now();
-            int64_t bad = synth_first_mismatch(seeds[i], pos, buf, got);
+            int64_t bad = synth_first_mismatch(seeds[i], pos, dst, got);
             if (bad >= 0 && problems++ == 0) {
                 snprintf(first_problem, sizeof first_problem, "%s: wrong byte at offset %" PRIu64, uris[i],
                          pos + (uint64_t)bad);

@@ -1,23 +1,33 @@
 """The loader benchmark: ossmc against the tools users would otherwise pick, on the same server
-and the same bytes, next to curl as the machine's limit. Entry point: ``bench/run``.
+and the same bytes, with curl as a reference. Entry point: ``bench/run``.
 
-For every scenario (server x condition x access pattern) each contender runs once in a process
-of its own (``drivers/*.py``, see ``driver.py`` for what is measured and how the bytes are
-verified), one after another, with the server's request counters reset before each. A progress
-line is printed per contender. Results go to ``bench/results/<date>.json`` (with the machine and
-its load), the table in ``bench/RESULTS.md`` and two PNG plots (``report.py``).
+For every scenario (server x condition x access pattern) each contender runs in a process of
+its own (``drivers/*.py``, see ``driver.py`` for what is measured and how the bytes are
+verified), with the server's counters reset before each run. ``--reps`` runs (default 3) are
+interleaved: the whole plan once, then again, so a slow minute of a shared machine hurts every
+contender alike; the report gives the median (and min-max) of each. A progress line is printed
+per run. Results go to ``bench/results/<date>.json`` (with the machine and its load), the tables
+in ``bench/RESULTS.md`` and two PNG plots (``report.py``).
 
 Scenarios:
 
-* servers: oss-local (generates the bytes) and nginx (sends the same bytes from tmpfs);
-* conditions: ``unthrottled``; ``throttled`` (oss-local ``--rate-mbps 50 --latency-ms 10``: each
-  connection capped like a real OSS connection, so speed comes from many connections);
-  ``memlimit`` (ossmc only, ``prefetch.memoryLimit`` well below the model size);
-* patterns: ``seq`` (open every shard, read each into a reused 4 MiB buffer) and ``random``
-  (1-16 MiB reads at scattered offsets, like lazily fetched safetensors tensors).
+* servers: nginx (the primary one: a server no contender wrote, sending the shards from tmpfs)
+  and oss-local (generates the same bytes; shaping with latency, memory limits);
+* conditions: ``unthrottled``; ``throttled`` (every connection capped at ``--rate-mbps``
+  MB/s, 50 by default, like a real OSS connection, so speed comes from many connections: nginx
+  ``limit_rate`` with ``sendfile_max_chunk 256k``; oss-local ``--rate-mbps`` plus
+  ``--latency-ms`` before each response); ``memlimit`` (ossmc only, ``prefetch.memoryLimit``
+  well below the model size);
+* patterns (``workload.PATTERNS``): ``chunk-all``, ``chunk-one``, ``shard-all``, ``shard-one``
+  (read into a reused 4 MiB buffer or a shard-sized one; every shard opened first or one at a
+  time) and ``random`` (1-16 MiB reads at scattered offsets, like lazily fetched tensors).
+  Each contender runs the patterns its API has (``Contender.patterns``).
 
-Every run is bounded: a driver stops at ``--max-seconds`` (throttled: ``--throttled-max-seconds``)
-and is then marked partial, its rate being bytes received / seconds.
+The default plan (``DEFAULT_PLAN``) leads with nginx and keeps a few oss-local scenarios;
+``--full`` runs every server x condition x pattern; ``--servers``, ``--conditions``,
+``--patterns`` and ``--only`` narrow either. Every run is bounded: a driver stops at
+``--max-seconds`` (throttled: ``--throttled-max-seconds``) and is then marked partial, its rate
+being bytes received / seconds.
 """
 
 from __future__ import annotations
@@ -26,6 +36,7 @@ import argparse
 import importlib.util
 import json
 import os
+import statistics
 import platform
 import re
 import shlex
@@ -45,7 +56,7 @@ sys.path.insert(0, str(HERE))
 import driver  # noqa: E402
 import report  # noqa: E402
 import servers  # noqa: E402
-from workload import BUCKET, MIB, Model, random_reads  # noqa: E402
+from workload import BUCKET, MIB, PATTERNS, SEQ_PATTERNS, Model, expand_patterns, random_reads  # noqa: E402
 
 REPO = driver.REPO
 
@@ -53,19 +64,28 @@ REPO = driver.REPO
 # ---- contenders ---------------------------------------------------------------------------
 
 
+ALL = tuple(PATTERNS)
+SEQ = tuple(SEQ_PATTERNS)
+
+
 @dataclass
 class Contender:
-    """One way of loading the model. ``kind`` is ``limit``, ``ossmc`` or ``peer``."""
+    """One way of loading the model. ``kind`` is ``limit`` (curl, a reference), ``ossmc`` or
+    ``peer``; ``target``: whether the targets table holds it to the targets (an ossmc
+    configuration shown for reference is not). ``patterns``: what its API can do;
+    ``conditions``: where it runs (None: everywhere)."""
 
     name: str
     label: str
     kind: str
     script: str
     options: Dict[str, Any] = field(default_factory=dict)
-    patterns: tuple = ("seq", "random")
+    patterns: tuple = ALL
     env: Dict[str, str] = field(default_factory=dict)
     unavailable: Optional[str] = None  # why it cannot run here
     streams: Optional[int] = None  # overrides the scenario's streams
+    conditions: Optional[tuple] = None
+    target: bool = True
 
 
 def module_available(name: str) -> Optional[str]:
@@ -97,6 +117,14 @@ def ossmc_python_env(lib: Optional[Path]) -> tuple:
     return env, None
 
 
+def runai_problem() -> Optional[str]:
+    for mod, dist in (("runai_model_streamer", "runai-model-streamer"),
+                      ("runai_model_streamer_s3", "runai-model-streamer-s3")):
+        if importlib.util.find_spec(mod) is None:
+            return f"{dist} is not installed (pip install --no-deps -r bench/requirements-nodeps.txt)"
+    return None
+
+
 def contenders(args, lib: Optional[Path], hosts_problem: Optional[str]) -> List[Contender]:
     py_env, py_problem = ossmc_python_env(lib)
     c_bin = driver.ossmcload_binary(lib) if lib is not None else None
@@ -105,32 +133,47 @@ def contenders(args, lib: Optional[Path], hosts_problem: Optional[str]) -> List[
     rust_bin = Path(args.rust_bin) if args.rust_bin else None
     osstorch_problem = module_available("osstorchconnector") or hosts_problem
     no_curl = None if shutil.which("curl") else "curl is not installed"
+    no_runai = runai_problem()
+    plain = ("unthrottled",)
     out = [
-        Contender("curl-1", "curl, 1 stream", "limit", "curl.py", streams=1, unavailable=no_curl),
-        Contender("curl-n", "curl, N streams", "limit", "curl.py", unavailable=no_curl),
-        Contender("ossmc-python", "ossmc Python readinto", "ossmc", "ossmc_python.py", env=py_env, unavailable=py_problem),
-        # The same API with settings for a small machine: a reference for the defaults, not a target.
-        Contender("ossmc-python-small", "ossmc Python, 16 in flight, 256 MiB", "ossmc", "ossmc_python.py",
-                  patterns=("seq",), env=py_env, unavailable=py_problem,
-                  options={"config": {"prefetch": {"vcpus": 1, "workers": 16, "memoryLimit": 256 * MIB}}}),
-        Contender("ossmc-c", "ossmc C API (load_model pattern)", "ossmc", "ossmc_c.py", patterns=("seq",),
+        # curl: a reference row (the bytes with no loader library in the way), not a target.
+        Contender("curl-1", "curl, 1 stream", "limit", "curl.py", streams=1, unavailable=no_curl,
+                  patterns=("chunk-all", "random"), conditions=plain),
+        Contender("curl-n", "curl, N streams", "limit", "curl.py", unavailable=no_curl,
+                  patterns=("chunk-all", "random")),
+        Contender("ossmc-python", "ossmc Python readinto", "ossmc", "ossmc_python.py", env=py_env,
+                  unavailable=py_problem),
+        Contender("ossmc-c", "ossmc C API (load_model pattern)", "ossmc", "ossmc_c.py", patterns=SEQ,
                   options={"binary": str(c_bin) if c_bin else ""}, unavailable=c_problem),
         Contender(
-            "ossmc-rust", "ossmc Rust API", "ossmc", "ossmc_rust.py", patterns=("seq",),
+            "ossmc-rust", "ossmc Rust API (core-load)", "ossmc", "ossmc_rust.py", patterns=("chunk-all",),
             options={"binary": str(rust_bin) if rust_bin else "", "in_flight": args.rust_in_flight,
                      "memory_limit_mib": 2048},
             unavailable=None if rust_bin and rust_bin.is_file() else
             "no release build of bench/core-load (bench/run builds it; or pass --rust-bin)",
         ),
-        Contender("oss2", "oss2 ranged GETs, crc off", "peer", "oss2_pool.py", options={"crc": False},
-                  unavailable=module_available("oss2")),
-        Contender("oss2-crc", "oss2 ranged GETs, crc on", "peer", "oss2_pool.py", options={"crc": True},
-                  unavailable=module_available("oss2")),
+        # The same API with settings for a small machine: a reference for the defaults, not a target.
+        Contender("ossmc-python-small", "ossmc Python, 16 in flight, 256 MiB", "ossmc", "ossmc_python.py",
+                  patterns=("chunk-all", "shard-all"), env=py_env, unavailable=py_problem, conditions=plain,
+                  target=False,
+                  options={"config": {"prefetch": {"vcpus": 1, "workers": 16, "memoryLimit": 256 * MIB}}}),
         Contender("osstorch-dataset", "osstorchconnector dataset reader", "peer", "osstorch.py",
                   options={"reader_type": 0}, unavailable=osstorch_problem),
+        Contender("osstorch-prefetch", "osstorchconnector list_from_uris prefetch", "peer", "osstorch.py",
+                  options={"prefetch": True}, patterns=SEQ, unavailable=osstorch_problem),
         Contender("osstorch-checkpoint", "osstorchconnector checkpoint reader", "peer", "osstorch.py",
                   options={"reader_type": 1}, unavailable=osstorch_problem),
-        Contender("boto3", "boto3 / s3transfer", "peer", "boto3_pool.py", unavailable=module_available("boto3")),
+        Contender("boto3", "boto3 / s3transfer", "peer", "boto3_pool.py", unavailable=module_available("boto3"),
+                  patterns=("chunk-all", "chunk-one", "shard-one", "random")),
+        Contender("runai", "Run:ai streamer, default concurrency", "peer", "runai.py", unavailable=no_runai,
+                  patterns=("shard-all", "shard-one", "random")),
+        # Concurrency = the requests ossmc had in flight in the same scenario (see plan_concurrency).
+        Contender("runai-matched", "Run:ai streamer, ossmc's concurrency", "peer", "runai.py",
+                  unavailable=no_runai, patterns=("shard-all", "shard-one"), options={"concurrency": "ossmc"}),
+        Contender("oss2", "oss2 ranged GETs, crc off", "peer", "oss2_pool.py", options={"crc": False},
+                  patterns=("chunk-all", "random"), conditions=plain, unavailable=module_available("oss2")),
+        Contender("oss2-crc", "oss2 ranged GETs, crc on", "peer", "oss2_pool.py", options={"crc": True},
+                  patterns=("chunk-all",), conditions=plain, unavailable=module_available("oss2")),
     ]
     if args.only:
         keep = re.compile(args.only)
@@ -145,28 +188,62 @@ def contenders(args, lib: Optional[Path], hosts_problem: Optional[str]) -> List[
 class Scenario:
     server: str
     condition: str
-    pattern: str
+    pattern: str  # a name in workload.PATTERNS
 
     @property
     def id(self) -> str:
         return f"{self.server}/{self.condition}/{self.pattern}"
 
 
+#: What a plain ``bench/run`` measures: nginx first, in every pattern unthrottled and every
+#: sequential pattern throttled, then oss-local for what only it does (latency on top of the
+#: rate cap; the memory limit, which needs no neutral server).
+DEFAULT_PLAN = [
+    ("nginx", "unthrottled", ALL),
+    ("nginx", "throttled", SEQ),
+    ("oss-local", "throttled", ("chunk-all", "shard-all")),
+    ("oss-local", "memlimit", ("chunk-all", "shard-all")),
+]
+CONDITIONS = {"nginx": ("unthrottled", "throttled", "memlimit"),
+              "oss-local": ("unthrottled", "throttled", "memlimit")}
+
+
 def scenarios(args) -> List[Scenario]:
+    """The plan (``DEFAULT_PLAN``, or with ``--full`` every server x condition x pattern),
+    narrowed by ``--servers``, ``--conditions`` and ``--patterns``. A server and condition
+    named by ``--conditions`` that the plan lacks is added with every pattern."""
+    servers_wanted = args.servers.split(",") if args.servers else list(CONDITIONS)
+    for server in servers_wanted:
+        if server not in CONDITIONS:
+            raise SystemExit(f"unknown server {server!r} ({', '.join(CONDITIONS)})")
+    conditions_wanted = args.conditions.split(",") if args.conditions else None
+    try:
+        patterns_wanted = expand_patterns(args.patterns) if args.patterns else None
+    except ValueError as e:
+        raise SystemExit(str(e))
+    full = [(server, cond, ALL) for server, conds in CONDITIONS.items() for cond in conds]
+    plan = list(full if args.full else DEFAULT_PLAN)
+    if conditions_wanted:
+        # A server and condition named on the command line but outside the plan: every pattern.
+        have = {(server, cond) for server, cond, _ in plan}
+        plan += [(server, cond, ALL) for server, cond, _ in full
+                 if server in servers_wanted and cond in conditions_wanted and (server, cond) not in have]
     out = []
-    for server in args.servers.split(","):
-        if server not in ("oss-local", "nginx"):
-            raise SystemExit(f"unknown server {server!r} (oss-local, nginx)")
-        if server == "nginx" and shutil.which("nginx") is None:
-            print("nginx is not installed (apt-get install -y nginx): its scenarios are left out", flush=True)
+    warned = False
+    for server, condition, patterns in plan:
+        if server not in servers_wanted or (conditions_wanted and condition not in conditions_wanted):
             continue
-        for condition in args.conditions.split(","):
-            if server == "nginx" and condition != "unthrottled":
-                continue  # shaping and memory limits are studied on oss-local only
-            for pattern in args.patterns.split(","):
-                if condition == "memlimit" and pattern != "seq":
-                    continue
-                out.append(Scenario(server, condition, pattern))
+        if server == "nginx" and shutil.which("nginx") is None:
+            if not warned:
+                print("nginx is not installed (apt-get install -y nginx): its scenarios are left out", flush=True)
+                warned = True
+            continue
+        for pattern in patterns:
+            if patterns_wanted is not None and pattern not in patterns_wanted:
+                continue
+            if condition == "memlimit" and PATTERNS[pattern][0] != "seq":
+                continue
+            out.append(Scenario(server, condition, pattern))
     return out
 
 
@@ -174,8 +251,8 @@ def runs_in(c: Contender, s: Scenario) -> bool:
     if s.pattern not in c.patterns:
         return False
     if s.condition == "memlimit":
-        return c.kind == "ossmc" and c.name != "ossmc-python-small"  # it is memory-limited already
-    return True
+        return c.kind == "ossmc" and c.target  # a reference configuration is memory-limited already
+    return c.conditions is None or s.condition in c.conditions
 
 
 # ---- running one contender ----------------------------------------------------------------
@@ -203,16 +280,49 @@ def run_driver(c: Contender, params: Dict[str, Any], workdir: Path, timeout: flo
     return json.loads(lines[-1])
 
 
-def best_attempt(attempts: List[Dict[str, Any]]) -> Dict[str, Any]:
-    """The fastest verified attempt, else the last one (which then says what went wrong)."""
-    good = [a for a in attempts if "error" not in a and a.get("verified") and a.get("seconds")]
-    if not good:
-        return attempts[-1]
-    return max(good, key=lambda a: a["bytes"] / a["seconds"])
+def rate(r: Dict[str, Any]) -> Optional[float]:
+    """GB/s of one finished run, None when it has no numbers."""
+    if "error" in r or "skipped" in r or not r.get("seconds"):
+        return None
+    return r["bytes"] / r["seconds"] / 1e9
 
 
-def fmt_progress(i: int, n: int, s: Scenario, c: Contender, r: Dict[str, Any]) -> str:
-    head = f"[{i:2d}/{n}] {s.id:28s} {c.label:38s}"
+def aggregate(attempts: List[Dict[str, Any]]) -> Dict[str, Any]:
+    """One record from a contender's reps in a scenario: the median run's fields, plus the
+    median, min and max rate (``gbps_*``), the median CPU seconds per GB, the largest peak RSS and
+    library memory, the median of bytes served per byte delivered, and a summary of every rep.
+
+    A rep whose bytes did not check out makes the whole record unverified (a loader that
+    delivers wrong bytes once has no numbers); reps that failed without numbers (a crash, a
+    timeout) are left out of the statistics and counted in ``failed_reps``."""
+    done = [a for a in attempts if rate(a) is not None]
+    if not done:
+        return dict(attempts[-1])
+    bad = [a for a in done if not a.get("verified")]
+    ordered = sorted(done, key=rate)
+    rec = dict(bad[0] if bad else ordered[(len(ordered) - 1) // 2])
+    rates = [rate(a) for a in done]
+    rec["gbps_median"] = statistics.median(rates)
+    rec["gbps_min"], rec["gbps_max"] = min(rates), max(rates)
+    cpu = [a["cpu_s"] / (a["bytes"] / 1e9) for a in done if a.get("cpu_s") is not None and a["bytes"]]
+    rec["cpu_per_gb"] = statistics.median(cpu) if cpu else None
+    rec["peak_rss_max"] = max(a["peak_rss"] for a in done)
+    libs = [a["lib_bytes"] for a in done if a.get("lib_bytes") is not None]
+    rec["lib_bytes_max"] = max(libs) if libs else None
+    rec["lib_bytes_median"] = statistics.median(libs) if libs else None
+    served = [a["server_bytes"] / a["bytes"] for a in done if a.get("server_bytes") is not None and a["bytes"]]
+    rec["served_ratio"] = statistics.median(served) if served else None
+    rec["n_reps"] = len(done)
+    rec["failed_reps"] = len(attempts) - len(done)
+    rec["reps"] = [{k: a.get(k) for k in ("bytes", "seconds", "verified", "partial", "cpu_s", "peak_rss",
+                                         "lib_bytes", "server_bytes", "requests", "peak_in_flight", "error",
+                                         "concurrency")}
+                   for a in attempts]
+    return rec
+
+
+def fmt_progress(i: int, n: int, s: Scenario, c: Contender, r: Dict[str, Any], rep: str = "") -> str:
+    head = f"[{i:3d}/{n}]{rep} {s.id:30s} {c.label:42s}"
     if "error" in r:
         return f"{head} FAILED: {r['error'][:160]}"
     if "skipped" in r:
@@ -221,10 +331,28 @@ def fmt_progress(i: int, n: int, s: Scenario, c: Contender, r: Dict[str, Any]) -
     ttfb = f"{r['ttfb'] * 1000:6.0f} ms" if r.get("ttfb") is not None else "     - ms"
     cpu = r["cpu_s"] / (r["bytes"] / 1e9) if r["bytes"] else 0.0
     reqs = r.get("requests")
+    pif = r.get("peak_in_flight")
+    lib = r.get("lib_bytes")
     status = "verified" if r["verified"] else "NOT VERIFIED: " + "; ".join(r.get("problems") or [])[:120]
     partial = " (partial)" if r.get("partial") else ""
-    return (f"{head} {gbps:6.2f} GB/s  ttfb {ttfb}  rss {r['peak_rss'] / MIB:6.0f} MiB  cpu {cpu:5.2f} s/GB  "
-            f"req {reqs if reqs is not None else '-':>5}  {status}{partial}")
+    conc = f"  concurrency {r['concurrency']}" if r.get("concurrency") else ""
+    return (f"{head} {gbps:6.2f} GB/s  ttfb {ttfb}  rss {r['peak_rss'] / MIB:5.0f} MiB  "
+            f"lib {lib / MIB if lib is not None else float('nan'):5.0f} MiB  cpu {cpu:5.2f} s/GB  "
+            f"req {reqs if reqs is not None else '-':>5}  in flight {pif if pif is not None else '-':>4}  "
+            f"{status}{partial}{conc}")
+
+
+def matched_concurrency(attempts: Dict[tuple, List[Dict[str, Any]]], s: Scenario, fallback: int) -> tuple:
+    """The requests ossmc had in flight at its peak in this scenario, for the Run:ai run that
+    is given ossmc's concurrency: the median over the ossmc Python runs so far (the server
+    counts them: oss-local's /_stats, nginx's access log), else over any ossmc contender's, else
+    ``fallback``. Returns (value, where it came from)."""
+    for names in (("ossmc-python",), ("ossmc-c", "ossmc-rust")):
+        peaks = [a["peak_in_flight"] for name in names for a in attempts.get((s.id, name), [])
+                 if rate(a) is not None and a.get("peak_in_flight")]
+        if peaks:
+            return int(statistics.median(peaks)), f"peak in flight of {'/'.join(names)} in this scenario"
+    return fallback, "fallback (no ossmc run of this scenario measured its peak in flight)"
 
 
 # ---- machine ------------------------------------------------------------------------------
@@ -254,6 +382,7 @@ def machine() -> Dict[str, Any]:
         "oss2": version_of("oss2"),
         "boto3": version_of("boto3"),
         "osstorchconnector": version_of("osstorchconnector"),
+        "runai_model_streamer": version_of("runai-model-streamer"),
     }
 
 
@@ -281,30 +410,49 @@ def parse_args(argv: Optional[List[str]] = None):
                     help="memlimit: ossmc prefetch.memoryLimit in MiB (default 256)")
     ap.add_argument("--max-seconds", type=float, default=30, help="per-run bound, unthrottled (default 30)")
     ap.add_argument("--throttled-max-seconds", type=float, default=10, help="per-run bound, throttled (default 10)")
-    ap.add_argument("--reps", type=int, default=1,
-                    help="runs per contender and scenario; the fastest verified one is kept (default 1)")
-    ap.add_argument("--servers", default="oss-local,nginx")
-    ap.add_argument("--conditions", default="unthrottled,throttled,memlimit")
-    ap.add_argument("--patterns", default="seq,random")
+    ap.add_argument("--reps", type=int, default=3,
+                    help="runs per contender and scenario, interleaved (all runs once, then again); the report "
+                         "gives medians (default 3)")
+    ap.add_argument("--servers", help="comma list of nginx, oss-local (default: both)")
+    ap.add_argument("--conditions", help="comma list of unthrottled, throttled, memlimit (default: the plan's)")
+    ap.add_argument("--patterns", help="comma list of chunk-all, chunk-one, shard-all, shard-one, random, or seq "
+                                       "(the four sequential ones), chunk, shard, all, one (default: the plan's)")
+    ap.add_argument("--full", action="store_true",
+                    help="every server x condition x pattern instead of the default plan (much longer)")
     ap.add_argument("--only", help="regular expression: run only contenders whose name matches")
+    ap.add_argument("--list", action="store_true", help="print the plan (scenarios and contenders) and exit")
+    ap.add_argument("--runai-concurrency", type=int, default=16,
+                    help="Run:ai's concurrency in its matched run when no ossmc run of the scenario measured its "
+                         "peak in flight (default 16)")
     ap.add_argument("--quick", action="store_true",
-                    help="2 x 64 MiB, 64 MiB random, short bounds: a check that everything runs")
+                    help="2 x 64 MiB, 64 MiB random, short bounds, one rep: a check that everything runs (results go "
+                         "to bench/harness/.build/quick-results, RESULTS.md is left alone)")
     ap.add_argument("--oss-local", help="the oss-local binary (default: release build found via CARGO_TARGET_DIR)")
     ap.add_argument("--libossmc", help="libossmc.so for the Python contender (default: release build)")
     ap.add_argument("--rust-bin", help="the Rust load benchmark binary (default: release build of core-load)")
     ap.add_argument("--rust-in-flight", type=int, default=256,
                     help="requests in flight for the Rust contender (default 256, ossmc's default 16 x 16)")
-    ap.add_argument("--results-dir", default=str(REPO / "bench" / "results"))
+    ap.add_argument("--results-dir", help="where the JSON and plots go (default bench/results)")
     ap.add_argument("--no-report", action="store_true", help="do not update RESULTS.md and the plots")
     args = ap.parse_args(argv)
     # Drivers run in a scratch directory: make the paths given here absolute.
     for name in ("oss_local", "libossmc", "rust_bin"):
         if getattr(args, name):
             setattr(args, name, str(Path(getattr(args, name)).resolve()))
+    reps_given = any(a == "--reps" or a.startswith("--reps=") for a in (argv if argv is not None else sys.argv[1:]))
     if args.quick:
         args.shards, args.mib, args.random_mib = 2, 64, 64
         args.max_seconds, args.throttled_max_seconds = 10, 3
         args.memory_limit_mib = 32
+        args.no_report = True
+        if not reps_given:
+            args.reps = 1
+        if args.results_dir is None:
+            args.results_dir = str(HERE / ".build" / "quick-results")
+    if args.results_dir is None:
+        args.results_dir = str(REPO / "bench" / "results")
+    if args.reps < 1:
+        raise SystemExit("--reps must be at least 1")
     return args
 
 
@@ -321,11 +469,17 @@ def main(argv: Optional[List[str]] = None) -> int:
     started = time.time()
     model = Model(args.shards, args.mib * MIB)
     reads = random_reads(model, args.random_mib * MIB)
+    plan_scenarios = scenarios(args)
+    if args.list:
+        roster = contenders(args, None, None)
+        for s in plan_scenarios:
+            print(f"{s.id:32s} {' '.join(c.name for c in roster if runs_in(c, s))}")
+        return 0
     synth = driver.synthcheck_library()
     curlload = driver.curlload_binary()
     if curlload is None:
-        print("libcurl headers not found (apt-get install -y libcurl4-openssl-dev): the curl limit uses the curl "
-              "command writing to tmpfs, a pessimistic limit", flush=True)
+        print("libcurl headers not found (apt-get install -y libcurl4-openssl-dev): the curl reference uses the "
+              "curl command writing to tmpfs, a pessimistic one", flush=True)
     oss_local_bin = servers.find_oss_local(args.oss_local)
     lib = Path(args.libossmc) if args.libossmc else release_artifact("libossmc.so")
     if args.rust_bin is None:
@@ -333,12 +487,14 @@ def main(argv: Optional[List[str]] = None) -> int:
         args.rust_bin = str(found) if found else None
     hosts_problem = servers.ensure_hosts_entry()
     roster = contenders(args, lib, hosts_problem)
-    plan = [(s, c) for s in scenarios(args) for c in roster if runs_in(c, s)]
+    plan = [(s, c) for s in plan_scenarios for c in roster if runs_in(c, s)]
     mach = machine()
+    runnable = sum(1 for _, c in plan if not c.unavailable)
     print(f"machine: {mach['cpus']} CPUs ({mach['cpu_model']}), {mach['memory_gib']} GiB; load average "
           f"{' '.join(map(str, load_average()))}", flush=True)
     print(f"model: {model.shards} x {args.mib} MiB = {model.total_bytes / 1e9:.2f} GB; random: {len(reads)} reads, "
-          f"{sum(r[2] for r in reads) / 1e9:.2f} GB; {len(plan)} runs", flush=True)
+          f"{sum(r[2] for r in reads) / 1e9:.2f} GB; {len(plan_scenarios)} scenarios, {runnable} contender runs "
+          f"x {args.reps} reps", flush=True)
     for c in roster:
         if c.unavailable:
             print(f"  {c.label}: not available: {c.unavailable}", flush=True)
@@ -355,75 +511,99 @@ def main(argv: Optional[List[str]] = None) -> int:
             "throttled_streams": args.throttled_streams, "rate_mbps": args.rate_mbps, "latency_ms": args.latency_ms,
             "memory_limit_mib": args.memory_limit_mib, "max_seconds": args.max_seconds,
             "throttled_max_seconds": args.throttled_max_seconds, "reps": args.reps,
-            "oss_local": str(oss_local_bin), "curl_tool": "libcurl (curlload)" if curlload else "curl command to tmpfs", "libossmc": str(lib) if lib else None, 
-            "rust_bin": args.rust_bin, "rust_in_flight": args.rust_in_flight,
+            "oss_local": str(oss_local_bin), "curl_tool": "libcurl (curlload)" if curlload else "curl command to tmpfs",
+            "libossmc": str(lib) if lib else None, "rust_bin": args.rust_bin, "rust_in_flight": args.rust_in_flight,
+            "runai_fallback_concurrency": args.runai_concurrency, "default_memory_limit_mib": 2048,
         },
         "runs": [],
     }
     workdir = Path(tempfile.mkdtemp(prefix="ossmc-bench-"))
     shm = Path(tempfile.mkdtemp(prefix="ossmc-bench-", dir=servers.tmpfs_dir()))
     live: Dict[str, Any] = {}
+    model_written = False
 
     def server_for(s: Scenario):
-        key = "nginx" if s.server == "nginx" else f"oss-local/{'throttled' if s.condition == 'throttled' else 'plain'}"
+        nonlocal model_written
+        throttled = s.condition == "throttled"
+        key = f"{s.server}/{'throttled' if throttled else 'plain'}"
         if key in live:
             return live[key]
-        for k in [k for k in live if k != key]:  # one server at a time: they compete for 2 cores
-            live.pop(k).close()
+        # Idle servers cost nothing; they stay up until the end, so the interleaved reps do not
+        # restart them.
         if s.server == "nginx":
-            print(f"writing the model to {shm} for nginx ...", flush=True)
-            servers.write_model(shm, model)
-            live[key] = servers.NginxServer(shm, workdir)
-        elif s.condition == "throttled":
+            if not model_written:
+                print(f"writing the model to {shm} for nginx ...", flush=True)
+                servers.write_model(shm, model)
+                model_written = True
+            live[key] = servers.NginxServer(shm, workdir, rate_mbps=args.rate_mbps if throttled else 0)
+        elif throttled:
             live[key] = servers.OssLocalServer(oss_local_bin, model, args.rate_mbps, args.latency_ms)
         else:
             live[key] = servers.OssLocalServer(oss_local_bin, model)
         return live[key]
 
+    def params_for(s: Scenario, c: Contender, srv) -> Dict[str, Any]:
+        throttled = s.condition == "throttled"
+        kind, read, open_ = PATTERNS[s.pattern]
+        streams = c.streams or (args.throttled_streams if throttled and c.kind == "limit" else args.streams)
+        options = dict(c.options)
+        if c.kind == "ossmc" and s.condition == "memlimit":
+            options["config"] = {"prefetch": {"memoryLimit": args.memory_limit_mib * MIB}}
+            options["memory_limit_mib"] = args.memory_limit_mib
+        if options.get("concurrency") == "ossmc":
+            options["concurrency"], options["concurrency_from"] = matched_concurrency(
+                attempts, s, args.runai_concurrency)
+        bound = args.throttled_max_seconds if throttled else args.max_seconds
+        return {
+            "endpoint": srv.endpoint, "vhost_endpoint": srv.vhost_endpoint, "bucket": BUCKET,
+            "region": "cn-hangzhou", "access_key_id": "LTAI5tBenchAccessKeyId",
+            "access_key_secret": "BenchAccessKeySecret", "objects": model.objects(), "pattern": kind,
+            "read": read, "open": open_, "pattern_name": s.pattern,
+            "reads": reads if kind == "random" else None, "buffer": args.buffer_mib * MIB,
+            "part": args.part_mib * MIB, "streams": streams, "max_seconds": bound, "options": options,
+            "workdir": str(workdir), "synthcheck": str(synth), "tmpfs": str(servers.tmpfs_dir()),
+            "curlload": str(curlload) if curlload else None,
+        }
+
+    attempts: Dict[tuple, List[Dict[str, Any]]] = {}
+    extras: Dict[tuple, Dict[str, Any]] = {}
+    total = runnable * args.reps
+    done = 0
     try:
-        for i, (s, c) in enumerate(plan, 1):
-            record = {"server": s.server, "condition": s.condition, "pattern": s.pattern, "contender": c.name,
-                      "label": c.label, "kind": c.kind}
-            if c.unavailable:
-                record["skipped"] = c.unavailable
-                results["runs"].append(record)
-                print(fmt_progress(i, len(plan), s, c, record), flush=True)
-                continue
-            srv = server_for(s)
-            throttled = s.condition == "throttled"
-            streams = c.streams or (args.throttled_streams if throttled and c.kind == "limit" else args.streams)
-            options = dict(c.options)
-            if c.kind == "ossmc" and s.condition == "memlimit":
-                options["config"] = {"prefetch": {"memoryLimit": args.memory_limit_mib * MIB}}
-                options["memory_limit_mib"] = args.memory_limit_mib
-            bound = args.throttled_max_seconds if throttled else args.max_seconds
-            params = {
-                "endpoint": srv.endpoint, "vhost_endpoint": srv.vhost_endpoint, "bucket": BUCKET,
-                "region": "cn-hangzhou", "access_key_id": "LTAI5tBenchAccessKeyId",
-                "access_key_secret": "BenchAccessKeySecret", "objects": model.objects(), "pattern": s.pattern,
-                "reads": reads if s.pattern == "random" else None, "buffer": args.buffer_mib * MIB,
-                "part": args.part_mib * MIB, "streams": streams, "max_seconds": bound, "options": options,
-                "workdir": str(workdir), "synthcheck": str(synth), "tmpfs": str(servers.tmpfs_dir()),
-                "curlload": str(curlload) if curlload else None,
-            }
-            record.update({"streams": streams, "load_average": load_average()[0]})
-            attempts = []
-            for _ in range(args.reps):
+        for rep in range(1, args.reps + 1):
+            for s, c in plan:
+                if c.unavailable:
+                    continue
+                srv = server_for(s)
+                params = params_for(s, c, srv)
                 srv.reset()
-                r = run_driver(c, params, workdir, timeout=bound * 4 + 60)
+                r = run_driver(c, params, workdir, timeout=params["max_seconds"] * 4 + 60)
                 if "error" not in r:
                     r.update(srv.counters())
-                attempts.append(r)
-            record.update(best_attempt(attempts))
-            if args.reps > 1:
-                record["reps"] = [{k: a.get(k) for k in ("bytes", "seconds", "verified", "error")} for a in attempts]
-            results["runs"].append(record)
-            print(fmt_progress(i, len(plan), s, c, record), flush=True)
+                    if params["options"].get("concurrency_from"):
+                        r["concurrency_from"] = params["options"]["concurrency_from"]
+                attempts.setdefault((s.id, c.name), []).append(r)
+                extras[(s.id, c.name)] = {"streams": params["streams"], "load_average": load_average()[0]}
+                done += 1
+                print(fmt_progress(done, total, s, c, r, f" rep {rep}/{args.reps}" if args.reps > 1 else ""),
+                      flush=True)
     finally:
         for srv in live.values():
             srv.close()
         servers.remove(shm)
         servers.remove(workdir)
+
+    for s, c in plan:
+        record = {"server": s.server, "condition": s.condition, "pattern": s.pattern, "contender": c.name,
+                  "label": c.label, "kind": c.kind, "target": c.target}
+        if c.unavailable:
+            record["skipped"] = c.unavailable
+        elif (s.id, c.name) in attempts:
+            record.update(extras[(s.id, c.name)])
+            record.update(aggregate(attempts[(s.id, c.name)]))
+        else:
+            continue  # interrupted before it ran
+        results["runs"].append(record)
 
     results["load_average_end"] = load_average()
     results["elapsed_s"] = round(time.time() - started, 1)

@@ -5,7 +5,13 @@
   connection, ``--latency-ms`` before every response). Request counts and peaks come from
   ``GET /_stats``.
 * :class:`NginxServer`: nginx sending the same shards from tmpfs with sendfile, a server that
-  no contender wrote; the shards are written by :func:`write_shards`. This is the one nginx
+  no contender wrote; the shards are written by :func:`write_shards`. Optionally throttled:
+  ``limit_rate`` per response (one response at a time per connection, so per connection) with
+  ``sendfile_max_chunk 256k``, without which nginx sends the first 2 MiB of every response
+  unthrottled and small ranged GETs never feel the cap. Its access log records, per response,
+  the status, body bytes, end time and duration, and the connection, from which
+  :meth:`NginxServer.counters` derives requests, bytes served, connections and the peak of
+  requests in flight (to the millisecond) like oss-local's ``/_stats``. This is the one nginx
   launcher of the benchmarks: ``bench/server/bench_server.py`` (oss-local against nginx with
   curl) uses it too, without the two things only the loaders need: a second ``server`` block
   answering virtual-hosted requests (``Host: BUCKET.localhost``, which osstorchconnector always
@@ -105,7 +111,8 @@ class NginxServer:
 
     ``count_requests`` logs one line per response to ``access_log`` so that :meth:`counters`
     can count a run's requests; a pure throughput measurement turns it off (no log at all).
-    ``virtual_hosts`` adds the ``server`` block for ``Host: BUCKET.localhost``."""
+    ``virtual_hosts`` adds the ``server`` block for ``Host: BUCKET.localhost``. ``rate_mbps``
+    caps every response at that many MB/s (10^6 bytes)."""
 
     name = "nginx"
 
@@ -117,13 +124,15 @@ class NginxServer:
         *,
         count_requests: bool = True,
         virtual_hosts: bool = True,
+        rate_mbps: int = 0,
     ) -> None:
         self.port = _free_port()
-        self.prefix = workdir / "nginx"
+        self.rate_mbps = rate_mbps
+        self.prefix = workdir / (f"nginx-{rate_mbps}mbps" if rate_mbps else "nginx")
         (self.prefix / "logs").mkdir(parents=True, exist_ok=True)
         self.access_log: Optional[Path] = self.prefix / "logs" / "access.log" if count_requests else None
         if self.access_log is not None:
-            logging = f"""    log_format counted '$status $body_bytes_sent';
+            logging = f"""    log_format counted '$status $body_bytes_sent $msec $request_time $connection';
     access_log {self.access_log} counted;"""
         else:
             logging = "    access_log off;"
@@ -146,6 +155,9 @@ class NginxServer:
         root {root};
         location / {{ }}
     }}"""
+        # nginx's "m" is 2^20; the benchmark's MB is 10^6.
+        throttle = (f"    limit_rate {rate_mbps * 1000 * 1000};\n    sendfile_max_chunk 256k;\n"
+                    if rate_mbps else "")
         conf = self.prefix / "nginx.conf"
         conf.write_text(
             f"""
@@ -156,7 +168,7 @@ user root;
 events {{ worker_connections 4096; }}
 http {{
 {logging}
-    sendfile on;
+{throttle}    sendfile on;
     tcp_nopush on;
     keepalive_requests 1000000;
     keepalive_timeout 120s;
@@ -192,23 +204,24 @@ http {{
         """The master and its workers, for measuring the server's CPU time."""
         return [self.proc.pid, *_children(self.proc.pid)]
 
-    def _count(self) -> Optional[int]:
+    def _lines_now(self) -> List[bytes]:
         if self.access_log is None:
-            return None
+            return []
         try:
-            with open(self.access_log, "rb") as f:
-                return sum(1 for _ in f)
+            return self.access_log.read_bytes().splitlines()
         except FileNotFoundError:
-            return 0
+            return []
 
     def reset(self) -> None:
-        self._lines = self._count() or 0
+        self._lines = len(self._lines_now())
 
     def counters(self) -> Dict[str, Optional[int]]:
-        # nginx writes its log line when a response ends; the driver has exited by now.
-        lines = self._count()
-        return {"requests": None if lines is None else lines - self._lines, "get_requests": None,
-                "peak_in_flight": None, "peak_connections": None, "connections": None, "server_bytes": None}
+        """Requests, body bytes served, connections and peak requests in flight since
+        :meth:`reset`. nginx writes a line when a response ends; the driver has exited by now."""
+        if self.access_log is None:
+            return {"requests": None, "get_requests": None, "peak_in_flight": None, "peak_connections": None,
+                    "connections": None, "server_bytes": None}
+        return access_log_counters(self._lines_now()[self._lines:])
 
     def close(self) -> None:
         if self.proc.poll() is None:
@@ -218,6 +231,35 @@ http {{
             except subprocess.TimeoutExpired:
                 self.proc.kill()
                 self.proc.wait()
+
+
+def access_log_counters(lines: List[bytes]) -> Dict[str, Optional[int]]:
+    """Counters from access log lines ``status body_bytes end_msec duration_s connection``: the
+    peak in flight is the most requests whose ``[end - duration, end]`` overlap (millisecond
+    resolution, so requests shorter than a millisecond may be missed)."""
+    events = []
+    sent = 0
+    conns = set()
+    n = 0
+    for line in lines:
+        f = line.split()
+        if len(f) < 5:
+            continue
+        n += 1
+        sent += int(f[1])
+        end = round(float(f[2]) * 1000)
+        events.append((end - round(float(f[3]) * 1000), 1))
+        events.append((end, -1))
+        conns.add(f[4])
+    peak = cur = 0
+    # At equal times ends come first: back-to-back requests on one connection are not two in flight.
+    for _, d in sorted(events):
+        cur += d
+        peak = max(peak, cur)
+    if n and not peak:
+        peak = 1  # every request took under a millisecond: at least one was in flight
+    return {"requests": n, "get_requests": n, "peak_in_flight": peak, "peak_connections": None,
+            "connections": len(conns), "server_bytes": sent}
 
 
 def write_shards(root: Path, keys: List[str], size: int) -> None:
@@ -269,6 +311,7 @@ def remove(path: Path) -> None:
 __all__: List[str] = [
     "OssLocalServer",
     "NginxServer",
+    "access_log_counters",
     "find_oss_local",
     "write_model",
     "write_shards",

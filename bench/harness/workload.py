@@ -5,6 +5,17 @@ The model is ``SHARDS`` objects of ``MIB`` MiB named like a sharded safetensors 
 to tmpfs for nginx. The random pattern stands for safetensors tensors fetched lazily: reads of
 1-16 MiB (uniform) at uniform offsets in uniformly chosen shards, until ``random_mib`` MiB are
 planned, from a fixed seed so every contender and every run asks for the same bytes.
+
+Access patterns (:data:`PATTERNS`): a sequential load is one of four, the cross product of
+how each shard is read and how the shards are opened:
+
+* read ``chunk``: ``readinto`` a reused ``--buffer-mib`` (4 MiB) buffer until the shard is
+  done; ``shard``: ``readinto`` one pre-allocated buffer the size of a shard, looping until the
+  shard is in it, as ``safetensors.load(obj.read())`` and tensor loaders read;
+* open ``all``: open every shard first (the open order is the prefetch order), then read each;
+  ``one``: open, read and close one shard at a time.
+
+``random`` is the lazily fetched tensors pattern above.
 """
 
 from __future__ import annotations
@@ -18,6 +29,35 @@ from driver import syn
 BUCKET = "bench"
 MODEL = "model"
 MIB = 1 << 20
+
+#: pattern name -> (kind, read, open); kind is what drivers see as ``p["pattern"]``.
+PATTERNS = {
+    "chunk-all": ("seq", "chunk", "all"),
+    "chunk-one": ("seq", "chunk", "one"),
+    "shard-all": ("seq", "shard", "all"),
+    "shard-one": ("seq", "shard", "one"),
+    "random": ("random", None, None),
+}
+SEQ_PATTERNS = [name for name, (kind, _, _) in PATTERNS.items() if kind == "seq"]
+
+
+def expand_patterns(spec: str) -> List[str]:
+    """``--patterns`` value to pattern names: a comma list of names, ``seq`` (all four
+    sequential ones), ``chunk``/``shard`` (both open patterns), ``all``/``one`` (both reads)."""
+    out: List[str] = []
+    for word in filter(None, (w.strip() for w in spec.split(","))):
+        if word in PATTERNS:
+            names = [word]
+        elif word == "seq":
+            names = SEQ_PATTERNS
+        elif word in ("chunk", "shard"):
+            names = [f"{word}-all", f"{word}-one"]
+        elif word in ("all", "one"):
+            names = [f"chunk-{word}", f"shard-{word}"]
+        else:
+            raise ValueError(f"unknown pattern {word!r} (one of {', '.join(PATTERNS)}, seq, chunk, shard, all, one)")
+        out += [n for n in names if n not in out]
+    return out
 
 
 @dataclass(frozen=True)

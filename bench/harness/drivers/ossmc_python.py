@@ -1,11 +1,14 @@
 """ossmc through its Python package ``ossmodelconnector`` (the documented OssModelConnector API).
 
-Sequential pattern, as the documentation recommends: ``open`` every shard first (the open order
-is the prefetch order), then ``readinto`` a reused ``buffer``-byte bytearray until each shard
-is exhausted, closing each shard once read so its prefetch memory goes to the next ones.
-Random pattern: the same opens, then ``seek`` + ``readinto`` per read, one at a time.
-``options.config`` is written as the connector's JSON configuration (prefetch settings such as
-``memoryLimit`` for the memory-limited condition).
+Sequential patterns (``Run.load_sequential``): open ``all`` shards first, as the documentation
+recommends (the open order is the prefetch order), or open ``one`` at a time; ``readinto`` a
+reused ``buffer``-byte bytearray until each shard is exhausted (read ``chunk``), or into one
+bytearray the size of a shard until the shard is in it (read ``shard``, what
+``safetensors.load(obj.read())`` amounts to without the extra copy); each shard is closed once
+read so its prefetch memory goes to the next ones. Random pattern: the same opens, then
+``seek`` + ``readinto`` per read, one at a time. ``options.config`` is written as the
+connector's JSON configuration (prefetch settings such as ``memoryLimit`` for the
+memory-limited condition).
 """
 
 import json
@@ -27,26 +30,18 @@ def body(run: driver.Run) -> None:
     config = {"logLevel": 2, "logPath": str(work / "ossmc.log"), "auditPath": str(work / "ossmc-audit.log")}
     config.update(p["options"].get("config") or {})
     cfg.write_text(json.dumps(config))
-    buf = bytearray(int(p["buffer"]) if p["pattern"] == "seq" else max(r[2] for r in p["reads"]))
+    buf = run.read_buffer()
     mv = memoryview(buf)
     run.start()
     conn = OssModelConnector(endpoint=p["endpoint"], cred_path=str(cred), config_path=str(cfg))
-    objs = [conn.open(f"oss://{p['bucket']}/{key}") for key in run.keys]
+
+    def open_obj(i):
+        return conn.open(f"oss://{p['bucket']}/{run.keys[i]}")
+
     if p["pattern"] == "seq":
-        for i, obj in enumerate(objs):
-            off = 0
-            while not run.out_of_time():
-                n = obj.readinto(buf)
-                if n == 0:
-                    break
-                run.got(i, off, mv, n)
-                off += n
-            if off != run.sizes[i] and not run.partial:
-                run.problem(f"{run.keys[i]}: read {off} bytes of {run.sizes[i]}")
-            obj.close()
-            if run.partial or run.problems:
-                break
+        run.load_sequential(buf, open_obj, lambda obj, view: obj.readinto(view), lambda obj: obj.close())
     else:
+        objs = [open_obj(i) for i in range(len(run.keys))]
         for i, off, n in p["reads"]:
             if run.out_of_time():
                 break

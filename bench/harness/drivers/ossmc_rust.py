@@ -1,5 +1,5 @@
 """ossmc through its Rust API: the ``core-load`` benchmark binary (``bench/core-load``) in its
-``--child`` mode, sequential pattern only.
+``--child`` mode, sequential pattern ``chunk-all`` only.
 
 That mode creates a ``Connector``, opens every shard, then reads each to the end with 4 MiB
 ``read`` calls and prints one JSON line (bytes, seconds from the first open, CPU seconds,
@@ -37,7 +37,8 @@ def body(run: driver.Run) -> None:
     r = json.loads(lines[-1])
     run.bytes = int(r["bytes"])
     run.finish(seconds=float(r["secs"]), wall_seconds=wall, cpu_s=float(r["cpu_secs"]),
-               peak_rss=int(r["vmhwm_kib"]) * 1024, timeline=None, verify_s=None,
+               peak_rss=int(r["vmhwm_kib"]) * 1024, timeline=None, verify_s=None, rss_base=0,
+               caller_buffer_bytes=4 * 1024 * 1024,  # core-load's read buffer
                verify_inline="core-load --verify", peak_bytes_held=r.get("peak_bytes_held"),
                chunks_refetched=r.get("chunks_refetched"))
 
