@@ -1,11 +1,16 @@
 """Checks of the benchmark's own machinery (no server, no network): the C byte check agrees
 with the test kit's synthetic content, the checksum twin of load_model is right, the random
-plan is deterministic and in bounds, the RESULTS.md writer touches only its own block, and
-(with an oss-local binary built) the drivers accept the server's bytes and reject corrupted ones.
+plan is deterministic and in bounds, the plan and pattern names, nginx's access-log counters,
+the medians over reps, the report's targets, the stream readers' read and open patterns, the
+RESULTS.md writer touches only its own block, and (with an oss-local binary built) the drivers
+accept the server's bytes and reject corrupted ones (Run:ai's when its package is installed).
 
 Run: ``python3 -m pytest bench/harness``.
 """
 
+import importlib.util
+import json
+import subprocess
 import sys
 from pathlib import Path
 
@@ -20,7 +25,7 @@ import run as orchestrator  # noqa: E402
 import servers  # noqa: E402
 from ossmc_testkit import OssLocal, OssLocalError  # noqa: E402
 from ossmc_testkit import binary as OssLocalBinary  # noqa: E402
-from workload import MIB, Model, random_reads  # noqa: E402
+from workload import MIB, PATTERNS, SEQ_PATTERNS, Model, expand_patterns, random_reads  # noqa: E402
 
 syn = driver.syn
 
@@ -105,6 +110,247 @@ def test_ratios_use_verified_runs_only():
     assert report.gbps(runs[1]) is None
 
 
+# ---- patterns, plan, server counters --------------------------------------------------
+
+
+def test_pattern_names_expand():
+    assert expand_patterns("seq") == SEQ_PATTERNS
+    assert expand_patterns("shard,random") == ["shard-all", "shard-one", "random"]
+    assert expand_patterns("one,chunk-one") == ["chunk-one", "shard-one"]
+    assert set(PATTERNS) == {*SEQ_PATTERNS, "random"}
+    with pytest.raises(ValueError):
+        expand_patterns("sequential")
+
+
+def plan(*argv):
+    args = orchestrator.parse_args(list(argv))
+    return [s.id for s in orchestrator.scenarios(args)]
+
+
+@pytest.fixture
+def with_nginx(monkeypatch):
+    real = orchestrator.shutil.which
+    monkeypatch.setattr(orchestrator.shutil, "which", lambda name: "/usr/sbin/nginx" if name == "nginx" else real(name))
+
+
+def test_default_plan_leads_with_nginx_and_filters_narrow_it(with_nginx):
+    ids = plan()
+    assert ids[0] == "nginx/unthrottled/chunk-all"
+    assert {i for i in ids if i.startswith("nginx/")} >= {f"nginx/{c}/{p}" for c in ("unthrottled", "throttled")
+                                                         for p in SEQ_PATTERNS}
+    assert "nginx/unthrottled/random" in ids
+    assert all(i.split("/")[2] != "random" for i in ids if "/memlimit/" in i)
+    assert plan("--servers", "nginx", "--patterns", "seq") == [
+        f"nginx/{c}/{p}" for c in ("unthrottled", "throttled") for p in SEQ_PATTERNS]
+    # A server and condition outside the default plan, named: every pattern.
+    assert plan("--servers", "oss-local", "--conditions", "unthrottled") == [
+        f"oss-local/unthrottled/{p}" for p in PATTERNS]
+    assert len(plan("--full")) == len(set(plan("--full"))) == 2 * (2 * 5 + 4)
+
+
+def test_contenders_run_only_their_patterns():
+    args = orchestrator.parse_args([])
+    roster = {c.name: c for c in orchestrator.contenders(args, None, None)}
+    S = orchestrator.Scenario
+    assert not orchestrator.runs_in(roster["runai"], S("nginx", "unthrottled", "chunk-all"))
+    assert orchestrator.runs_in(roster["runai"], S("nginx", "throttled", "shard-all"))
+    assert not orchestrator.runs_in(roster["boto3"], S("nginx", "unthrottled", "shard-all"))
+    assert orchestrator.runs_in(roster["ossmc-python"], S("nginx", "unthrottled", "shard-one"))
+    assert orchestrator.runs_in(roster["ossmc-c"], S("oss-local", "memlimit", "shard-all"))
+    assert not orchestrator.runs_in(roster["osstorch-dataset"], S("oss-local", "memlimit", "chunk-all"))
+    assert not orchestrator.runs_in(roster["ossmc-python-small"], S("oss-local", "memlimit", "chunk-all"))
+    assert not roster["ossmc-python-small"].target
+
+
+def test_nginx_access_log_counters():
+    lines = [
+        b"206 100 10.000 0.000 1",  # under a millisecond
+        b"206 200 10.100 0.100 2",  # 10.000-10.100
+        b"206 300 10.150 0.100 3",  # 10.050-10.150: overlaps the previous one
+        b"206 400 10.200 0.050 2",  # 10.150-10.200 on connection 2: starts as the previous ends
+        b"garbage",
+    ]
+    c = servers.access_log_counters(lines)
+    assert c["requests"] == 4 and c["server_bytes"] == 1000 and c["connections"] == 3
+    assert c["peak_in_flight"] == 2
+    assert servers.access_log_counters([b"206 5 1.000 0.000 1"])["peak_in_flight"] == 1
+    assert servers.access_log_counters([])["peak_in_flight"] == 0
+
+
+def test_aggregate_takes_medians_and_refuses_a_bad_rep():
+    def rep(seconds, verified=True, cpu=1.0, lib=100 * MIB, served=None):
+        return {"bytes": 2e9, "expected_bytes": 2e9, "seconds": seconds, "verified": verified, "cpu_s": cpu,
+                "peak_rss": 300 * MIB, "lib_bytes": lib, "server_bytes": served, "problems": []}
+
+    r = orchestrator.aggregate([rep(1.0, cpu=2.0), rep(4.0, cpu=4.0, lib=200 * MIB), rep(2.0, cpu=3.0),
+                                {"error": "did not finish"}])
+    assert r["verified"] and r["seconds"] == 2.0
+    assert r["gbps_median"] == pytest.approx(1.0) and r["gbps_min"] == pytest.approx(0.5)
+    assert r["gbps_max"] == pytest.approx(2.0)
+    assert r["cpu_per_gb"] == pytest.approx(1.5)  # median of 1.0, 2.0, 1.5 s/GB
+    assert r["lib_bytes_max"] == 200 * MIB and r["n_reps"] == 3 and r["failed_reps"] == 1
+    assert r["served_ratio"] is None
+    assert orchestrator.aggregate([rep(1.0, served=2.02e9)])["served_ratio"] == pytest.approx(1.01)
+    # One rep with wrong bytes: no numbers for the contender at all.
+    bad = orchestrator.aggregate([rep(1.0), rep(0.5, verified=False), rep(1.0)])
+    assert not bad["verified"] and report.gbps(bad) is None
+    assert "error" in orchestrator.aggregate([{"error": "x"}])
+
+
+def test_matched_concurrency_follows_ossmc_in_the_same_scenario():
+    s = orchestrator.Scenario("nginx", "unthrottled", "shard-all")
+    ok_run = {"bytes": 1, "seconds": 1, "verified": True}
+    attempts = {(s.id, "ossmc-python"): [{**ok_run, "peak_in_flight": 40}, {**ok_run, "peak_in_flight": 64},
+                                         {"error": "x"}]}
+    assert orchestrator.matched_concurrency(attempts, s, 16)[0] == 52
+    other = orchestrator.Scenario("nginx", "throttled", "shard-all")
+    assert orchestrator.matched_concurrency(attempts, other, 16)[0] == 16
+
+
+# ---- the report's targets -----------------------------------------------------------------
+
+
+def result(contender, kind, pattern, gbps, cpu=1.0, condition="unthrottled", server="nginx", lib=100, served=None,
+           target=True):
+    return {"server": server, "condition": condition, "pattern": pattern, "contender": contender,
+            "label": contender, "kind": kind, "target": target, "bytes": 2e9, "expected_bytes": 2e9,
+            "seconds": 2 / gbps, "verified": True, "gbps_median": gbps, "cpu_per_gb": cpu, "peak_rss": 0,
+            "lib_bytes_max": lib * MIB, "served_ratio": served}
+
+
+def target_rows(runs, memory_limit_mib=256):
+    results = {"params": {"memory_limit_mib": memory_limit_mib, "default_memory_limit_mib": 2048}, "runs": runs}
+    rows = report.targets(results, report.scenarios(results))
+    return {(r.split(" | ")[0].lstrip("| "), r.split(" | ")[1]): r.rsplit(" | ", 1)[1].rstrip(" |")
+            for r in rows[2:]}
+
+
+def find(rows, contender, *words):
+    hits = [v for (what, who), v in rows.items() if who.startswith(contender) and all(w in what for w in words)]
+    assert len(hits) == 1, (contender, words, rows)
+    return hits[0]
+
+
+def test_targets_unthrottled_speed_cpu_and_open_patterns():
+    rows = target_rows([
+        result("curl-n", "limit", "chunk-all", 9.0),
+        result("peer", "peer", "chunk-all", 1.0, cpu=1.0),
+        result("ossmc", "ossmc", "chunk-all", 1.2, cpu=0.7),  # 1.2x, 0.7x the CPU
+        result("ref", "ossmc", "chunk-all", 0.1, target=False),
+        result("peer", "peer", "chunk-one", 1.0, cpu=1.0),
+        result("ossmc", "ossmc", "chunk-one", 1.1, cpu=0.9),  # 1.1x < 1.15x; 0.9x > 0.8x
+        result("peer", "peer", "shard-all", 1.0),
+        result("ossmc", "ossmc", "shard-all", 1.0),  # slower than its shard-one
+        result("peer", "peer", "shard-one", 0.5),
+        result("ossmc", "ossmc", "shard-one", 1.5),
+    ])
+    assert find(rows, "ossmc", "chunk-all", "1.15x the best peer") == "yes"
+    assert find(rows, "ossmc", "chunk-all", "CPU per GB") == "yes"
+    assert find(rows, "ossmc", "chunk-all", "open-all >= one-by-one") == "yes"
+    assert find(rows, "ossmc", "chunk-one", "1.15x the best peer") == "**no**"
+    assert find(rows, "ossmc", "chunk-one", "CPU per GB") == "**no**"
+    assert find(rows, "ossmc", "shard-all", "open-all >= one-by-one") == "**no**"
+    assert find(rows, "ossmc", "shard-one", "1.15x the best peer") == "yes"
+    assert not any(who == "ref" or who.startswith("curl") for _, who in rows)  # references are not held to targets
+
+
+def test_targets_throttled_random_and_memory():
+    rows = target_rows([
+        result("peer", "peer", "shard-all", 0.4, condition="throttled"),
+        result("ossmc", "ossmc", "shard-all", 0.9, condition="throttled", served=1.005, lib=250),
+        result("peer", "peer", "chunk-all", 0.5, condition="throttled", server="oss-local"),
+        result("ossmc", "ossmc", "chunk-all", 0.9, condition="throttled", server="oss-local", served=1.2),
+        result("peer", "peer", "random", 0.8),
+        result("ossmc", "ossmc", "random", 0.7, lib=400),
+        result("ossmc", "ossmc", "chunk-all", 0.7, condition="memlimit", server="oss-local", lib=380),
+    ])
+    assert find(rows, "ossmc", "nginx throttled shard-all", "2x the best peer") == "yes"
+    assert find(rows, "ossmc", "nginx throttled shard-all", "served") == "yes"
+    assert find(rows, "ossmc", "oss-local throttled chunk-all", "2x the best peer") == "**no**"
+    assert find(rows, "ossmc", "oss-local throttled chunk-all", "served") == "**no**"
+    assert find(rows, "ossmc", "random", ">= the best peer") == "**no**"
+    assert find(rows, "ossmc", "nginx unthrottled: library memory <= 300") == "**no**"  # 400 MiB
+    assert find(rows, "ossmc", "nginx unthrottled: library memory <= memoryLimit (2048") == "yes"
+    assert find(rows, "ossmc", "nginx throttled: library memory <= 300") == "yes"
+    assert find(rows, "ossmc", "oss-local memory-limited: library memory <= memoryLimit (256") == "**no**"  # 380
+    assert not any("memory-limited: library memory <= 300" in what for what, _ in rows)
+
+
+def test_report_section_renders(tmp_path):
+    runs = [result("peer", "peer", p, 1.0) for p in SEQ_PATTERNS] + [
+        result("ossmc", "ossmc", p, 1.2) for p in SEQ_PATTERNS]
+    runs.append({"server": "nginx", "condition": "unthrottled", "pattern": "shard-all", "contender": "runai",
+                 "label": "Run:ai", "kind": "peer", "skipped": "not installed"})
+    results = {
+        "date": "d", "command": "bench/run", "elapsed_s": 1.0, "load_average_start": [0.1], "load_average_end": [0.2],
+        "machine": {k: "x" for k in ("cpus", "cpu_model", "memory_gib", "kernel", "python", "curl", "nginx", "oss2",
+                                     "boto3", "osstorchconnector", "runai_model_streamer")},
+        "params": {"shards": 4, "shard_mib": 512, "buffer_mib": 4, "part_mib": 8, "streams": 16,
+                   "throttled_streams": 64, "random_reads": 1, "random_mib": 512, "rate_mbps": 50, "latency_ms": 10,
+                   "memory_limit_mib": 256, "max_seconds": 30.0, "throttled_max_seconds": 10.0, "reps": 3,
+                   "curl_tool": "libcurl (curlload)"},
+        "runs": runs,
+    }
+    text = report.section(results, tmp_path / "r.json", [])
+    assert "sequential patterns at a glance" in text
+    assert "| ossmc | 1.20 (1.00) | 1.20 (1.00) | 1.20 (1.00) | 1.20 (1.00) |" in text
+    assert "not available: not installed" in text
+    assert "Targets for ossmc" in text
+
+
+# ---- the stream readers' loop (no server) -------------------------------------------------
+
+
+FAKE_DRIVER = """
+import json, sys
+sys.path.insert(0, {harness!r})
+import driver
+
+class Obj:
+    def __init__(self, run, i, log):
+        self.run, self.i, self.pos, self.log = run, i, 0, log
+        log.append(("open", i))
+    def readinto(self, view):
+        # A stream reader that hands out at most 3 MiB at a time and never more than asked.
+        n = min(len(view), 3 << 20, self.run.sizes[self.i] - self.pos)
+        view[:n] = driver.syn.fill(self.run.seeds[self.i], self.pos, n)
+        self.pos += n
+        return n
+
+def body(run):
+    log = []
+    buf = run.read_buffer()
+    run.start()
+    run.load_sequential(buf, lambda i: Obj(run, i, log), lambda o, v: o.readinto(v),
+                        lambda o: log.append(("close", o.i)))
+    run.finish(log=log)
+
+driver.main(body)
+"""
+
+
+@pytest.mark.parametrize("pattern", SEQ_PATTERNS)
+def test_sequential_patterns_read_and_open_as_named(tmp_path, pattern):
+    _, read, open_ = PATTERNS[pattern]
+    script = tmp_path / "fake.py"
+    script.write_text(FAKE_DRIVER.format(harness=str(Path(__file__).resolve().parent)))
+    model = Model(2, 5 * MIB)
+    params = {"objects": model.objects(), "pattern": "seq", "read": read, "open": open_, "buffer": 2 * MIB,
+              "max_seconds": 60, "options": {}, "synthcheck": str(driver.synthcheck_library(tmp_path / "build"))}
+    (tmp_path / "p.json").write_text(json.dumps(params))
+    out = subprocess.run([sys.executable, str(script), str(tmp_path / "p.json")], capture_output=True, text=True,
+                         timeout=60)
+    r = json.loads(out.stdout.strip().splitlines()[-1])
+    assert r["verified"] and r["bytes"] == 10 * MIB, r
+    opens = [tuple(e) for e in r["log"]]
+    if open_ == "all":
+        assert opens == [("open", 0), ("open", 1), ("close", 0), ("close", 1)]
+    else:
+        assert opens == [("open", 0), ("close", 0), ("open", 1), ("close", 1)]
+    assert r["caller_buffer_bytes"] == (2 * MIB if read == "chunk" else 5 * MIB)
+    assert r["lib_bytes"] == r["peak_rss"] - r["rss_base"] - r["caller_buffer_bytes"]
+
+
 # ---- end to end against oss-local (skipped when no oss-local binary is built) -------------
 
 
@@ -121,10 +367,12 @@ def oss_local_bin():
 
 
 def run_one(tmp_path, endpoint, model, script, pattern, options=None):
+    kind, read, open_ = PATTERNS.get(pattern, (pattern, "chunk", "all"))
     params = {
         "endpoint": endpoint, "vhost_endpoint": endpoint, "bucket": "bench", "region": "cn-hangzhou",
-        "access_key_id": "id", "access_key_secret": "secret", "objects": model.objects(), "pattern": pattern,
-        "reads": random_reads(model, 4 * MIB) if pattern == "random" else None,
+        "access_key_id": "id", "access_key_secret": "secret", "objects": model.objects(), "pattern": kind,
+        "read": read, "open": open_,
+        "reads": random_reads(model, 4 * MIB) if kind == "random" else None,
         "buffer": MIB, "part": MIB, "streams": 4, "max_seconds": 60, "options": options or {},
         "workdir": str(tmp_path), "synthcheck": str(driver.synthcheck_library(tmp_path / "build")),
         "tmpfs": str(tmp_path), "curlload": str(driver.curlload_binary(tmp_path / "build") or "") or None,
@@ -133,35 +381,58 @@ def run_one(tmp_path, endpoint, model, script, pattern, options=None):
     return orchestrator.run_driver(contender, params, tmp_path, timeout=120)
 
 
-@pytest.mark.parametrize("script", ["curl.py", "oss2_pool.py", "boto3_pool.py"])
-@pytest.mark.parametrize("pattern", ["seq", "random"])
-def test_drivers_accept_good_bytes_and_reject_corrupted_ones(tmp_path, oss_local_bin, script, pattern):
+def good_then_corrupted(tmp_path, oss_local_bin, script, pattern, options=None):
+    """The driver accepts oss-local's bytes, then reports them as wrong when every GET has a
+    flipped byte."""
     model = Model(2, 4 * MIB)
     with OssLocal(["--no-auth", "--model", model.oss_local_arg()], bin_path=oss_local_bin) as good:
-        r = run_one(tmp_path, good.endpoint, model, script, pattern)
+        r = run_one(tmp_path, good.endpoint, model, script, pattern, options)
     assert "error" not in r, r
     assert r["verified"], r
     assert r["bytes"] == r["expected_bytes"]
-
-    # Every GET gets one flipped byte: the run must report its bytes as wrong.
     corrupting = ["--no-auth", "--model", model.oss_local_arg(), "--corrupt-rate", "1"]
     with OssLocal(corrupting, bin_path=oss_local_bin) as bad:
-        r = run_one(tmp_path, bad.endpoint, model, script, pattern)
+        r = run_one(tmp_path, bad.endpoint, model, script, pattern, options)
     assert "error" in r or not r["verified"], r
+    return r
 
 
-def test_c_api_driver_checks_every_byte(tmp_path, oss_local_bin):
+@pytest.mark.parametrize("script", ["curl.py", "oss2_pool.py", "boto3_pool.py"])
+@pytest.mark.parametrize("pattern", ["seq", "random"])
+def test_drivers_accept_good_bytes_and_reject_corrupted_ones(tmp_path, oss_local_bin, script, pattern):
+    good_then_corrupted(tmp_path, oss_local_bin, script, pattern)
+
+
+def test_boto3_whole_shard_reads_one_at_a_time(tmp_path, oss_local_bin):
+    good_then_corrupted(tmp_path, oss_local_bin, "boto3_pool.py", "shard-one")
+
+
+@pytest.fixture(scope="module")
+def runai_installed():
+    problem = orchestrator.runai_problem()
+    if problem:
+        pytest.skip(problem)
+
+
+@pytest.mark.parametrize("pattern", ["shard-one", "shard-all", "random"])
+def test_runai_driver_checks_every_byte(tmp_path, oss_local_bin, runai_installed, pattern):
+    r = good_then_corrupted(tmp_path, oss_local_bin, "runai.py", pattern, {"concurrency": 2})
+    if "error" not in r:
+        assert r["concurrency"] == 2
+
+
+def test_runai_driver_has_no_chunk_pattern(tmp_path, runai_installed):
+    model = Model(1, MIB)
+    r = run_one(tmp_path, "http://127.0.0.1:9", model, "runai.py", "chunk-all")
+    assert "chunk patterns are not run" in r.get("error", ""), r
+
+
+@pytest.mark.parametrize("pattern", ["chunk-all", "shard-one"])
+def test_c_api_driver_checks_every_byte(tmp_path, oss_local_bin, pattern):
     lib = orchestrator.release_artifact("libossmc.so")
     if lib is None:
         pytest.skip("no release libossmc.so (cargo build --release -p ossmc)")
     exe = driver.ossmcload_binary(lib, tmp_path / "build")
     assert exe is not None
-    model = Model(2, 4 * MIB)
-    with OssLocal(["--no-auth", "--model", model.oss_local_arg()], bin_path=oss_local_bin) as good:
-        r = run_one(tmp_path, good.endpoint, model, "ossmc_c.py", "seq", {"binary": str(exe)})
-    assert "error" not in r, r
-    assert r["verified"] and r["bytes"] == r["expected_bytes"], r
     # ossmc itself rejects what fails the object's CRC-64; either way no number may survive.
-    with OssLocal(["--no-auth", "--model", model.oss_local_arg(), "--corrupt-rate", "1"], bin_path=oss_local_bin) as bad:
-        r = run_one(tmp_path, bad.endpoint, model, "ossmc_c.py", "seq", {"binary": str(exe)})
-    assert "error" in r or not r["verified"], r
+    good_then_corrupted(tmp_path, oss_local_bin, "ossmc_c.py", pattern, {"binary": str(exe)})
