@@ -50,6 +50,20 @@ fn drain(r: &mut ossmc::ObjectReader) {
     assert_eq!(at, r.size());
 }
 
+/// Spare buffers go back to the system once the connector has been idle for a moment (about
+/// a second): waits for that, failing if it never happens.
+fn wait_for_idle_pool(conn: &ossmc::Connector) {
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(30);
+    while conn.prefetch_stats().bytes_pooled > 0 {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "spare buffers kept by an idle connector: {:?}",
+            conn.prefetch_stats()
+        );
+        std::thread::sleep(std::time::Duration::from_millis(20));
+    }
+}
+
 #[test]
 fn closing_objects_returns_their_memory_to_the_system() {
     if !std::path::Path::new("/proc/self/status").exists() {
@@ -70,6 +84,7 @@ fn closing_objects_returns_their_memory_to_the_system() {
     let mut warm = conn.open(&uri(1, shards)).expect("open");
     drain(&mut warm);
     drop(warm);
+    wait_for_idle_pool(&conn);
     let baseline = rss();
 
     // Every shard open at once, read to the end: 256 MiB in chunk buffers.
@@ -80,25 +95,26 @@ fn closing_objects_returns_their_memory_to_the_system() {
         drain(r);
     }
     let loaded = rss();
-    // One shard stays open (read to its end): the spare buffers of the others are of no use
-    // to it and must not be kept.
+    // One shard stays open (read to its end): of the others' buffers, at most one round of
+    // requests' worth stays as spare buffers (reused by the next load, so it costs no fresh
+    // memory).
     let last = readers.pop().expect("a reader");
     drop(readers);
     let stats = conn.prefetch_stats();
+    let round = stats.pace_limit as u64 * 8 * MIB;
     assert_eq!(stats.open_objects, 1, "{stats:?}");
-    assert_eq!(
-        stats.bytes_pooled, 0,
-        "spare buffers kept for no use: {stats:?}"
+    assert!(
+        stats.bytes_pooled <= round,
+        "more spare buffers than a round of requests: {stats:?}"
     );
     assert_eq!(stats.bytes_held, 64 * MIB, "{stats:?}");
     let one_open = rss();
+    let pooled_then = stats.bytes_pooled / MIB;
     drop(last);
     let stats = conn.prefetch_stats();
-    assert_eq!(
-        (stats.bytes_held, stats.bytes_pooled, stats.open_objects),
-        (0, 0, 0),
-        "{stats:?}"
-    );
+    assert_eq!((stats.bytes_held, stats.open_objects), (0, 0), "{stats:?}");
+    assert!(stats.bytes_pooled <= round, "{stats:?}");
+    wait_for_idle_pool(&conn);
     let closed = rss();
     let above = |x: u64| x.saturating_sub(baseline) / MIB;
     eprintln!(
@@ -109,8 +125,9 @@ fn closing_objects_returns_their_memory_to_the_system() {
     );
     // Closing gave the chunks back: the 64 MiB shard left open plus slack, then slack only.
     assert!(
-        above(one_open) < 64 + 64,
-        "RSS stayed {} MiB above its baseline with one 64 MiB object open",
+        above(one_open) < 64 + 64 + pooled_then,
+        "RSS stayed {} MiB above its baseline with one 64 MiB object open and {pooled_then} MiB \
+         of spare buffers",
         above(one_open)
     );
     assert!(
@@ -119,9 +136,9 @@ fn closing_objects_returns_their_memory_to_the_system() {
         above(closed)
     );
     // The load really held its chunks in memory (else the checks above prove nothing): read
-    // chunks are recycled for later ones, so about 128 MiB of buffers were in use at the end.
+    // chunks are recycled for later ones, and the last shard's 64 MiB were held at the end.
     assert!(
-        above(loaded) >= 96,
+        above(loaded) >= 56,
         "only {} MiB resident above baseline after loading 256 MiB",
         above(loaded)
     );

@@ -1,0 +1,243 @@
+//! Object and chunk state: where each chunk of an open object is (queued, being fetched,
+//! fetched into a buffer, being fetched into a caller's buffer), what its CRC is, and which
+//! chunks a reader may see.
+
+use std::collections::BTreeSet;
+use std::sync::atomic::AtomicBool;
+use std::sync::Arc;
+
+use super::access::Access;
+use super::buffer::ChunkBuf;
+use super::fetch::ObjectMeta;
+use crate::client::CancelToken;
+use crate::error::Error;
+
+/// Where a chunk's data is.
+pub(super) enum Slot {
+    /// Not queued and no data (never fetched, dropped after being read, fetched straight into
+    /// a caller's buffer, or cancelled).
+    Empty,
+    /// In the prefetch queue (or the urgent queue).
+    Queued,
+    /// A fetcher is fetching it into a chunk buffer.
+    InFlight,
+    /// A reader's direct read covers it: its bytes go straight into the caller's buffer
+    /// (pieces queued or in flight). Back to `Empty` once every piece is done.
+    Direct,
+    /// Fetched into a chunk buffer.
+    Ready(Arc<Buffer>),
+}
+
+/// A chunk buffer; its length counts against the memory limit.
+pub(super) struct Buffer {
+    pub data: ChunkBuf,
+    /// Dropped from its chunk while a reader still copied from it: it waits in
+    /// [`super::memory::Memory`]'s lingering list for that reader to finish.
+    pub lingering: AtomicBool,
+}
+
+impl Buffer {
+    pub(super) fn new(data: ChunkBuf) -> Arc<Buffer> {
+        Arc::new(Buffer {
+            data,
+            lingering: AtomicBool::new(false),
+        })
+    }
+}
+
+pub(super) struct Chunk {
+    pub slot: Slot,
+    /// CRC of this chunk in the current verification round (or the verified CRC).
+    pub crc: Option<u64>,
+    /// CRC seen in the first round, kept after a mismatch to find the corrupted chunks.
+    pub first_round_crc: Option<u64>,
+    /// Some bytes of it were handed to a caller (in the current round).
+    pub delivered: bool,
+    /// Was delivered in the first round.
+    pub delivered_first_round: bool,
+    /// Its buffer was read to its end: the first candidate for dropping. Reset whenever the
+    /// chunk loses its buffer, so a chunk fetched again is unread until it is read again.
+    pub consumed: bool,
+    /// Has been fetched at least once.
+    pub fetched_before: bool,
+    /// Per-chunk CRC mismatches after the object was verified.
+    pub failures: u32,
+}
+
+impl Chunk {
+    fn new() -> Chunk {
+        Chunk {
+            slot: Slot::Queued,
+            crc: None,
+            first_round_crc: None,
+            delivered: false,
+            delivered_first_round: false,
+            consumed: false,
+            fetched_before: false,
+            failures: 0,
+        }
+    }
+
+    /// Takes the chunk's buffer, if it has one, leaving `to` in its place; a chunk without its
+    /// buffer is no longer "read" (see [`Chunk::consumed`]).
+    pub(super) fn take_buffer(&mut self, to: Slot) -> Option<Arc<Buffer>> {
+        match std::mem::replace(&mut self.slot, to) {
+            Slot::Ready(b) => {
+                self.consumed = false;
+                Some(b)
+            }
+            other => {
+                self.slot = other;
+                None
+            }
+        }
+    }
+}
+
+pub(super) struct Object {
+    pub meta: Arc<ObjectMeta>,
+    pub cancel: CancelToken,
+    pub chunk_size: u64,
+    pub chunks: Vec<Chunk>,
+    /// Whole-object release (see the module docs).
+    pub hold: bool,
+    /// The combined CRC matched (or there is no CRC to check).
+    pub verified: bool,
+    /// 1, or 2 after a whole-object mismatch.
+    pub round: u8,
+    /// Chunks whose CRC of the current round is not known yet.
+    pub crcs_missing: usize,
+    /// Readers blocked on this object.
+    pub waiting: usize,
+    /// Chunks a blocked reader needs the data of.
+    pub demanded: BTreeSet<u32>,
+    pub error: Option<Error>,
+    /// How it is being read (in order, at random).
+    pub access: Access,
+    /// A reader reached its end at least once (a read from the start again is a second pass).
+    pub read_to_end: bool,
+}
+
+impl Object {
+    /// A newly opened object of `meta.size` bytes in chunks of `chunk_size`, every chunk
+    /// queued (the caller puts them in the prefetch queue).
+    pub(super) fn new(meta: Arc<ObjectMeta>, chunk_size: u64, hold: bool) -> Object {
+        let n_chunks = meta.size.div_ceil(chunk_size) as usize;
+        let mut obj = Object {
+            meta,
+            cancel: CancelToken::new(),
+            chunk_size,
+            chunks: (0..n_chunks).map(|_| Chunk::new()).collect(),
+            hold,
+            verified: false,
+            round: 1,
+            crcs_missing: n_chunks,
+            waiting: 0,
+            demanded: BTreeSet::new(),
+            error: None,
+            access: Access::default(),
+            read_to_end: false,
+        };
+        match obj.meta.crc64 {
+            None => obj.verified = true,
+            Some(_) if n_chunks == 0 => obj.verified = true,
+            Some(_) => {}
+        }
+        obj
+    }
+
+    /// Start and length of chunk `idx`.
+    pub(super) fn chunk_range(&self, idx: u32) -> (u64, usize) {
+        let start = u64::from(idx) * self.chunk_size;
+        let len = (self.meta.size - start).min(self.chunk_size) as usize;
+        (start, len)
+    }
+
+    /// The chunk holding byte `offset`.
+    pub(super) fn chunk_of(&self, offset: u64) -> u32 {
+        (offset / self.chunk_size) as u32
+    }
+
+    pub(super) fn last_index(&self) -> u32 {
+        (self.chunks.len() as u32).saturating_sub(1)
+    }
+
+    /// Bytes of chunk `idx` may reach a caller only once the object is verified: a held
+    /// object's chunks, and a streamed object's final chunk (so a read of the object never
+    /// completes on corrupted data). An object read at random is not read through, so its
+    /// final chunk is not held back (see [`super`]'s Integrity section).
+    pub(super) fn held_back(&self, idx: u32) -> bool {
+        !self.verified && (self.hold || (idx == self.last_index() && !self.access.random))
+    }
+
+    /// May a reader copy chunk `idx` from its buffer now?
+    pub(super) fn releasable(&self, idx: u32) -> bool {
+        matches!(self.chunks[idx as usize].slot, Slot::Ready(_)) && !self.held_back(idx)
+    }
+
+    /// Chunks whose CRC of the current round is still unknown.
+    pub(super) fn chunks_without_crc(&self) -> impl Iterator<Item = u32> + '_ {
+        self.chunks
+            .iter()
+            .enumerate()
+            .filter(|(_, c)| c.crc.is_none())
+            .map(|(i, _)| i as u32)
+    }
+}
+
+#[cfg(test)]
+pub(super) mod tests {
+    use super::*;
+
+    pub(crate) fn meta(size: u64, crc64: Option<u64>) -> Arc<ObjectMeta> {
+        Arc::new(ObjectMeta {
+            bucket: "b".into(),
+            key: "k".into(),
+            etag: "\"e\"".into(),
+            size,
+            crc64,
+        })
+    }
+
+    #[test]
+    fn chunks_cover_the_object_and_the_last_one_is_short() {
+        let o = Object::new(meta(10 * 4 + 3, Some(1)), 10, false);
+        assert_eq!(o.chunks.len(), 5);
+        assert_eq!(o.chunk_range(0), (0, 10));
+        assert_eq!(o.chunk_range(4), (40, 3));
+        assert_eq!(o.chunk_of(39), 3);
+        assert_eq!(o.last_index(), 4);
+        assert!(!o.verified);
+        let empty = Object::new(meta(0, Some(0)), 10, false);
+        assert!(empty.chunks.is_empty() && empty.verified);
+        let unchecked = Object::new(meta(25, None), 10, false);
+        assert!(unchecked.verified, "no CRC: nothing to wait for");
+    }
+
+    #[test]
+    fn held_back_chunks_depend_on_the_policy_and_the_access_pattern() {
+        let mut streamed = Object::new(meta(40, Some(1)), 10, false);
+        assert!(!streamed.held_back(0));
+        assert!(streamed.held_back(3), "the final chunk waits for the CRC");
+        streamed.access.random = true;
+        assert!(!streamed.held_back(3), "read at random: not read through");
+        streamed.access.random = false;
+        streamed.verified = true;
+        assert!(!streamed.held_back(3));
+        let held = Object::new(meta(40, Some(1)), 10, true);
+        assert!((0..4).all(|i| held.held_back(i)));
+    }
+
+    #[test]
+    fn a_chunk_that_loses_its_buffer_is_unread_again() {
+        let mut c = Chunk::new();
+        c.slot = Slot::Ready(Buffer::new(ChunkBuf::new(8)));
+        c.consumed = true;
+        assert!(c.take_buffer(Slot::Empty).is_some());
+        assert!(!c.consumed, "the consumed flag must not outlive the buffer");
+        assert!(matches!(c.slot, Slot::Empty));
+        c.slot = Slot::InFlight;
+        assert!(c.take_buffer(Slot::Empty).is_none());
+        assert!(matches!(c.slot, Slot::InFlight), "no buffer: the slot is left alone");
+    }
+}

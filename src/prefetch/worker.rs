@@ -1,0 +1,355 @@
+//! The fetcher threads: each takes a task (see [`schedule`]), runs its ranged GET unlocked,
+//! and records the outcome: a chunk buffer stored (or discarded), a piece of a direct read
+//! done, CRCs checked, readers woken.
+
+use std::sync::Arc;
+
+use super::buffer::ChunkBuf;
+use super::direct::PieceState;
+use super::fetch;
+use super::object::{Buffer, Slot};
+use super::schedule::{self, Target, READER_AWAY};
+use super::verify::{record_crc, Verdict};
+use super::{memory, unlock, Shared, State};
+use crate::error::{ErrorKind, Result};
+
+/// Stack size of fetcher threads: they run ureq (and rustls) and little else.
+const FETCHER_STACK: usize = 1 << 20;
+
+/// How many fetchers to start for `new_tasks` more tasks (the caller passes it to [`spawn`]).
+pub(super) fn spawn_count(st: &State, new_tasks: usize) -> usize {
+    let room = st.pace.limit().saturating_sub(st.threads);
+    let pending = st.queue.len() + st.urgent.len() + st.direct_queue.len();
+    room.min(pending.saturating_sub(st.idle))
+        .min(new_tasks.max(1))
+}
+
+/// Starts `n` fetcher threads and counts those that started in `st.threads`. Called with the
+/// state locked: it takes only the thread-list lock, which is never held while waiting for
+/// the state lock.
+pub(super) fn spawn(sh: &Arc<Shared>, st: &mut State, n: usize) {
+    if n == 0 {
+        return;
+    }
+    let mut handles = sh.threads.lock().unwrap_or_else(|p| p.into_inner());
+    for _ in 0..n {
+        let shared = Arc::clone(sh);
+        let spawned = std::thread::Builder::new()
+            .name("ossmc-fetch".into())
+            .stack_size(FETCHER_STACK)
+            .spawn(move || fetcher(shared));
+        match spawned {
+            Ok(h) => {
+                handles.push(h);
+                st.threads += 1;
+            }
+            Err(e) => log::warn!("cannot start a fetcher thread: {e}"),
+        }
+    }
+}
+
+/// Wakes fetchers for new work: idle ones, and new ones up to the pace.
+pub(super) fn wake(sh: &Arc<Shared>, st: &mut State, new_tasks: usize) {
+    let n = spawn_count(st, new_tasks);
+    spawn(sh, st, n);
+    sh.work.notify_all();
+}
+
+/// The fetcher thread's loop.
+fn fetcher(sh: Arc<Shared>) {
+    let mut st = sh.lock();
+    loop {
+        if st.shutdown {
+            break;
+        }
+        let Some(task) = schedule::take_task(&sh, &mut st) else {
+            // Making room may have given up buffers: drop them unlocked, then look again.
+            if !st.mem.released.is_empty() {
+                unlock(st);
+                st = sh.lock();
+                continue;
+            }
+            // Wake up again when readers may have gone away (prefetching may then go on), or
+            // when the pool's grace period ends (its buffers go back to the system).
+            let timeout = if st.ahead_of_readers {
+                Some(READER_AWAY)
+            } else if st.objects.is_empty() && !st.mem.pool.is_empty() {
+                Some(memory::POOL_GRACE)
+            } else {
+                None
+            };
+            st.idle += 1;
+            st = match timeout {
+                Some(t) => sh.work.wait_timeout(st, t).unwrap_or_else(|p| p.into_inner()).0,
+                None => sh.work.wait(st).unwrap_or_else(|p| p.into_inner()),
+            };
+            st.idle -= 1;
+            schedule::trim_pool(&mut st);
+            continue;
+        };
+        unlock(st);
+        let (target, result) = run(&sh, task.target, &task.cancel, &task.meta, task.start, task.len);
+        st = sh.lock();
+        if task.jumped {
+            st.jumped_in_flight -= 1;
+            if st.jumped_in_flight == 0 {
+                // Prefetching paused for this read (see `take_prefetch`): resume it.
+                sh.work.notify_all();
+            }
+        }
+        st.in_flight -= 1;
+        if result.is_ok() {
+            st.bytes_fetched += task.len as u64;
+            let secs = task.started.elapsed().as_secs_f64();
+            if st.pace.completed(task.generation, task.len as u64, secs) && !st.shutdown {
+                let n = spawn_count(&st, st.pace.limit());
+                spawn(&sh, &mut st, n);
+                sh.work.notify_all();
+            }
+        }
+        match target {
+            Done::Chunk {
+                idx,
+                data,
+                reserved,
+            } => complete_chunk(&sh, &mut st, task.id, idx, reserved, data, result),
+            Done::Piece { read, piece } => complete_piece(&sh, &mut st, read, piece, result),
+        }
+        schedule::trim_pool(&mut st);
+        unlock(st);
+        sh.data.notify_all();
+        st = sh.lock();
+    }
+    st.threads -= 1;
+}
+
+/// A finished task's target, with the buffer it filled.
+enum Done {
+    Chunk {
+        idx: u32,
+        data: ChunkBuf,
+        reserved: u64,
+    },
+    Piece {
+        read: u64,
+        piece: usize,
+    },
+}
+
+/// Runs one ranged GET (unlocked).
+fn run(
+    sh: &Shared,
+    target: Target,
+    cancel: &crate::client::CancelToken,
+    meta: &Arc<fetch::ObjectMeta>,
+    start: u64,
+    len: usize,
+) -> (Done, Result<u64>) {
+    match target {
+        Target::Chunk {
+            idx,
+            buffer,
+            reserved,
+        } => {
+            let mut data = buffer.unwrap_or_else(|| ChunkBuf::new(len));
+            let result = fetch::fetch_range(&sh.client, cancel, meta, start, &mut data[..len]);
+            (
+                Done::Chunk {
+                    idx,
+                    data,
+                    reserved,
+                },
+                result,
+            )
+        }
+        Target::Piece { read, piece, dst } => {
+            // SAFETY: `dst` points at `len` bytes of the buffer of the reader that planned
+            // this piece; that reader waits until this piece is done before it returns (see
+            // the `direct` module), and no other task writes these bytes.
+            let out = unsafe { std::slice::from_raw_parts_mut(dst.0, len) };
+            let result = fetch::fetch_range(&sh.client, cancel, meta, start, out);
+            (Done::Piece { read, piece }, result)
+        }
+    }
+}
+
+/// Records a finished fetch into a chunk buffer: stores the chunk, checks CRCs, fails or
+/// releases the object.
+fn complete_chunk(
+    sh: &Shared,
+    st: &mut State,
+    id: u64,
+    idx: u32,
+    reserved: u64,
+    data: ChunkBuf,
+    result: Result<u64>,
+) {
+    st.in_flight_bytes -= reserved;
+    st.chunks_fetched += 1;
+    let max_failures = sh.client.retry_config().max_attempts;
+    let Some(obj) = st.objects.get_mut(&id) else {
+        // Closed meanwhile: discard the bytes (the caller trims the pool).
+        st.mem.discard(data, reserved);
+        sh.work.notify_one();
+        return;
+    };
+    let crc = match result {
+        Ok(c) => c,
+        Err(e) => {
+            obj.chunks[idx as usize].slot = Slot::Empty;
+            fail(st, id, e);
+            st.mem.discard(data, reserved);
+            sh.work.notify_one();
+            return;
+        }
+    };
+    let verdict = record_crc(obj, idx, crc, max_failures);
+    if verdict == Verdict::Keep {
+        obj.chunks[idx as usize].slot = Slot::Ready(Buffer::new(data));
+        return;
+    }
+    st.mem.discard(data, reserved);
+    after_mismatch(st, id, idx, verdict);
+    sh.work.notify_all();
+}
+
+/// Records a finished piece of a direct read; once every piece of a chunk the read covers
+/// whole is in, the chunk's CRC is checked like any chunk's.
+fn complete_piece(sh: &Shared, st: &mut State, read_id: u64, p: usize, result: Result<u64>) {
+    let max_failures = sh.client.retry_config().max_attempts;
+    let read = st
+        .reads
+        .get_mut(&read_id)
+        .expect("a direct read outlives its pieces");
+    let id = read.object;
+    let piece = &mut read.pieces[p];
+    let (idx, whole) = (piece.chunk, piece.whole);
+    match result {
+        Err(e) => {
+            piece.state = PieceState::Failed;
+            if let Some(obj) = st.objects.get_mut(&id) {
+                if whole && matches!(obj.chunks[idx as usize].slot, Slot::Direct) {
+                    obj.chunks[idx as usize].slot = Slot::Empty;
+                }
+            }
+            fail(st, id, e);
+            return;
+        }
+        Ok(crc) => {
+            piece.state = PieceState::Done(crc);
+            piece.round = st.objects.get(&id).map_or(0, |o| o.round);
+            st.direct_requests += 1;
+            st.direct_bytes += piece.len as u64;
+        }
+    }
+    if !whole {
+        return;
+    }
+    let Some(crc) = read.chunk_crc(idx) else {
+        return;
+    };
+    let Some(obj) = st.objects.get_mut(&id) else {
+        return;
+    };
+    let c = &mut obj.chunks[idx as usize];
+    if c.fetched_before {
+        st.chunks_refetched += 1;
+    }
+    c.fetched_before = true;
+    let verdict = record_crc(obj, idx, crc, max_failures);
+    match verdict {
+        Verdict::Keep => obj.chunks[idx as usize].slot = Slot::Empty,
+        Verdict::Refetch => {
+            // The bytes in the caller's buffer are not the object's: fetch them again, there.
+            st.crc_mismatches += 1;
+            let read = st.reads.get_mut(&read_id).expect("checked above");
+            for (i, piece) in read.pieces.iter_mut().enumerate() {
+                if piece.chunk == idx && piece.whole && matches!(piece.state, PieceState::Done(_)) {
+                    piece.state = PieceState::Waiting;
+                    st.direct_queue.push_front((read_id, i));
+                }
+            }
+            sh.work.notify_all();
+        }
+        Verdict::Failed | Verdict::SecondRound => {
+            obj.chunks[idx as usize].slot = Slot::Empty;
+            after_mismatch(st, id, idx, verdict);
+            sh.work.notify_all();
+        }
+    }
+}
+
+/// Acts on a CRC verdict other than `Keep` for chunk `idx` of object `id` (whose data was
+/// discarded): fetch it again, fail the object, or start a second round.
+fn after_mismatch(st: &mut State, id: u64, idx: u32, verdict: Verdict) {
+    st.crc_mismatches += 1;
+    let Some(obj) = st.objects.get_mut(&id) else {
+        return;
+    };
+    match verdict {
+        Verdict::Keep => {}
+        Verdict::Refetch => {
+            obj.chunks[idx as usize].slot = Slot::Queued;
+            if obj.demanded.contains(&idx) {
+                st.urgent.push_front((id, idx));
+            } else {
+                st.queue.insert((id, idx));
+            }
+        }
+        Verdict::Failed => {
+            obj.chunks[idx as usize].slot = Slot::Empty;
+            let e = obj.error.clone().expect("a failed verdict sets the error");
+            fail(st, id, e);
+        }
+        Verdict::SecondRound => {
+            // Every chunk is fetched again; chunks being fetched complete into the new round.
+            let urgent = obj.waiting > 0;
+            obj.chunks[idx as usize].slot = Slot::Empty;
+            let mut requeue = Vec::new();
+            for (i, c) in obj.chunks.iter_mut().enumerate() {
+                if let Some(b) = c.take_buffer(Slot::Queued) {
+                    st.mem.free(b);
+                }
+                c.consumed = false;
+                match c.slot {
+                    Slot::Empty => c.slot = Slot::Queued,
+                    Slot::InFlight | Slot::Direct | Slot::Ready(_) => continue,
+                    Slot::Queued => {}
+                }
+                requeue.push((id, i as u32));
+            }
+            for t in requeue {
+                if urgent {
+                    st.queue.remove(&t);
+                    st.urgent.push_back(t);
+                } else {
+                    st.queue.insert(t);
+                }
+            }
+        }
+    }
+}
+
+/// Fails object `id` with `e` (unless it is a cancellation, or it failed already): its
+/// buffers are freed and its queued chunks dropped, so nothing more is fetched for it.
+fn fail(st: &mut State, id: u64, e: crate::error::Error) {
+    let Some(obj) = st.objects.get_mut(&id) else {
+        return;
+    };
+    if e.kind() == ErrorKind::Cancelled {
+        return;
+    }
+    if obj.error.is_none() {
+        log::warn!("{e}");
+        obj.error = Some(e);
+    }
+    for (i, c) in obj.chunks.iter_mut().enumerate() {
+        if matches!(c.slot, Slot::Queued) {
+            c.slot = Slot::Empty;
+            st.queue.remove(&(id, i as u32));
+        }
+        if let Some(b) = c.take_buffer(Slot::Empty) {
+            st.mem.free(b);
+        }
+    }
+}
