@@ -77,7 +77,10 @@ class Contender:
     it (the rest run with ``--full`` or when ``--only`` matches them); ``cap_s`` and
     ``throttled_cap_s``: a shorter bound for a peer whose rate is known to be flat and low
     there (a one-connection reader at 50 MB/s, oss2's CPU-bound pool), so the plan's time goes to
-    the runs that need it; such a run is partial, its rate bytes / seconds."""
+    the runs that need it; such a run is partial, its rate bytes / seconds. ``throttled_patterns``:
+    the patterns it runs throttled, for a reader whose throttled rate is the connection's cap
+    whatever the pattern (a whole-shard read could not stop at the bound anyway: one read of a
+    512 MiB shard at 50 MB/s takes 11 s)."""
 
     name: str
     label: str
@@ -93,6 +96,7 @@ class Contender:
     in_default: bool = True  # False: only with --full, or when --only names it
     cap_s: Optional[float] = None  # a tighter bound on its runs than the scenario's
     throttled_cap_s: Optional[float] = None  # the same, throttled only
+    throttled_patterns: Optional[tuple] = None  # throttled, only these of its patterns
 
 
 def module_available(name: str) -> Optional[str]:
@@ -167,9 +171,11 @@ def contenders(args, lib: Optional[Path], hosts_problem: Optional[str]) -> List[
                   options={"config": {"prefetch": {"vcpus": 1, "workers": 16, "memoryLimit": 256 * MIB}}}),
         # One connection (two for the prefetching iterator): throttled they run at the cap.
         Contender("osstorch-dataset", "osstorchconnector dataset reader", "peer", "osstorch.py",
-                  options={"reader_type": 0}, unavailable=osstorch_problem, throttled_cap_s=3),
+                  options={"reader_type": 0}, unavailable=osstorch_problem, throttled_cap_s=3,
+                  throttled_patterns=("chunk-all", "random")),
         Contender("osstorch-prefetch", "osstorchconnector list_from_uris prefetch", "peer", "osstorch.py",
-                  options={"prefetch": True}, patterns=SEQ, unavailable=osstorch_problem, throttled_cap_s=3),
+                  options={"prefetch": True}, patterns=SEQ, unavailable=osstorch_problem, throttled_cap_s=3,
+                  throttled_patterns=("chunk-all",)),
         Contender("osstorch-checkpoint", "osstorchconnector checkpoint reader", "peer", "osstorch.py",
                   options={"reader_type": 1}, unavailable=osstorch_problem),
         Contender("boto3", "boto3 / s3transfer", "peer", "boto3_pool.py", unavailable=module_available("boto3"),
@@ -268,6 +274,8 @@ def runs_in(c: Contender, s: Scenario) -> bool:
         return False
     if s.condition == "memlimit":
         return c.kind == "ossmc" and c.target  # a reference configuration is memory-limited already
+    if s.condition == "throttled" and c.throttled_patterns is not None and s.pattern not in c.throttled_patterns:
+        return False
     return c.conditions is None or s.condition in c.conditions
 
 

@@ -161,6 +161,9 @@ def test_contenders_run_only_their_patterns():
     assert orchestrator.runs_in(roster["ossmc-python"], S("nginx", "unthrottled", "shard-one"))
     assert orchestrator.runs_in(roster["ossmc-c"], S("oss-local", "memlimit", "shard-all"))
     assert not orchestrator.runs_in(roster["osstorch-dataset"], S("oss-local", "memlimit", "chunk-all"))
+    assert orchestrator.runs_in(roster["osstorch-dataset"], S("nginx", "unthrottled", "shard-all"))
+    assert not orchestrator.runs_in(roster["osstorch-dataset"], S("nginx", "throttled", "shard-all"))
+    assert orchestrator.runs_in(roster["osstorch-dataset"], S("nginx", "throttled", "chunk-all"))
     assert not orchestrator.runs_in(roster["ossmc-python-small"], S("oss-local", "memlimit", "chunk-all"))
     assert not roster["ossmc-python-small"].target
 
