@@ -371,8 +371,9 @@ class Run:
                         **extra: Any) -> None:
         """Runs one of the harness's C loaders (``curlload``, ``ossmcload``) as the timed window
         and finishes with its figures. The loader checks every byte itself and prints one JSON
-        line: bytes, seconds, ttfb (-1 if none), partial, problems and first_problem. CPU and
-        peak RSS are the child's; ``report_wall`` adds this process's view of the time;
+        line: bytes, seconds, ttfb (-1 if none), partial, problems and first_problem, and may
+        add cpu_s, its CPU seconds over the load. CPU (without cpu_s) and peak RSS are the
+        child's; ``report_wall`` adds this process's view of the time;
         ``buffer_bytes`` is the program's read buffer (the caller's memory)."""
         self.start()
         proc = subprocess.run(cmd, capture_output=True, text=True, timeout=(self.deadline_s or 600) * 3 + 30)
@@ -386,8 +387,10 @@ class Run:
         if r["problems"]:
             self.problem(f"{r['problems']} problems, first: {r['first_problem']}")
         child = resource.getrusage(resource.RUSAGE_CHILDREN)
+        # A loader that times its own CPU over its load says so; else the whole child's.
+        cpu_s = float(r["cpu_s"]) if r.get("cpu_s") is not None else child.ru_utime + child.ru_stime
         self.finish(seconds=float(r["seconds"]), ttfb=r["ttfb"] if r["ttfb"] >= 0 else None,
-                    peak_rss=child.ru_maxrss * 1024, cpu_s=child.ru_utime + child.ru_stime, timeline=None,
+                    peak_rss=child.ru_maxrss * 1024, cpu_s=cpu_s, timeline=None,
                     verify_s=None, rss_base=0, caller_buffer_bytes=buffer_bytes, **extra)
 
     def fail(self, exc: BaseException) -> None:

@@ -7,8 +7,10 @@ only.
 
 Every chunk is checked against the synthetic content as it arrives (synthcheck.c, inside the
 timed loop, like the Python contenders); load_model's own ``-s`` checksum would cost more than
-the load. Throughput uses the seconds ossmcload reports (first open to last byte); CPU time and
-peak RSS are the child's (``RUSAGE_CHILDREN``).
+the load. Throughput uses the seconds ossmcload reports (first open to last byte), CPU time the
+CPU seconds it reports over the same window (``getrusage`` in the program, so the zero-fill of
+its buffer is left out, as in the Python drivers, whose buffers are filled before their clock
+starts); peak RSS is the child's (``RUSAGE_CHILDREN``).
 """
 
 import json
