@@ -25,9 +25,17 @@ Scenarios:
 
 The default plan (``DEFAULT_PLAN``) leads with nginx and keeps a few oss-local scenarios;
 ``--full`` runs every server x condition x pattern; ``--servers``, ``--conditions``,
-``--patterns`` and ``--only`` narrow either. Every run is bounded: a driver stops at
-``--max-seconds`` (throttled: ``--throttled-max-seconds``) and is then marked partial, its rate
-being bytes received / seconds.
+``--patterns`` and ``--only`` narrow either (``--list`` prints the plan). Every run is bounded:
+a driver stops at ``--max-seconds`` (throttled: ``--throttled-max-seconds``; a few peers whose
+rate is flat and low there have a shorter bound, ``Contender.cap_s``) and is then marked
+partial, its rate being bytes received / seconds.
+
+Run:ai's model streamer runs twice: with its default concurrency, and with
+``RUNAI_STREAMER_CONCURRENCY`` set to the requests ossmc had in flight at its peak in the same
+scenario, as the server counted them (:func:`matched_concurrency`; ``--runai-concurrency``,
+default 16, when no ossmc run of the scenario measured it). ossmc's ceiling is 256 (16 vcpus x
+16 workers) but it starts at 16 and doubles only while that pays, so its peak, not its ceiling,
+is what it actually used.
 """
 
 from __future__ import annotations
@@ -428,8 +436,8 @@ def parse_args(argv: Optional[List[str]] = None):
                     help="connections of curl -N and threads of the peers (default 16)")
     ap.add_argument("--throttled-streams", type=int, default=64,
                     help="connections of curl -N when throttled (default 64)")
-    ap.add_argument("--rate-mbps", type=int, default=50, help="throttled: per-connection cap, MB/s (default 50)")
-    ap.add_argument("--latency-ms", type=int, default=10, help="throttled: delay before each response (default 10)")
+    ap.add_argument("--rate-mbps", type=int, default=50, help="throttled: per-connection cap, MB/s (nginx limit_rate, oss-local --rate-mbps; default 50)")
+    ap.add_argument("--latency-ms", type=int, default=10, help="throttled, oss-local only: delay before each response (default 10)")
     ap.add_argument("--memory-limit-mib", type=int, default=256,
                     help="memlimit: ossmc prefetch.memoryLimit in MiB (default 256)")
     ap.add_argument("--max-seconds", type=float, default=30, help="per-run bound, unthrottled (default 30)")
