@@ -348,7 +348,7 @@ def aggregate(attempts: List[Dict[str, Any]]) -> Dict[str, Any]:
     rec["failed_reps"] = len(attempts) - len(done)
     rec["reps"] = [{k: a.get(k) for k in ("bytes", "seconds", "verified", "partial", "cpu_s", "peak_rss",
                                          "lib_bytes", "server_bytes", "requests", "peak_in_flight", "error",
-                                         "concurrency")}
+                                         "concurrency", "wall_s")}
                    for a in attempts]
     return rec
 

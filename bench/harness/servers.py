@@ -221,7 +221,18 @@ http {{
         if self.access_log is None:
             return {"requests": None, "get_requests": None, "peak_in_flight": None, "peak_connections": None,
                     "connections": None, "server_bytes": None}
-        return access_log_counters(self._lines_now()[self._lines:])
+        # A response the client abandoned when it exited (a run stopped at its bound) is logged
+        # once nginx notices, a moment later: wait until the log stops growing, so its line is
+        # counted in this run and not the next.
+        lines = self._lines_now()
+        deadline = time.monotonic() + 1.0
+        while time.monotonic() < deadline:
+            time.sleep(0.05)
+            again = self._lines_now()
+            if len(again) == len(lines):
+                break
+            lines = again
+        return access_log_counters(lines[self._lines:])
 
     def close(self) -> None:
         if self.proc.poll() is None:
