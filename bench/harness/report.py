@@ -215,7 +215,8 @@ def targets(results, groups) -> List[str]:
                 if condition != "memlimit":
                     row(where, r["label"], "n/a", "-", None if "skipped" in r else False)
                 continue
-            if condition == "unthrottled" and pattern != "random" and peer:
+            # The unthrottled targets are nginx's: the server no contender wrote.
+            if condition == "unthrottled" and server == "nginx" and pattern != "random" and peer:
                 row(f"{where}: >= {UNTHROTTLED_X_PEER}x the best peer ({peer['label']}, {pg:.2f} GB/s)",
                     r["label"], f"{g:.2f} GB/s", f"{UNTHROTTLED_X_PEER * pg:.2f} GB/s", g >= UNTHROTTLED_X_PEER * pg)
                 pc, c = cpu_per_gb(peer), cpu_per_gb(r)
@@ -234,7 +235,7 @@ def targets(results, groups) -> List[str]:
             elif pattern == "random" and peer:
                 row(f"{where}: >= the best peer ({peer['label']}, {pg:.2f} GB/s)", r["label"], f"{g:.2f} GB/s",
                     f"{pg:.2f} GB/s", g >= pg)
-            if condition == "unthrottled" and pattern.endswith("-all"):
+            if condition == "unthrottled" and server == "nginx" and pattern.endswith("-all"):
                 one = [u for u in groups.get((server, condition, pattern[:-4] + "-one"), [])
                        if u["contender"] == r["contender"] and gbps(u) is not None]
                 if one:

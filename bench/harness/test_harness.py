@@ -258,6 +258,10 @@ def test_targets_unthrottled_speed_cpu_and_open_patterns():
     assert find(rows, "ossmc", "shard-all", "open-all >= one-by-one") == "**no**"
     assert find(rows, "ossmc", "shard-one", "1.15x the best peer") == "yes"
     assert not any(who == "ref" or who.startswith("curl") for _, who in rows)  # references are not held to targets
+    # The unthrottled speed targets are nginx's only.
+    local = target_rows([result("peer", "peer", "chunk-all", 1.0, server="oss-local"),
+                         result("ossmc", "ossmc", "chunk-all", 0.5, server="oss-local")])
+    assert not any("best peer" in what for what, _ in local)
 
 
 def test_targets_throttled_random_and_memory():
