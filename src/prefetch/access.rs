@@ -49,7 +49,10 @@ pub(super) enum ReadKind {
 impl ReadKind {
     /// Does this read fetch exactly its own bytes (no chunk it only partly needs)?
     pub(super) fn exact(self) -> bool {
-        matches!(self, ReadKind::Jump { .. } | ReadKind::BecameRandom | ReadKind::Random)
+        matches!(
+            self,
+            ReadKind::Jump { .. } | ReadKind::BecameRandom | ReadKind::Random
+        )
     }
 }
 
@@ -160,7 +163,9 @@ mod tests {
             a.read_ended(off + C);
         }
         assert_eq!(kinds.last(), Some(&ReadKind::BackInOrder { from: 904 }));
-        assert!(kinds[..kinds.len() - 1].iter().all(|k| *k == ReadKind::Random));
+        assert!(kinds[..kinds.len() - 1]
+            .iter()
+            .all(|k| *k == ReadKind::Random));
         assert!(!a.random && a.jumps == 0);
     }
 

@@ -75,9 +75,10 @@ impl DirectRead {
     /// The CRC of chunk `idx` once every piece of it is done (their CRCs combined in order).
     pub(super) fn chunk_crc(&self, idx: u32) -> Option<u64> {
         let mut parts = Vec::new();
-        let pieces = self.pieces.iter().filter(|p| {
-            p.chunk == idx && p.whole && p.state != PieceState::Withdrawn
-        });
+        let pieces = self
+            .pieces
+            .iter()
+            .filter(|p| p.chunk == idx && p.whole && p.state != PieceState::Withdrawn);
         for p in pieces {
             match p.state {
                 PieceState::Done(crc) => parts.push((crc, p.len as u64)),
@@ -132,7 +133,11 @@ mod tests {
 
     #[test]
     fn split_covers_the_range_exactly_in_even_pieces() {
-        for (start, end, piece) in [(0, 8 * MIB, 3 * MIB), (5, 6, MIB), (10, 10 + 7 * MIB + 3, MIB)] {
+        for (start, end, piece) in [
+            (0, 8 * MIB, 3 * MIB),
+            (5, 6, MIB),
+            (10, 10 + 7 * MIB + 3, MIB),
+        ] {
             let parts = split(start, end, piece);
             assert_eq!(parts.first().unwrap().0, start);
             assert_eq!(parts.last().unwrap().1, end);

@@ -3,6 +3,7 @@
 //! body, and accepted only if the server answered exactly the range asked for.
 
 use std::io::Read;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 
 use super::crc::ChunkCrc;
@@ -26,13 +27,14 @@ pub(crate) struct ObjectMeta {
 /// Every request carries `If-Match` with the ETag from open, so a replaced object fails with
 /// [`ErrorKind::ObjectChanged`] instead of mixing versions. A body that breaks off is resumed
 /// from the first missing byte (the bytes already in `buf` and in the CRC stay), so no byte is
-/// appended twice.
+/// appended twice. Every byte received is added to `received` as it arrives.
 pub(crate) fn fetch_range(
     client: &Client,
     cancel: &CancelToken,
     meta: &Arc<ObjectMeta>,
     start: u64,
     buf: &mut [u8],
+    received: &AtomicU64,
 ) -> Result<u64> {
     let len = buf.len();
     let mut filled = 0usize;
@@ -144,6 +146,7 @@ pub(crate) fn fetch_range(
                 Ok(n) => {
                     crc.update(&buf[filled..filled + n]);
                     filled += n;
+                    received.fetch_add(n as u64, Ordering::Relaxed);
                 }
                 Err(e) => {
                     drop(reader);

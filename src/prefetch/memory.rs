@@ -214,7 +214,10 @@ mod tests {
         let reader_copy = Arc::clone(&b);
         m.free(b);
         assert!(reader_copy.lingering.load(Ordering::Acquire));
-        assert!(m.pool.is_empty() && m.held == FULL, "still in use, still counted");
+        assert!(
+            m.pool.is_empty() && m.held == FULL,
+            "still in use, still counted"
+        );
         assert!(!m.reclaim_lingering());
         drop(reader_copy);
         assert!(m.reclaim_lingering());
@@ -234,7 +237,11 @@ mod tests {
             m.reserve(FULL as usize);
             m.free(ready(FULL));
         }
-        assert_eq!((m.pool.len(), m.buffers_created), (1, 1), "one buffer, reused");
+        assert_eq!(
+            (m.pool.len(), m.buffers_created),
+            (1, 1),
+            "one buffer, reused"
+        );
         m.reserve(FULL as usize);
         m.reserve(FULL as usize);
         m.reserve(FULL as usize);

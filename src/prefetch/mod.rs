@@ -90,6 +90,7 @@ mod verify;
 mod worker;
 
 use std::collections::{BTreeSet, HashMap, HashSet, VecDeque};
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Condvar, Mutex, MutexGuard};
 use std::thread::JoinHandle;
 use std::time::Instant;
@@ -120,6 +121,9 @@ pub struct PrefetchStats {
     pub peak_requests_in_flight: usize,
     /// Requests in flight allowed now by the pace (see the configuration's `prefetch.vcpus`).
     pub pace_limit: usize,
+    /// How the pace changed: (bytes received so far, requests in flight allowed from then
+    /// on), the first 64 changes.
+    pub pace_steps: Vec<(u64, usize)>,
     /// Chunk fetches into chunk buffers completed (successful or not).
     pub chunks_fetched: u64,
     /// Fetches of chunks that had been fetched before (dropped and read again, or fetched
@@ -174,6 +178,8 @@ struct State {
     idle_since: Option<Instant>,
     in_flight_bytes: u64,
     in_flight: usize,
+    /// The moment the pace's clock counts from.
+    pace_epoch: Instant,
     /// How many requests may be in flight now (at most the configured `vcpus × workers`).
     pace: pace::Pace,
     peak_in_flight: usize,
@@ -186,11 +192,14 @@ struct State {
     direct_bytes: u64,
     bytes_fetched: u64,
     crc_mismatches: u64,
+    pace_steps: Vec<(u64, usize)>,
 }
 
 /// What the fetcher threads share with the readers.
 struct Shared {
     client: Arc<Client>,
+    /// Bytes received by ranged GETs so far, counted as they arrive (for the pace).
+    received: AtomicU64,
     chunk_size: u64,
     /// Objects up to this size are released only once verified (see the module docs).
     hold_limit: u64,
@@ -202,6 +211,24 @@ struct Shared {
     work: Condvar,
     /// Readers wait here for chunks and pieces.
     data: Condvar,
+}
+
+impl State {
+    /// What the pace measures, read when it asks (see [`pace::Meter`]).
+    fn meter<'a>(&self, received: &'a AtomicU64) -> impl Fn() -> pace::Meter + 'a {
+        let epoch = self.pace_epoch;
+        move || pace::Meter {
+            cpu_secs: worker::process_cpu_secs(),
+            bytes: received.load(Ordering::Relaxed),
+            wall_secs: epoch.elapsed().as_secs_f64(),
+        }
+    }
+
+    /// Changes the requests in flight by `delta`.
+    fn add_in_flight(&mut self, delta: isize) {
+        self.in_flight = self.in_flight.saturating_add_signed(delta);
+        self.peak_in_flight = self.peak_in_flight.max(self.in_flight);
+    }
 }
 
 impl Shared {
@@ -230,6 +257,7 @@ impl Prefetcher {
         Prefetcher {
             shared: Arc::new(Shared {
                 client,
+                received: AtomicU64::new(0),
                 chunk_size,
                 hold_limit: cfg.hold_limit as u64,
                 state: Mutex::new(State {
@@ -250,6 +278,7 @@ impl Prefetcher {
                     idle_since: None,
                     in_flight_bytes: 0,
                     in_flight: 0,
+                    pace_epoch: Instant::now(),
                     pace: pace::Pace::new(cfg.max_in_flight()),
                     peak_in_flight: 0,
                     threads: 0,
@@ -261,6 +290,7 @@ impl Prefetcher {
                     direct_bytes: 0,
                     bytes_fetched: 0,
                     crc_mismatches: 0,
+                    pace_steps: Vec::new(),
                 }),
                 work: Condvar::new(),
                 data: Condvar::new(),
@@ -282,7 +312,8 @@ impl Prefetcher {
             ));
         }
         if st.queue.is_empty() && st.urgent.is_empty() && st.in_flight == 0 {
-            st.pace.restart();
+            let now = st.meter(&sh.received)();
+            st.pace.restart(now);
         }
         let id = st.next_id;
         st.next_id += 1;
@@ -311,6 +342,9 @@ impl Prefetcher {
         st.queue.extend((0..n_chunks as u32).map(|i| (id, i)));
         st.objects.insert(id, obj);
         st.idle_since = None;
+        // Opening counts as reading: the reader usually comes at once, and prefetching must
+        // not fill the whole memory limit ahead of it meanwhile (see `schedule::READER_AWAY`).
+        st.last_read = Some(Instant::now());
         let n = worker::spawn_count(&st, n_chunks);
         worker::spawn(sh, &mut st, n);
         drop(st);
@@ -357,6 +391,7 @@ impl Prefetcher {
             requests_in_flight: st.in_flight,
             peak_requests_in_flight: st.peak_in_flight,
             pace_limit: st.pace.limit(),
+            pace_steps: st.pace_steps.clone(),
             chunks_fetched: st.chunks_fetched,
             chunks_refetched: st.chunks_refetched,
             buffers_created: st.mem.buffers_created,
@@ -386,6 +421,7 @@ impl Prefetcher {
 impl Drop for Prefetcher {
     fn drop(&mut self) {
         let sh = &self.shared;
+        log::info!("prefetcher: {:?}", self.stats());
         {
             let mut st = sh.lock();
             st.shutdown = true;

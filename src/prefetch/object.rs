@@ -238,6 +238,9 @@ pub(super) mod tests {
         assert!(matches!(c.slot, Slot::Empty));
         c.slot = Slot::InFlight;
         assert!(c.take_buffer(Slot::Empty).is_none());
-        assert!(matches!(c.slot, Slot::InFlight), "no buffer: the slot is left alone");
+        assert!(
+            matches!(c.slot, Slot::InFlight),
+            "no buffer: the slot is left alone"
+        );
     }
 }

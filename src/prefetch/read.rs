@@ -83,7 +83,7 @@ pub(super) fn read_at(
 }
 
 /// The object, unless it is closed or failed (or the connector shut down).
-fn live_object<'a>(st: &'a mut State, id: u64) -> Result<&'a mut Object> {
+fn live_object(st: &mut State, id: u64) -> Result<&mut Object> {
     if st.shutdown {
         return Err(Error::new(
             ErrorKind::Cancelled,
@@ -271,7 +271,12 @@ impl Planned {
                 match &obj.chunks[idx as usize].slot {
                     Slot::Ready(b) if !obj.held_back(idx) => {
                         let from = (a - obj.chunk_range(idx).0) as usize;
-                        segments.push((Arc::clone(b), from, n as usize, (a - self.offset) as usize));
+                        segments.push((
+                            Arc::clone(b),
+                            from,
+                            n as usize,
+                            (a - self.offset) as usize,
+                        ));
                         copied.push(k);
                     }
                     // Held back until verified, or on its way: wait.
@@ -475,7 +480,11 @@ impl Planned {
         };
         for k in 0..self.pieces.len() {
             let live = &self.pieces[k];
-            if live.is_empty() || live.iter().any(|&p| read.pieces[p].state != PieceState::Waiting) {
+            if live.is_empty()
+                || live
+                    .iter()
+                    .any(|&p| read.pieces[p].state != PieceState::Waiting)
+            {
                 continue;
             }
             let idx = self.first + k as u32;

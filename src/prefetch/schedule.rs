@@ -136,8 +136,12 @@ fn take_prefetch(sh: &Shared, st: &mut State) -> Option<Task> {
     if st.jumped_in_flight > 0 || !st.urgent.is_empty() {
         return None;
     }
-    st.ahead_of_readers = readers_active(st, Instant::now())
-        && bytes_ahead(st) >= round_bytes(sh, st);
+    // While a direct read is in progress its pieces fill the slots, and the reader comes for
+    // what follows as soon as it is done: prefetching only uses the slots its pieces leave
+    // free, rather than fetching a round of bytes that would then be copied out of buffers.
+    let direct_in_flight: usize = st.reads.values().map(|r| r.in_flight()).sum();
+    let cap = round_bytes(sh, st).saturating_sub(direct_in_flight as u64 * sh.chunk_size);
+    st.ahead_of_readers = readers_active(st, Instant::now()) && bytes_ahead(st) >= cap;
     if st.ahead_of_readers {
         return None;
     }
@@ -194,12 +198,12 @@ fn take_piece(st: &mut State, which: impl Fn(&super::direct::DirectRead) -> bool
     let read = st.reads.get_mut(&read_id).expect("checked above");
     let piece = &mut read.pieces[p];
     piece.state = PieceState::InFlight;
-    let (start, len, dst, jumped, id) = (piece.start, piece.len, piece.dst, read.jumped, read.object);
+    let (start, len, dst, jumped, id) =
+        (piece.start, piece.len, piece.dst, read.jumped, read.object);
     let obj = st.objects.get(&id).expect("a reader waits on its object");
     let (meta, cancel) = (Arc::clone(&obj.meta), obj.cancel.clone());
     st.jumped_in_flight += usize::from(jumped);
-    st.in_flight += 1;
-    st.peak_in_flight = st.peak_in_flight.max(st.in_flight);
+    st.add_in_flight(1);
     Some(Task {
         id,
         meta,
@@ -239,9 +243,8 @@ fn start_chunk(sh: &Shared, st: &mut State, id: u64, idx: u32) -> Task {
         evict_consumed(st);
     }
     let (buffer, reserved) = st.mem.reserve(len);
-    st.in_flight += 1;
+    st.add_in_flight(1);
     st.in_flight_bytes += reserved;
-    st.peak_in_flight = st.peak_in_flight.max(st.in_flight);
     Task {
         id,
         meta,
@@ -415,7 +418,13 @@ pub(super) fn follow_read(st: &mut State, id: u64, kind: ReadKind) -> bool {
 /// the CRC check, every chunk whose CRC is still unknown. `jump`: the read is out of open
 /// order, so prefetching pauses while these are fetched. Returns how many chunks became
 /// urgent.
-pub(super) fn demand(st: &mut State, id: u64, wanted: &[u32], held_back: bool, jump: bool) -> usize {
+pub(super) fn demand(
+    st: &mut State,
+    id: u64,
+    wanted: &[u32],
+    held_back: bool,
+    jump: bool,
+) -> usize {
     let Some(obj) = st.objects.get_mut(&id) else {
         return 0;
     };

@@ -154,7 +154,9 @@ fn differing_chunks(obj: &Object) -> Vec<u32> {
     obj.chunks
         .iter()
         .enumerate()
-        .filter(|(_, c)| c.first_round_crc.is_some() && c.crc.is_some() && c.first_round_crc != c.crc)
+        .filter(|(_, c)| {
+            c.first_round_crc.is_some() && c.crc.is_some() && c.first_round_crc != c.crc
+        })
         .map(|(i, _)| i as u32)
         .collect()
 }
@@ -187,7 +189,10 @@ mod tests {
         let data = b"0123456789abcdefXYZ";
         let mut o = object(data);
         for idx in [3, 0, 4, 2] {
-            assert_eq!(record_crc(&mut o, idx, chunk_crc(data, idx as usize), 5), Verdict::Keep);
+            assert_eq!(
+                record_crc(&mut o, idx, chunk_crc(data, idx as usize), 5),
+                Verdict::Keep
+            );
             assert!(!o.verified);
         }
         assert_eq!(record_crc(&mut o, 1, chunk_crc(data, 1), 5), Verdict::Keep);
@@ -208,10 +213,16 @@ mod tests {
         assert_eq!((o.round, o.crcs_missing), (2, 4));
         assert!(o.chunks.iter().all(|c| c.crc.is_none() && !c.delivered));
         for idx in 0..4 {
-            assert_eq!(record_crc(&mut o, idx, chunk_crc(data, idx as usize), 5), Verdict::Keep);
+            assert_eq!(
+                record_crc(&mut o, idx, chunk_crc(data, idx as usize), 5),
+                Verdict::Keep
+            );
         }
         assert!(o.verified);
-        assert!(o.error.is_none(), "the corrupted chunk 3 was never handed over");
+        assert!(
+            o.error.is_none(),
+            "the corrupted chunk 3 was never handed over"
+        );
     }
 
     #[test]
@@ -223,7 +234,10 @@ mod tests {
         for idx in 1..3 {
             record_crc(&mut o, idx, chunk_crc(data, idx as usize), 5);
         }
-        assert_eq!(record_crc(&mut o, 3, chunk_crc(data, 3), 5), Verdict::SecondRound);
+        assert_eq!(
+            record_crc(&mut o, 3, chunk_crc(data, 3), 5),
+            Verdict::SecondRound
+        );
         for idx in 0..4 {
             record_crc(&mut o, idx, chunk_crc(data, idx as usize), 5);
         }

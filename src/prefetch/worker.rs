@@ -13,6 +13,9 @@ use super::verify::{record_crc, Verdict};
 use super::{memory, unlock, Shared, State};
 use crate::error::{ErrorKind, Result};
 
+/// Changes of the pace recorded for [`super::PrefetchStats::pace_steps`].
+const PACE_STEPS_KEPT: usize = 64;
+
 /// Stack size of fetcher threads: they run ureq (and rustls) and little else.
 const FETCHER_STACK: usize = 1 << 20;
 
@@ -80,7 +83,12 @@ fn fetcher(sh: Arc<Shared>) {
             };
             st.idle += 1;
             st = match timeout {
-                Some(t) => sh.work.wait_timeout(st, t).unwrap_or_else(|p| p.into_inner()).0,
+                Some(t) => {
+                    sh.work
+                        .wait_timeout(st, t)
+                        .unwrap_or_else(|p| p.into_inner())
+                        .0
+                }
                 None => sh.work.wait(st).unwrap_or_else(|p| p.into_inner()),
             };
             st.idle -= 1;
@@ -88,7 +96,14 @@ fn fetcher(sh: Arc<Shared>) {
             continue;
         };
         unlock(st);
-        let (target, result) = run(&sh, task.target, &task.cancel, &task.meta, task.start, task.len);
+        let (target, result) = run(
+            &sh,
+            task.target,
+            &task.cancel,
+            &task.meta,
+            task.start,
+            task.len,
+        );
         st = sh.lock();
         if task.jumped {
             st.jumped_in_flight -= 1;
@@ -97,11 +112,20 @@ fn fetcher(sh: Arc<Shared>) {
                 sh.work.notify_all();
             }
         }
-        st.in_flight -= 1;
+        st.add_in_flight(-1);
         if result.is_ok() {
             st.bytes_fetched += task.len as u64;
             let secs = task.started.elapsed().as_secs_f64();
-            if st.pace.completed(task.generation, task.len as u64, secs) && !st.shutdown {
+            let meter = st.meter(&sh.received);
+            let before = st.pace.limit();
+            let grew = st
+                .pace
+                .completed(task.generation, task.len as u64, secs, meter);
+            if st.pace.limit() != before && st.pace_steps.len() < PACE_STEPS_KEPT {
+                let step = (st.bytes_fetched, st.pace.limit());
+                st.pace_steps.push(step);
+            }
+            if grew && !st.shutdown {
                 let n = spawn_count(&st, st.pace.limit());
                 spawn(&sh, &mut st, n);
                 sh.work.notify_all();
@@ -152,7 +176,14 @@ fn run(
             reserved,
         } => {
             let mut data = buffer.unwrap_or_else(|| ChunkBuf::new(len));
-            let result = fetch::fetch_range(&sh.client, cancel, meta, start, &mut data[..len]);
+            let result = fetch::fetch_range(
+                &sh.client,
+                cancel,
+                meta,
+                start,
+                &mut data[..len],
+                &sh.received,
+            );
             (
                 Done::Chunk {
                     idx,
@@ -167,7 +198,7 @@ fn run(
             // this piece; that reader waits until this piece is done before it returns (see
             // the `direct` module), and no other task writes these bytes.
             let out = unsafe { std::slice::from_raw_parts_mut(dst.0, len) };
-            let result = fetch::fetch_range(&sh.client, cancel, meta, start, out);
+            let result = fetch::fetch_range(&sh.client, cancel, meta, start, out, &sh.received);
             (Done::Piece { read, piece }, result)
         }
     }
@@ -352,4 +383,18 @@ fn fail(st: &mut State, id: u64, e: crate::error::Error) {
             st.mem.free(b);
         }
     }
+}
+
+/// CPU seconds (user and system) the process has used so far.
+pub(super) fn process_cpu_secs() -> f64 {
+    #[cfg(unix)]
+    {
+        // SAFETY: getrusage only writes the struct it is given.
+        let mut ru: libc::rusage = unsafe { std::mem::zeroed() };
+        if unsafe { libc::getrusage(libc::RUSAGE_SELF, &mut ru) } == 0 {
+            let secs = |t: libc::timeval| t.tv_sec as f64 + t.tv_usec as f64 * 1e-6;
+            return secs(ru.ru_utime) + secs(ru.ru_stime);
+        }
+    }
+    0.0
 }
