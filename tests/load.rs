@@ -302,9 +302,13 @@ fn closing_mid_prefetch_frees_memory_and_cancels_requests() {
     drop(readers);
     let stats = conn.prefetch_stats();
     assert_eq!(stats.open_objects, 0);
-    // Nothing fetched is kept: only the reservations of requests still winding down.
+    // Nothing fetched is kept: only the reservations of requests still winding down, and at
+    // most a round of requests' worth of spare buffers for the next load.
     assert_eq!(stats.bytes_held, stats.bytes_in_flight, "{stats:?}");
-    assert_eq!(stats.bytes_pooled, 0, "{stats:?}");
+    assert!(
+        stats.bytes_pooled <= stats.pace_limit as u64 * (1 << 20),
+        "{stats:?}"
+    );
     drop(conn); // joins the fetchers, so every request has ended
     let gets = stat(&server, "requests.GetObject");
     assert!(

@@ -177,3 +177,44 @@ def test_list_of_model_prefix(model_server, oss_env, tmp_config):
 
 if __name__ == "__main__":  # pragma: no cover
     sys.exit(pytest.main([__file__, "-v"]))
+
+
+def test_the_second_loop_of_the_example_is_prefetched(oss_env, tmp_config):
+    """The example reads every shard with ``read``, then ``seek(0)`` and reads each again with
+    ``readinto``: the second pass must be recognised as sequential at once and prefetched
+    again in open order, not fetched one request at a time. (A little latency per request,
+    so that requests in flight overlap even on a busy machine.)"""
+    from conftest import start_server
+
+    from ossmodelconnector import OssModelConnector
+
+    shards, mib = 8, 32
+    server = start_server(["--model", f"twice/m:{shards}:{mib}", "--latency-ms", "5"])
+    try:
+        connector = OssModelConnector(endpoint=server.endpoint, config_path=tmp_config)
+        keys = [shard_key("m", i, shards) for i in range(1, shards + 1)]
+        objs = [connector.open(f"oss://twice/{k}") for k in keys]
+        for obj in objs:
+            while obj.read(4 * 1024 * 1024):
+                pass
+        status, _, _ = server.request("POST", "/_stats/reset")
+        assert status == 200
+        buf = bytearray(4 * 1024 * 1024)
+        for key, obj in zip(keys, objs):
+            obj.seek(0)
+            offset = 0
+            while True:
+                n = obj.readinto(buf)
+                if n == 0:
+                    break
+                _check(key, offset, memoryview(buf)[:n])
+                offset += n
+            assert offset == mib << 20
+        stats = server.stats()
+        peak = stats["in_flight"]["GetObject"]["peak"]
+        assert peak >= 8, f"the second pass had at most {peak} GETs in flight: {stats}"
+        # Fetched once more, not chunk by chunk twice: about the model's size in bytes.
+        assert stats["bytes_sent"] <= shards * (mib << 20) * 1.1, stats
+        connector.close()
+    finally:
+        server.close()

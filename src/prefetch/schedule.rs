@@ -465,3 +465,118 @@ pub(super) fn demand(
     }
     added
 }
+
+#[cfg(test)]
+mod tests {
+    use super::super::object::tests::meta;
+    use super::super::object::{Buffer, Object};
+    use super::*;
+
+    const CHUNK: u64 = 4096;
+
+    /// A state with one open object of `chunks` chunks, none queued.
+    fn state(chunks: u64, limit_chunks: u64) -> State {
+        let mut st = State::new(CHUNK, limit_chunks * CHUNK, 16);
+        let mut obj = Object::new(meta(chunks * CHUNK, None), CHUNK, false);
+        for c in &mut obj.chunks {
+            c.slot = Slot::Empty;
+        }
+        st.objects.insert(1, obj);
+        st
+    }
+
+    /// Fetches chunk `idx` (a buffer on the books) and reads it to its end.
+    fn fetch_and_read(st: &mut State, idx: u32) {
+        let (b, _) = st.mem.reserve(CHUNK as usize);
+        let data = b.unwrap_or_else(|| ChunkBuf::new(CHUNK as usize));
+        let c = &mut st.objects.get_mut(&1).unwrap().chunks[idx as usize];
+        c.slot = Slot::Ready(Buffer::new(data));
+        assert!(!c.consumed, "a freshly fetched chunk is unread");
+        c.consumed = true;
+        st.consumed.push_back((1, idx));
+    }
+
+    #[test]
+    fn an_evicted_chunk_fetched_and_read_again_can_be_evicted_again() {
+        let mut st = state(4, 4);
+        fetch_and_read(&mut st, 0);
+        assert!(evict_consumed(&mut st));
+        let c = &st.objects[&1].chunks[0];
+        assert!(
+            matches!(c.slot, Slot::Empty) && !c.consumed,
+            "dropped and unread"
+        );
+        // Read again after a seek back: fetched again, read again, droppable again.
+        fetch_and_read(&mut st, 0);
+        assert_eq!(
+            bytes_ahead(&st),
+            0,
+            "a chunk read again is not ahead of the reader"
+        );
+        assert!(
+            evict_consumed(&mut st),
+            "the chunk read twice must be droppable"
+        );
+        assert!(!evict_consumed(&mut st));
+    }
+
+    #[test]
+    fn a_demanded_chunk_keeps_its_place_among_the_read_ones() {
+        let mut st = state(4, 4);
+        fetch_and_read(&mut st, 0);
+        fetch_and_read(&mut st, 1);
+        st.objects.get_mut(&1).unwrap().demanded.insert(0);
+        // Chunk 0 is needed by a blocked reader: chunk 1 goes first...
+        assert!(evict_consumed(&mut st));
+        assert!(matches!(st.objects[&1].chunks[1].slot, Slot::Empty));
+        // ...and chunk 0 stays in the list, droppable once no reader needs it.
+        assert!(!evict_consumed(&mut st));
+        st.objects.get_mut(&1).unwrap().demanded.clear();
+        assert!(
+            evict_consumed(&mut st),
+            "the demanded chunk was lost from the list"
+        );
+    }
+
+    #[test]
+    fn readers_that_keep_reading_hold_prefetching_to_a_round() {
+        let mut st = state(64, 64);
+        let now = Instant::now();
+        assert!(!readers_active(&st, now));
+        st.last_read = Some(now);
+        assert!(readers_active(&st, now));
+        assert!(!readers_active(&st, now + READER_AWAY));
+        st.readers_waiting = 1;
+        assert!(
+            readers_active(&st, now + READER_AWAY),
+            "a blocked reader is reading"
+        );
+        // Fetched and unread bytes, and reservations in flight, are ahead of the reader.
+        st.mem.reserve(CHUNK as usize);
+        assert_eq!(bytes_ahead(&st), CHUNK);
+        fetch_and_read(&mut st, 3);
+        assert_eq!(bytes_ahead(&st), CHUNK, "a read chunk is not ahead");
+    }
+
+    #[test]
+    fn a_second_pass_queues_the_object_and_the_later_ones_read_through() {
+        let mut st = state(3, 8);
+        for id in [2, 3] {
+            let mut o = Object::new(meta(3 * CHUNK, None), CHUNK, false);
+            for c in &mut o.chunks {
+                c.slot = Slot::Empty;
+            }
+            o.read_to_end = id == 2;
+            st.objects.insert(id, o);
+        }
+        st.objects.get_mut(&1).unwrap().read_to_end = true;
+        assert!(follow_read(&mut st, 1, ReadKind::Rewind));
+        let queued: Vec<(u64, u32)> = st.queue.iter().copied().collect();
+        assert_eq!(queued, vec![(1, 0), (1, 1), (1, 2), (2, 0), (2, 1), (2, 2)]);
+        // Random reading drops the queue; reading in order again brings it back from there.
+        assert!(!follow_read(&mut st, 1, ReadKind::BecameRandom));
+        assert!(st.queue.iter().all(|&(id, _)| id == 2));
+        assert!(follow_read(&mut st, 1, ReadKind::BackInOrder { from: 1 }));
+        assert!(st.queue.contains(&(1, 1)) && !st.queue.contains(&(1, 0)));
+    }
+}
