@@ -42,6 +42,9 @@ if [ "$mode" != "--demo" ]; then
     # osstorchconnector's declared dependency on torch pulls several GB of CUDA wheels;
     # its native reader, which the conformance tests drive, needs none of it.
     $PY -m pip install -q --disable-pip-version-check --no-deps -r tests/conformance/requirements-nodeps.txt
+    # The same for the benchmark's peers (osstorchconnector, Run:ai's model streamer), whose
+    # drivers the harness tests exercise.
+    $PY -m pip install -q --disable-pip-version-check --no-deps -r bench/requirements-nodeps.txt
 fi
 
 # --- Rust tools -------------------------------------------------------------------
