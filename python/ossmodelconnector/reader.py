@@ -1,9 +1,10 @@
 """Objects opened with :meth:`OssModelConnector.open`: file-like readers over libossmc.
 
 :class:`OssObject` is an :class:`io.RawIOBase`, so ``io.BufferedReader``, ``torch.load``,
-``pickle.load`` and friends accept it. Reads copy straight from libossmc's prefetched
-chunks into the caller's buffer (``readinto``), with the GIL released during the copy, so
-several threads read different objects in parallel. Waiting for data happens in short
+``pickle.load`` and friends accept it. Reads copy libossmc's prefetched chunks into the
+caller's buffer (``readinto``), and bytes nobody fetched yet are fetched straight into it (a
+whole-shard ``readinto`` or ``read()`` loads the shard with no second copy), with the GIL
+released meanwhile, so several threads read different objects in parallel. Waiting for data happens in short
 bounded waits, so Ctrl-C raises ``KeyboardInterrupt`` promptly even on a stalled network.
 
 Closing the object, or dropping the last reference to it, releases its prefetched memory at

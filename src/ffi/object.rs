@@ -80,7 +80,10 @@ pub unsafe extern "C" fn ossmc_open_object(
 /// `*out_n` receives the number of bytes read: at least 1 unless the position is at or past
 /// the end of the object (then 0) or `len` is 0. Blocks until some data is available (from
 /// the prefetcher or a request of its own), bounded by the configured timeouts and retries.
-/// `buf` may be NULL only when `len` is 0.
+/// Bytes already prefetched are copied, and the call may return fewer than `len`; bytes
+/// nobody fetched yet are fetched straight into `buf`, in parallel ranged GETs, and the call
+/// returns once they are all in: one call with a shard-sized buffer loads the shard with no
+/// second copy. `buf` may be NULL only when `len` is 0.
 #[no_mangle]
 pub unsafe extern "C" fn ossmc_read(
     obj: *mut ossmc_object,
@@ -100,7 +103,11 @@ pub unsafe extern "C" fn ossmc_read(
 /// As `ossmc_read`, but waits at most `timeout_ms` milliseconds for data. When nothing
 /// arrived in time it returns `OSSMC_AGAIN` with `*out_n` = 0 and the position unchanged:
 /// call it again. Meant for callers that must react between waits (Python checking for
-/// Ctrl-C); a failed request is reported as by `ossmc_read`.
+/// Ctrl-C); a failed request is reported as by `ossmc_read`. When the time runs out while
+/// bytes are being fetched straight into `buf`, the requests already sent end first (they
+/// write into `buf`), so the call may take longer than `timeout_ms` by about one request's
+/// duration; the bytes in place from the position on are returned. Bytes of `buf` beyond
+/// `*out_n` may have been written: they are not part of the result.
 #[no_mangle]
 pub unsafe extern "C" fn ossmc_read_timeout(
     obj: *mut ossmc_object,
