@@ -144,7 +144,7 @@ fn corrupted_bytes_read_directly_never_complete_a_read() {
 #[test]
 fn the_pace_reaches_a_throttled_links_plateau_within_the_first_tenth_of_a_load() {
     // 20 MB/s per connection, at most 32 requests in flight: the plateau is 32 x 20 MB/s.
-    let server = OssLocal::start(&["--model", "bkt/p:4:64", "--rate-mbps", "20"]);
+    let server = OssLocal::start(&["--model", "bkt/p:4:128", "--rate-mbps", "20"]);
     let dir = TempDir::new("pace-ramp");
     let mut cfg = config(&dir);
     cfg.prefetch.vcpus = 1;
@@ -167,7 +167,7 @@ fn the_pace_reaches_a_throttled_links_plateau_within_the_first_tenth_of_a_load()
         }
     }
     let stats = conn.prefetch_stats();
-    let total = 4 * 64 * MIB;
+    let total = 4 * 128 * MIB;
     // Requests in flight are what the rate scales with on such a link (each connection
     // delivers its 20 MB/s): 80% of the plateau is 80% of the ceiling.
     let reached = stats

@@ -37,10 +37,10 @@
 //! # Memory
 //! Every byte of a chunk buffer counts against `prefetch.memory_limit` from the moment its
 //! request is sent until the buffer is freed; fetchers wait for room. While readers keep
-//! reading (a reader is blocked in a read, or read within [`schedule::READER_AWAY`]), the
-//! bytes fetched ahead of them (unread or in flight into buffers) stay within one round of
-//! requests: more would not arrive sooner, and costs memory and CPU. A reader that pauses to
-//! process what it read lets prefetching fill the limit. When room is needed, chunks already
+//! reading, the bytes fetched and not read yet stay within a cushion of 16 chunks (see
+//! [`schedule::ahead_cap`]), besides the requests in flight: more would not arrive sooner,
+//! and costs memory and CPU. While readers pause to process what they read, prefetching goes
+//! further by what the link delivers meanwhile, up to the limit. When room is needed, chunks already
 //! read are dropped first (least recently read first) and fetched again only if read again. A
 //! fetch a reader is waiting for may also drop prefetched chunks nobody is waiting for,
 //! latest in open order first; those go back into the queue. Spare buffers are pooled and
@@ -166,13 +166,13 @@ struct State {
     next_read: u64,
     /// Pieces of direct reads not started yet: (read id, piece index), in the order planned.
     direct_queue: VecDeque<(u64, usize)>,
-    /// Readers blocked in a read now.
-    readers_waiting: usize,
-    /// When a reader last asked for bytes.
+    /// Readers in a read now (copying, or waiting for bytes).
+    readers_reading: usize,
+    /// When a reader last asked for bytes, and how many.
     last_read: Option<Instant>,
-    /// A fetcher found enough bytes ahead of the readers while they were reading (see
-    /// [`schedule::READER_AWAY`]): idle fetchers look again once the readers may have gone
-    /// away.
+    last_read_len: u64,
+    /// A fetcher found enough bytes ahead of the readers (see [`schedule::ahead_cap`]): idle
+    /// fetchers look again shortly, as the cap grows while readers pause.
     ahead_of_readers: bool,
     /// When the last open object was closed (the pool's grace period, see [`memory`]).
     idle_since: Option<Instant>,
@@ -180,6 +180,9 @@ struct State {
     in_flight: usize,
     /// The moment the pace's clock counts from.
     pace_epoch: Instant,
+    /// Requests in flight integrated over time since `pace_epoch`, up to `in_flight_at`.
+    in_flight_secs: f64,
+    in_flight_at: Instant,
     /// How many requests may be in flight now (at most the configured `vcpus × workers`).
     pace: pace::Pace,
     peak_in_flight: usize,
@@ -227,13 +230,16 @@ impl State {
             reads: HashMap::new(),
             next_read: 1,
             direct_queue: VecDeque::new(),
-            readers_waiting: 0,
+            readers_reading: 0,
             last_read: None,
+            last_read_len: 0,
             ahead_of_readers: false,
             idle_since: None,
             in_flight_bytes: 0,
             in_flight: 0,
             pace_epoch: Instant::now(),
+            in_flight_secs: 0.0,
+            in_flight_at: Instant::now(),
             pace: pace::Pace::new(max_in_flight),
             peak_in_flight: 0,
             threads: 0,
@@ -252,15 +258,23 @@ impl State {
     /// What the pace measures, read when it asks (see [`pace::Meter`]).
     fn meter<'a>(&self, received: &'a AtomicU64) -> impl Fn() -> pace::Meter + 'a {
         let epoch = self.pace_epoch;
+        let (in_flight, secs, at) = (self.in_flight, self.in_flight_secs, self.in_flight_at);
         move || pace::Meter {
             cpu_secs: worker::process_cpu_secs(),
             bytes: received.load(Ordering::Relaxed),
             wall_secs: epoch.elapsed().as_secs_f64(),
+            in_flight_secs: secs + in_flight as f64 * at.elapsed().as_secs_f64(),
         }
     }
 
-    /// Changes the requests in flight by `delta`.
+    /// Changes the requests in flight by `delta`, keeping their integral over time.
     fn add_in_flight(&mut self, delta: isize) {
+        let now = Instant::now();
+        let since = now
+            .saturating_duration_since(self.in_flight_at)
+            .as_secs_f64();
+        self.in_flight_secs += self.in_flight as f64 * since;
+        self.in_flight_at = now;
         self.in_flight = self.in_flight.saturating_add_signed(delta);
         self.peak_in_flight = self.peak_in_flight.max(self.in_flight);
     }
@@ -315,7 +329,12 @@ impl Prefetcher {
                 "the connector was shut down",
             ));
         }
-        if st.queue.is_empty() && st.urgent.is_empty() && st.in_flight == 0 {
+        // After a pause (not between shards loaded one at a time), the link may have changed:
+        // probe the pace again.
+        let paused = !st
+            .idle_since
+            .is_some_and(|t| t.elapsed() < memory::POOL_GRACE);
+        if st.queue.is_empty() && st.urgent.is_empty() && st.in_flight == 0 && paused {
             let now = st.meter(&sh.received)();
             st.pace.restart(now);
         }
@@ -347,7 +366,7 @@ impl Prefetcher {
         st.objects.insert(id, obj);
         st.idle_since = None;
         // Opening counts as reading: the reader usually comes at once, and prefetching must
-        // not fill the whole memory limit ahead of it meanwhile (see `schedule::READER_AWAY`).
+        // not fill the whole memory limit ahead of it meanwhile (see `schedule::ahead_cap`).
         st.last_read = Some(Instant::now());
         let n = worker::spawn_count(&st, n_chunks);
         worker::spawn(sh, &mut st, n);

@@ -38,8 +38,9 @@ pub(crate) const MIN: usize = 4;
 /// 1.0), and a lower bar lets measurement noise on a busy machine look like a gain.
 const GROW_GAIN: f64 = 1.4;
 
-/// A step gaining less than this is not worth its memory and threads.
-const KEEP_GAIN: f64 = 1.05;
+/// A step gaining less than this is not worth its memory and threads (nor is a smaller gain
+/// measurable on a busy machine, where runs vary by ±30%).
+const KEEP_GAIN: f64 = 1.2;
 
 /// A step that costs this much more CPU per byte...
 const CPU_WORSE: f64 = 1.10;
@@ -56,6 +57,9 @@ const DOWN_SAVES: f64 = 0.97;
 /// doubles rather than leaping.
 const FAST_CONNECTION: f64 = 200e6;
 
+/// A level is judged when its requests in flight averaged at least this share of it.
+const FILLED: f64 = 0.75;
+
 /// A settled level is probed again after this many requests per slot.
 const REPROBE_ROUNDS: usize = 16;
 
@@ -67,6 +71,8 @@ pub(crate) struct Meter {
     pub bytes: u64,
     /// Seconds since some fixed moment.
     pub wall_secs: f64,
+    /// Requests in flight × seconds, summed since the same moment.
+    pub in_flight_secs: f64,
 }
 
 /// What a level delivered.
@@ -108,6 +114,9 @@ pub(crate) struct Pace {
     secs: f64,
     /// Some slot went without work during this generation.
     starved: bool,
+    /// Some slot went without work because the readers had enough ahead of them while none
+    /// was waiting: the readers, not the link, set the pace.
+    reader_bound: bool,
     /// The meter when this generation started (read at its first completion).
     start: Option<Meter>,
     /// The level before the current one, and what it delivered.
@@ -115,11 +124,16 @@ pub(crate) struct Pace {
     direction: Direction,
     /// Growth factor of the next step up (4 at first, 2 once growth slows).
     step: usize,
+    /// Bytes per second the last judged level delivered (0 until one is judged).
+    rate: f64,
     /// Has tried going down from the level it settled on since the last probe.
     tried_down: bool,
     settled: bool,
     /// Requests completed since the level settled.
     since_settled: usize,
+    /// The first window after a (re)start pays for connecting and for every request starting
+    /// at once: it is measured, not judged (it would make the next level look better).
+    warming_up: bool,
 }
 
 impl Pace {
@@ -133,19 +147,32 @@ impl Pace {
             bytes: 0,
             secs: 0.0,
             starved: false,
+            reader_bound: false,
             start: None,
             previous: None,
             direction: Direction::Up,
             step: 4,
+            rate: 0.0,
             tried_down: false,
             settled: false,
             since_settled: 0,
+            warming_up: true,
         }
     }
 
     /// Requests allowed in flight now.
     pub(crate) fn limit(&self) -> usize {
         self.limit
+    }
+
+    /// What the link delivers, bytes per second, as last measured (0 before).
+    pub(crate) fn rate(&self) -> f64 {
+        self.rate
+    }
+
+    #[cfg(test)]
+    pub(crate) fn set_rate_for_tests(&mut self, rate: f64) {
+        self.rate = rate;
     }
 
     /// The configured most requests in flight.
@@ -158,9 +185,16 @@ impl Pace {
         self.generation
     }
 
-    /// A slot had no chunk to fetch or no memory for one.
+    /// A slot had no chunk to fetch or no memory for one: this level's figures say little.
     pub(crate) fn starved(&mut self) {
         self.starved = true;
+    }
+
+    /// A slot had chunks to fetch, but they were held back (the readers had enough ahead of
+    /// them): the readers, not the link, set the pace.
+    pub(crate) fn reader_bound(&mut self) {
+        self.starved = true;
+        self.reader_bound = true;
     }
 
     /// The prefetcher fell idle (nothing queued or in flight): the next load probes again,
@@ -169,6 +203,7 @@ impl Pace {
         // The first load leaps; later ones start from where the last one settled, and step.
         let step = if self.generation == 0 { 4 } else { 2 };
         self.reprobe(step);
+        self.warming_up = true;
         self.start = Some(now);
     }
 
@@ -215,23 +250,47 @@ impl Pace {
         if self.samples < (self.limit / 2).clamp(4, 16) {
             return false;
         }
-        if self.starved {
-            // The reader, not the network, set the pace. After a step up, there was not the
-            // work to fill the new level: go back to the one before (more requests would only
-            // fetch further ahead into memory). Else measure this level again.
-            match (self.direction, self.previous) {
-                (Direction::Up, Some(prev)) => {
-                    self.limit = prev.limit;
-                    self.settle();
-                }
-                (Direction::Down, Some(_)) => self.settle(),
-                _ => {}
-            }
-            self.next_generation();
-            self.start = Some(meter());
+        let now = meter();
+        if self.warming_up {
+            // Same level, same generation: only the window starts again.
+            self.warming_up = false;
+            self.samples = 0;
+            self.bytes = 0;
+            self.secs = 0.0;
+            self.starved = false;
+            self.reader_bound = false;
+            self.start = Some(now);
             return false;
         }
-        let now = meter();
+        // How many requests were in flight on average: a level the work did not fill says
+        // nothing about the link.
+        let used = self.start.and_then(|s| {
+            let wall = now.wall_secs - s.wall_secs;
+            (wall > 1e-4).then(|| (now.in_flight_secs - s.in_flight_secs) / wall)
+        });
+        let filled = used.is_some_and(|u| u >= FILLED * self.limit as f64);
+        if !filled && (self.starved || self.reader_bound) {
+            // When work was there but held back (the readers had enough ahead of them, or a
+            // read's pieces were fewer than the slots), more requests would only fetch further
+            // ahead into memory: after a step up, go back to the level before; a step down
+            // that still keeps up is kept. When the queue ran dry (the end of a load), measure
+            // this level again.
+            if self.reader_bound {
+                match (self.direction, self.previous) {
+                    (Direction::Up, Some(prev)) => {
+                        // Back to what was used, at least the level before.
+                        let used = used.unwrap_or(0.0).ceil() as usize;
+                        self.limit = used.clamp(prev.limit, self.limit);
+                        self.settle();
+                    }
+                    (Direction::Down, Some(_)) => self.settle(),
+                    _ => {}
+                }
+            }
+            self.next_generation();
+            self.start = Some(now);
+            return false;
+        }
         let cpu_per_byte = self.start.and_then(|s| {
             let bytes = now.bytes.saturating_sub(s.bytes);
             (bytes > 0).then(|| (now.cpu_secs - s.cpu_secs).max(0.0) / bytes as f64)
@@ -251,6 +310,7 @@ impl Pace {
             delivered,
             cpu_per_byte,
         };
+        self.rate = delivered;
         log::debug!(
             "prefetch pace: judged {} in flight ({} requests at {:.0} MB/s each): {:.0} MB/s, \
              {:.3} CPU s/GB ({:?}, previous {:?})",
@@ -359,6 +419,7 @@ impl Pace {
         self.bytes = 0;
         self.secs = 0.0;
         self.starved = false;
+        self.reader_bound = false;
         self.start = None;
     }
 }
@@ -374,6 +435,8 @@ mod tests {
     struct Link {
         secs: fn(usize) -> f64,
         cpu_per_byte: fn(usize) -> f64,
+        /// Share of the slots busy.
+        fill: f64,
         meter: Meter,
     }
 
@@ -382,6 +445,7 @@ mod tests {
             Link {
                 secs,
                 cpu_per_byte: |_| 1e-9,
+                fill: 1.0,
                 meter: Meter::default(),
             }
         }
@@ -395,6 +459,7 @@ mod tests {
                 let secs = (self.secs)(limit);
                 // Every slot busy: `limit` requests complete per request duration.
                 self.meter.wall_secs += secs / limit as f64;
+                self.meter.in_flight_secs += secs * self.fill;
                 self.meter.bytes += CHUNK;
                 self.meter.cpu_secs += CHUNK as f64 * (self.cpu_per_byte)(limit);
                 let m = self.meter;
@@ -419,6 +484,23 @@ mod tests {
         }
     }
 
+    /// A controller past its warm-up window.
+    fn fresh(max: usize) -> Pace {
+        let mut p = Pace::new(max);
+        p.warming_up = false;
+        p
+    }
+
+    #[test]
+    fn the_warm_up_window_is_measured_not_judged() {
+        let mut p = Pace::new(256);
+        let mut link = Link::new(throttled);
+        assert!(!link.run_level(&mut p));
+        assert_eq!(p.limit(), 16);
+        assert!(link.run_level(&mut p));
+        assert_eq!(p.limit(), 64);
+    }
+
     /// 50 MB/s per connection whatever the count.
     fn throttled(_: usize) -> f64 {
         CHUNK as f64 / 50e6
@@ -431,7 +513,7 @@ mod tests {
 
     #[test]
     fn per_connection_limits_reach_the_ceiling_in_two_steps() {
-        let mut p = Pace::new(256);
+        let mut p = fresh(256);
         let mut link = Link::new(throttled);
         assert_eq!(p.limit(), 16);
         // The first level is judged on its first responses, then growth is by four while it
@@ -447,7 +529,7 @@ mod tests {
 
     #[test]
     fn a_shared_bottleneck_goes_back_and_then_down_while_fewer_cost_less() {
-        let mut p = Pace::new(256);
+        let mut p = fresh(256);
         let mut link = Link::new(shared);
         // CPU per byte grows with the connections (wakeups, buffers): fewer win.
         link.cpu_per_byte = |n| 1e-9 * (1.0 + n as f64 / 16.0);
@@ -459,7 +541,7 @@ mod tests {
 
     #[test]
     fn fast_connections_only_double_at_first() {
-        let mut p = Pace::new(256);
+        let mut p = fresh(256);
         // 16 requests at 250 MB/s each: nothing a cloud store throttles per connection.
         let mut link = Link::new(|_| CHUNK as f64 / 250e6);
         assert!(link.run_level(&mut p));
@@ -468,7 +550,7 @@ mod tests {
 
     #[test]
     fn a_shared_bottleneck_without_a_cpu_difference_stays_where_it_started() {
-        let mut p = Pace::new(256);
+        let mut p = fresh(256);
         let mut link = Link::new(shared);
         let seen = link.settle(&mut p);
         // 64 gains nothing: back to 16; 8 delivers as much but costs the same: 16 it is.
@@ -477,7 +559,7 @@ mod tests {
 
     #[test]
     fn more_cpu_per_byte_for_a_small_gain_is_not_worth_it() {
-        let mut p = Pace::new(256);
+        let mut p = fresh(256);
         // 16 -> 64 gains 15% (a link nearly saturated) but costs 30% more CPU per byte.
         let mut link = Link::new(|n| {
             CHUNK as f64
@@ -497,7 +579,7 @@ mod tests {
     #[test]
     fn a_link_that_saturates_midway_keeps_the_last_level_that_paid() {
         // 50 MB/s per connection up to 2 GB/s in total.
-        let mut p = Pace::new(256);
+        let mut p = fresh(256);
         let mut link = Link::new(|n| CHUNK as f64 / (50e6f64).min(2e9 / n as f64));
         let seen = link.settle(&mut p);
         // 16 (0.8 GB/s) -> 64 (2 GB/s, +150%: kept; not linear, so the next try doubles)
@@ -507,10 +589,11 @@ mod tests {
 
     #[test]
     fn starved_levels_and_stale_requests_are_not_judged() {
-        let mut p = Pace::new(256);
+        let mut p = fresh(256);
         let m = Meter::default();
         let g = p.generation();
         p.starved();
+        // No request in flight meanwhile (the meter does not move): nothing to judge.
         for _ in 0..8 {
             assert!(!p.completed(g, CHUNK, 0.1, || m));
         }
@@ -531,39 +614,47 @@ mod tests {
 
     #[test]
     fn a_step_up_without_the_work_to_fill_it_goes_back() {
-        let mut p = Pace::new(256);
+        let mut p = fresh(256);
         let mut link = Link::new(shared);
         assert!(link.run_level(&mut p));
         assert_eq!(p.limit(), 64);
-        // The reader keeps fewer than 64 requests busy: the slots starve.
+        // Half the slots busy because the queue ran dry (the end of a load): measured again.
+        link.fill = 0.5;
         p.starved();
         link.run_level(&mut p);
-        assert_eq!(p.limit(), 16);
+        assert_eq!(p.limit(), 64);
+        assert!(!p.settled);
+        // Half the slots busy because the readers have enough ahead of them: back to what
+        // was used (at least the level before).
+        p.reader_bound();
+        link.run_level(&mut p);
+        assert_eq!(p.limit(), 32);
         assert!(p.settled);
     }
 
     #[test]
     fn a_low_ceiling_is_never_exceeded_and_restart_probes_again() {
-        let mut p = Pace::new(8);
+        let mut p = fresh(8);
         let mut link = Link::new(throttled);
         assert_eq!(p.limit(), 8);
         assert!(!link.run_level(&mut p));
         assert_eq!(p.limit(), 8);
 
-        let mut p = Pace::new(256);
+        let mut p = fresh(256);
         let mut link = Link::new(shared);
         link.cpu_per_byte = |n| 1e-9 * (1.0 + n as f64 / 16.0);
         link.settle(&mut p);
         assert_eq!(p.limit(), 4);
         p.restart(link.meter);
         let mut link = Link::new(throttled);
+        assert!(!link.run_level(&mut p), "warming up again");
         assert!(link.run_level(&mut p), "probing again after a restart");
         assert_eq!(p.limit(), 8, "from where it settled, doubling");
     }
 
     #[test]
     fn a_settled_level_is_probed_again_after_a_while() {
-        let mut p = Pace::new(256);
+        let mut p = fresh(256);
         let mut link = Link::new(|n| CHUNK as f64 / (50e6f64).min(2e9 / n as f64));
         link.settle(&mut p);
         assert_eq!(p.limit(), 64);

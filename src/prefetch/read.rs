@@ -37,8 +37,27 @@ pub(super) fn read_at(
     buf: &mut [u8],
     deadline: Option<Instant>,
 ) -> Result<Option<usize>> {
+    // A reader is reading for as long as a read lasts (copying, or waiting for bytes), not
+    // only when it asks: the prefetcher's cushion depends on it (see `schedule::ahead_cap`).
+    sh.lock().readers_reading += 1;
+    let result = read_at_reading(sh, id, offset, buf, deadline);
+    let mut st = sh.lock();
+    st.readers_reading -= 1;
+    st.last_read = Some(Instant::now());
+    drop(st);
+    result
+}
+
+fn read_at_reading(
+    sh: &Arc<Shared>,
+    id: u64,
+    offset: u64,
+    buf: &mut [u8],
+    deadline: Option<Instant>,
+) -> Result<Option<usize>> {
     let mut st = sh.lock();
     st.last_read = Some(Instant::now());
+    st.last_read_len = buf.len() as u64;
     let obj = live_object(&mut st, id)?;
     let size = obj.meta.size;
     if offset >= size || buf.is_empty() {
@@ -423,8 +442,7 @@ impl Planned {
                 o.waiting += 1;
             }
         }
-        st.readers_waiting += 1;
-        let mut st = match deadline {
+        let st = match deadline {
             Some(d) => {
                 let left = d.saturating_duration_since(Instant::now());
                 sh.data
@@ -434,7 +452,6 @@ impl Planned {
             }
             None => sh.data.wait(st).unwrap_or_else(|p| p.into_inner()),
         };
-        st.readers_waiting -= 1;
         st
     }
 

@@ -14,15 +14,14 @@ use super::buffer::ChunkBuf;
 use super::direct::{Dst, PieceState};
 use super::memory::pool_keep;
 use super::object::Slot;
+use super::pace;
 use super::{Shared, State};
 use crate::client::CancelToken;
 use crate::prefetch::ObjectMeta;
 
-/// A reader that has not read for this long, and is not blocked in a read, is away
-/// (processing what it read): prefetching may then fill the memory limit. While readers keep
-/// reading, the bytes ahead of them stay within one round of requests: more would not arrive
-/// sooner, but it would cost memory (page faults) and CPU that the readers need.
-pub(super) const READER_AWAY: Duration = Duration::from_millis(50);
+/// How often fetchers held back by [`ahead_cap`] look again: the cap grows while the
+/// readers pause.
+pub(super) const AHEAD_RECHECK: Duration = Duration::from_millis(20);
 
 /// A unit of work for a fetcher: one ranged GET.
 pub(super) struct Task {
@@ -52,17 +51,9 @@ pub(super) enum Target {
     Piece { read: u64, piece: usize, dst: Dst },
 }
 
-/// Are readers reading now (one blocked in a read, or one that read within [`READER_AWAY`])?
-pub(super) fn readers_active(st: &State, now: Instant) -> bool {
-    st.readers_waiting > 0
-        || st
-            .last_read
-            .is_some_and(|t| now.saturating_duration_since(t) < READER_AWAY)
-}
-
-/// Bytes fetched or being fetched into buffers and not read yet (chunks kept after being
-/// read are not counted).
-pub(super) fn bytes_ahead(st: &State) -> u64 {
+/// Bytes fetched into buffers and not read yet (chunks kept after being read, and requests
+/// in flight, are not counted).
+pub(super) fn unread_bytes(st: &State) -> u64 {
     let read: u64 = st
         .consumed
         .iter()
@@ -75,12 +66,37 @@ pub(super) fn bytes_ahead(st: &State) -> u64 {
     let lingering: u64 = st.mem.lingering.iter().map(|b| b.data.len() as u64).sum();
     st.mem
         .held
-        .saturating_sub(st.mem.pooled() + read + lingering)
+        .saturating_sub(st.mem.pooled() + read + lingering + st.in_flight_bytes)
 }
 
-/// One round of requests: the bytes the paced requests in flight fetch at once.
-fn round_bytes(sh: &Shared, st: &State) -> u64 {
-    st.pace.limit() as u64 * sh.chunk_size
+/// How many bytes prefetching may hold ahead of the readers now, in flight or fetched and not
+/// read. While a reader keeps reading (one is blocked in a read, or has just read):
+/// * a reader reading several chunks at a time (a whole shard, a big tensor) gets them
+///   straight into its buffer from its next read on: prefetching only keeps the slots its
+///   pieces leave free busy, a cushion of [`pace::INITIAL`] chunks;
+/// * smaller reads (4 MiB) are served from buffers: the requests in flight the pace wants, up
+///   to an eighth of the memory limit (256 MiB by default), the cushion at least.
+///
+/// More would not arrive sooner, and costs memory (page faults) and CPU the readers need.
+/// While the readers pause (to process what they read), the cap grows by what the link
+/// delivers meanwhile, so a short pause costs no more memory than it saves time, and a long
+/// one fills the memory limit.
+pub(super) fn ahead_cap(chunk_size: u64, st: &State, now: Instant) -> u64 {
+    let cushion = st.pace.limit().min(pace::INITIAL) as u64 * chunk_size;
+    let cushion = if st.last_read_len >= 2 * chunk_size {
+        cushion
+    } else {
+        let in_flight = st.pace.limit() as u64 * chunk_size;
+        in_flight.min(st.mem.limit / 8).max(cushion)
+    };
+    if st.readers_reading > 0 {
+        return cushion;
+    }
+    let Some(last) = st.last_read else {
+        return u64::MAX;
+    };
+    let away = now.saturating_duration_since(last).as_secs_f64();
+    cushion.saturating_add((st.pace.rate() * away) as u64)
 }
 
 /// Takes the next task, if there is one, room for it, and a free slot.
@@ -102,8 +118,13 @@ pub(super) fn take_task(sh: &Shared, st: &mut State) -> Option<Task> {
     }
     let task = take_prefetch(sh, st);
     if task.is_none() {
-        // A slot without work: the reader or the memory limit sets the pace now.
-        st.pace.starved();
+        // A slot without work: the readers (enough is ahead of them and none waits), the
+        // memory limit, or the end of the queue set the pace now.
+        if st.ahead_of_readers {
+            st.pace.reader_bound();
+        } else {
+            st.pace.starved();
+        }
     }
     task
 }
@@ -133,15 +154,12 @@ fn take_urgent(sh: &Shared, st: &mut State) -> Option<Task> {
 /// The next chunk in open order, unless a jumped read has requests in flight or enough is
 /// already ahead of readers that keep reading.
 fn take_prefetch(sh: &Shared, st: &mut State) -> Option<Task> {
-    if st.jumped_in_flight > 0 || !st.urgent.is_empty() {
+    st.ahead_of_readers = false;
+    if st.jumped_in_flight > 0 || !st.urgent.is_empty() || st.queue.is_empty() {
         return None;
     }
-    // While a direct read is in progress its pieces fill the slots, and the reader comes for
-    // what follows as soon as it is done: prefetching only uses the slots its pieces leave
-    // free, rather than fetching a round of bytes that would then be copied out of buffers.
-    let direct_in_flight: usize = st.reads.values().map(|r| r.in_flight()).sum();
-    let cap = round_bytes(sh, st).saturating_sub(direct_in_flight as u64 * sh.chunk_size);
-    st.ahead_of_readers = readers_active(st, Instant::now()) && bytes_ahead(st) >= cap;
+    let ahead = unread_bytes(st) + st.in_flight_bytes;
+    st.ahead_of_readers = ahead >= ahead_cap(sh.chunk_size, st, Instant::now());
     if st.ahead_of_readers {
         return None;
     }
@@ -509,7 +527,7 @@ mod tests {
         // Read again after a seek back: fetched again, read again, droppable again.
         fetch_and_read(&mut st, 0);
         assert_eq!(
-            bytes_ahead(&st),
+            unread_bytes(&st),
             0,
             "a chunk read again is not ahead of the reader"
         );
@@ -539,23 +557,39 @@ mod tests {
     }
 
     #[test]
-    fn readers_that_keep_reading_hold_prefetching_to_a_round() {
+    fn prefetching_stays_a_cushion_ahead_of_readers_that_keep_reading() {
         let mut st = state(64, 64);
         let now = Instant::now();
-        assert!(!readers_active(&st, now));
+        let cushion = pace::INITIAL as u64 * CHUNK;
+        let cap = |st: &State, at: Instant| ahead_cap(CHUNK, st, at);
+        assert_eq!(
+            cap(&st, now),
+            u64::MAX,
+            "no reader yet: the memory limit is the cap"
+        );
         st.last_read = Some(now);
-        assert!(readers_active(&st, now));
-        assert!(!readers_active(&st, now + READER_AWAY));
-        st.readers_waiting = 1;
-        assert!(
-            readers_active(&st, now + READER_AWAY),
+        assert_eq!(cap(&st, now), cushion);
+        st.readers_reading = 1;
+        assert_eq!(
+            cap(&st, now + Duration::from_secs(5)),
+            cushion,
             "a blocked reader is reading"
         );
-        // Fetched and unread bytes, and reservations in flight, are ahead of the reader.
+        st.readers_reading = 0;
+        // A reader pausing lets prefetching go further by what the link delivers meanwhile.
+        st.pace.set_rate_for_tests(1e9);
+        assert_eq!(
+            cap(&st, now + Duration::from_millis(100)),
+            cushion + 100_000_000
+        );
+        // Requests in flight are not ahead (the pace sets them); fetched, unread bytes are.
         st.mem.reserve(CHUNK as usize);
-        assert_eq!(bytes_ahead(&st), CHUNK);
+        st.in_flight_bytes += CHUNK;
+        assert_eq!(unread_bytes(&st), 0);
+        st.in_flight_bytes -= CHUNK;
+        assert_eq!(unread_bytes(&st), CHUNK);
         fetch_and_read(&mut st, 3);
-        assert_eq!(bytes_ahead(&st), CHUNK, "a read chunk is not ahead");
+        assert_eq!(unread_bytes(&st), CHUNK, "a read chunk is not ahead");
     }
 
     #[test]

@@ -8,7 +8,7 @@ use super::buffer::ChunkBuf;
 use super::direct::PieceState;
 use super::fetch;
 use super::object::{Buffer, Slot};
-use super::schedule::{self, Target, READER_AWAY};
+use super::schedule::{self, Target, AHEAD_RECHECK};
 use super::verify::{record_crc, Verdict};
 use super::{memory, unlock, Shared, State};
 use crate::error::{ErrorKind, Result};
@@ -72,10 +72,10 @@ fn fetcher(sh: Arc<Shared>) {
                 st = sh.lock();
                 continue;
             }
-            // Wake up again when readers may have gone away (prefetching may then go on), or
-            // when the pool's grace period ends (its buffers go back to the system).
+            // Wake up again when the readers' pause may let prefetching go further, or when
+            // the pool's grace period ends (its buffers go back to the system).
             let timeout = if st.ahead_of_readers {
-                Some(READER_AWAY)
+                Some(AHEAD_RECHECK)
             } else if st.objects.is_empty() && !st.mem.pool.is_empty() {
                 Some(memory::POOL_GRACE)
             } else {
