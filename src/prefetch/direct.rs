@@ -89,11 +89,18 @@ impl DirectRead {
     }
 }
 
+/// A piece should keep its connection busy at least this long: shorter ones cost more in
+/// requests (headers, signatures, wake-ups) than they gain in parallelism.
+pub(super) const PIECE_TIME_SECS: f64 = 0.02;
+
 /// How big pieces should be for a read fetching `bytes` directly with `slots` requests in
-/// flight: spread over the slots (so a read that is not much bigger than a chunk still goes
-/// out in parallel), at least [`MIN_PIECE`], at most a chunk.
-pub(super) fn piece_size(bytes: u64, slots: usize, chunk: u64) -> u64 {
-    (bytes / slots.max(1) as u64).clamp(MIN_PIECE.min(chunk), chunk)
+/// flight, each request delivering `request_rate` bytes per second (0 if not known yet):
+/// spread over the slots (so a read not much bigger than a chunk still goes out in parallel
+/// where connections are slow), but each at least what a request delivers in
+/// [`PIECE_TIME_SECS`] and at least [`MIN_PIECE`], at most a chunk.
+pub(super) fn piece_size(bytes: u64, slots: usize, chunk: u64, request_rate: f64) -> u64 {
+    let floor = ((request_rate * PIECE_TIME_SECS) as u64).max(MIN_PIECE);
+    (bytes / slots.max(1) as u64).clamp(floor.min(chunk), chunk)
 }
 
 /// Splits `[start, end)` (within one chunk) into pieces of about `piece` bytes, the last
@@ -122,13 +129,15 @@ mod tests {
     #[test]
     fn pieces_spread_a_read_over_the_slots_within_bounds() {
         // A whole 512 MiB shard with 16 slots: chunk-sized pieces.
-        assert_eq!(piece_size(512 * MIB, 16, 8 * MIB), 8 * MIB);
-        // A 16 MiB random read with 16 slots: 1 MiB pieces, all at once.
-        assert_eq!(piece_size(16 * MIB, 16, 8 * MIB), MIB);
+        assert_eq!(piece_size(512 * MIB, 16, 8 * MIB, 0.0), 8 * MIB);
+        // A 16 MiB random read with 16 slots over slow connections: 1 MiB pieces at once.
+        assert_eq!(piece_size(16 * MIB, 16, 8 * MIB, 50e6), MIB);
+        // Over fast ones (400 MB/s each), pieces of what a request delivers in 20 ms.
+        assert_eq!(piece_size(16 * MIB, 16, 8 * MIB, 400e6), 8_000_000);
         // Never below the minimum, nor above the chunk size.
-        assert_eq!(piece_size(100, 16, 8 * MIB), MIB);
-        assert_eq!(piece_size(100, 16, 4096), 4096);
-        assert_eq!(piece_size(64 * MIB, 2, 8 * MIB), 8 * MIB);
+        assert_eq!(piece_size(100, 16, 8 * MIB, 0.0), MIB);
+        assert_eq!(piece_size(100, 16, 4096, 0.0), 4096);
+        assert_eq!(piece_size(64 * MIB, 2, 8 * MIB, 0.0), 8 * MIB);
     }
 
     #[test]

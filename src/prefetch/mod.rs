@@ -171,6 +171,11 @@ struct State {
     /// When a reader last asked for bytes, and how many.
     last_read: Option<Instant>,
     last_read_len: u64,
+    /// The last read jumped or was at random: what to prefetch is anyone's guess.
+    last_read_exact: bool,
+    /// What one request delivers, bytes per second: a moving average over the requests of
+    /// at least a megabyte (0 before the first).
+    request_rate: f64,
     /// A fetcher found enough bytes ahead of the readers (see [`schedule::ahead_cap`]): idle
     /// fetchers look again shortly, as the cap grows while readers pause.
     ahead_of_readers: bool,
@@ -233,6 +238,8 @@ impl State {
             readers_reading: 0,
             last_read: None,
             last_read_len: 0,
+            last_read_exact: false,
+            request_rate: 0.0,
             ahead_of_readers: false,
             idle_since: None,
             in_flight_bytes: 0,

@@ -126,6 +126,7 @@ pub(crate) struct Pace {
     step: usize,
     /// Bytes per second the last judged level delivered (0 until one is judged).
     rate: f64,
+
     /// Has tried going down from the level it settled on since the last probe.
     tried_down: bool,
     settled: bool,

@@ -64,6 +64,7 @@ fn read_at_reading(
         return Ok(Some(0));
     }
     let kind = obj.access.on_read(offset, sh.chunk_size, obj.read_to_end);
+    st.last_read_exact = kind.exact();
     if schedule::follow_read(&mut st, id, kind) {
         // Prefetching resumed: idle fetchers (and new ones, up to the pace) take it up.
         let n = st.queue.len();
@@ -378,7 +379,12 @@ impl Planned {
             })
             .collect();
         let bytes: u64 = parts.iter().map(|p| p.2 - p.1).sum();
-        let piece = piece_size(bytes, st.pace.limit(), sh.chunk_size);
+        let piece = piece_size(
+            bytes,
+            st.pace.limit(),
+            sh.chunk_size,
+            st.request_rate,
+        );
         let read_id = *self.read_id.get_or_insert_with(|| {
             let r = st.next_read;
             st.next_read += 1;

@@ -75,7 +75,8 @@ pub(super) fn unread_bytes(st: &State) -> u64 {
 ///   straight into its buffer from its next read on: prefetching only keeps the slots its
 ///   pieces leave free busy, a cushion of [`pace::INITIAL`] chunks;
 /// * smaller reads (4 MiB) are served from buffers: the requests in flight the pace wants, up
-///   to an eighth of the memory limit (256 MiB by default), the cushion at least.
+///   to an eighth of the memory limit (256 MiB by default), the cushion at least;
+/// * after a read that jumped or was at random, nothing: what comes next is not known.
 ///
 /// More would not arrive sooner, and costs memory (page faults) and CPU the readers need.
 /// While the readers pause (to process what they read), the cap grows by what the link
@@ -83,7 +84,10 @@ pub(super) fn unread_bytes(st: &State) -> u64 {
 /// one fills the memory limit.
 pub(super) fn ahead_cap(chunk_size: u64, st: &State, now: Instant) -> u64 {
     let cushion = st.pace.limit().min(pace::INITIAL) as u64 * chunk_size;
-    let cushion = if st.last_read_len >= 2 * chunk_size {
+    let cushion = if st.last_read_exact {
+        // Reads at random: nothing ahead is known to be wanted.
+        0
+    } else if st.last_read_len >= 2 * chunk_size {
         cushion
     } else {
         let in_flight = st.pace.limit() as u64 * chunk_size;

@@ -116,6 +116,13 @@ fn fetcher(sh: Arc<Shared>) {
         if result.is_ok() {
             st.bytes_fetched += task.len as u64;
             let secs = task.started.elapsed().as_secs_f64();
+            if task.len >= 1 << 20 {
+                let rate = task.len as f64 / secs.max(1e-6);
+                st.request_rate = match st.request_rate {
+                    r if r > 0.0 => 0.8 * r + 0.2 * rate,
+                    _ => rate,
+                };
+            }
             let meter = st.meter(&sh.received);
             let before = st.pace.limit();
             let grew = st
