@@ -22,7 +22,8 @@ pub(crate) struct ObjectMeta {
     pub crc64: Option<u64>,
 }
 
-/// Fetches `buf.len()` bytes of the object from `start` into `buf`; returns their CRC-64.
+/// Fetches `buf.len()` bytes of the object from `start` into `buf`; returns their CRC-64 (0
+/// when the object has no CRC to check).
 ///
 /// Every request carries `If-Match` with the ETag from open, so a replaced object fails with
 /// [`ErrorKind::ObjectChanged`] instead of mixing versions. A body that breaks off is resumed
@@ -39,6 +40,9 @@ pub(crate) fn fetch_range(
     let len = buf.len();
     let mut filled = 0usize;
     let mut crc = ChunkCrc::new();
+    // Without the server's CRC there is nothing to check a chunk's CRC against: skip it (about
+    // 5% of a load's CPU).
+    let check = meta.crc64.is_some();
     if len == 0 {
         return Ok(0);
     }
@@ -144,7 +148,9 @@ pub(crate) fn fetch_range(
                     return Attempt::Retry(body_error(&req, &e, (filled - before) as u64, want));
                 }
                 Ok(n) => {
-                    crc.update(&buf[filled..filled + n]);
+                    if check {
+                        crc.update(&buf[filled..filled + n]);
+                    }
                     filled += n;
                     received.fetch_add(n as u64, Ordering::Relaxed);
                 }

@@ -379,12 +379,7 @@ impl Planned {
             })
             .collect();
         let bytes: u64 = parts.iter().map(|p| p.2 - p.1).sum();
-        let piece = piece_size(
-            bytes,
-            st.pace.limit(),
-            sh.chunk_size,
-            st.request_rate,
-        );
+        let piece = piece_size(bytes, st.pace.limit(), sh.chunk_size, st.request_rate);
         let read_id = *self.read_id.get_or_insert_with(|| {
             let r = st.next_read;
             st.next_read += 1;
