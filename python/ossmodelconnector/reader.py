@@ -26,7 +26,7 @@ from ._native import ffi, lib
 __all__ = ["OssObject", "open_text"]
 
 # How long one native wait lasts before Python gets a chance to deliver a signal.
-_WAIT_MS = 1000
+_WAIT_MS = 500
 
 _WHENCE = {
     os.SEEK_SET: lib.OSSMC_SEEK_SET,

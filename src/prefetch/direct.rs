@@ -13,6 +13,8 @@
 //! when the reader gives up is withdrawn, never started later. So every write happens while
 //! the caller's `&mut [u8]` is borrowed by the read.
 
+use crate::client::CancelToken;
+
 /// Pieces are at least this big (unless the read is smaller): each is a request, with its
 /// headers, signature and round trip.
 pub(super) const MIN_PIECE: u64 = 1 << 20;
@@ -54,6 +56,8 @@ pub(super) struct Piece {
 pub(super) struct DirectRead {
     pub object: u64,
     pub pieces: Vec<Piece>,
+    /// Cancels this read's pieces (a timed read that ran out of time and of patience).
+    pub cancel: CancelToken,
     /// Out of open order (a seek or random access): prefetching waits while its pieces are
     /// fetched, so the read gets the bandwidth.
     pub jumped: bool,
@@ -88,6 +92,11 @@ impl DirectRead {
         (!parts.is_empty()).then(|| super::crc::combine_all(parts))
     }
 }
+
+/// How long a timed read that ran out of time waits for its pieces in flight before it
+/// cancels them (they stop at their next socket read): long enough for a piece on a working
+/// link to complete (its bytes are kept), short enough for Ctrl-C to feel prompt.
+pub(super) const PATIENCE: std::time::Duration = std::time::Duration::from_millis(500);
 
 /// A piece should keep its connection busy at least this long: shorter ones cost more in
 /// requests (headers, signatures, wake-ups) than they gain in parallelism.
@@ -167,6 +176,7 @@ mod tests {
         let mut r = DirectRead {
             object: 1,
             pieces: Vec::new(),
+            cancel: CancelToken::new(),
             jumped: false,
         };
         for (a, b) in split(0, 3000, 1000) {

@@ -168,9 +168,10 @@ struct State {
     direct_queue: VecDeque<(u64, usize)>,
     /// Readers in a read now (copying, or waiting for bytes).
     readers_reading: usize,
-    /// When a reader last asked for bytes, and how many.
+    /// When a reader last asked for bytes.
     last_read: Option<Instant>,
-    last_read_len: u64,
+    /// The last read that had to wait fetched bytes straight into the caller's buffer.
+    last_read_direct: bool,
     /// The last read jumped or was at random: what to prefetch is anyone's guess.
     last_read_exact: bool,
     /// What one request delivers, bytes per second: a moving average over the requests of
@@ -237,7 +238,7 @@ impl State {
             direct_queue: VecDeque::new(),
             readers_reading: 0,
             last_read: None,
-            last_read_len: 0,
+            last_read_direct: false,
             last_read_exact: false,
             request_rate: 0.0,
             ahead_of_readers: false,

@@ -18,9 +18,10 @@ use std::sync::{Arc, MutexGuard};
 use std::time::Instant;
 
 use super::access::ReadKind;
-use super::direct::{piece_size, split, DirectRead, Dst, Piece, PieceState};
+use super::direct::{piece_size, split, DirectRead, Dst, Piece, PieceState, PATIENCE};
 use super::object::{Buffer, Object, Slot};
 use super::{schedule, unlock, worker, Shared, State};
+use crate::client::CancelToken;
 use crate::error::{Error, ErrorKind, Result};
 
 /// A copy bigger than this, spanning several chunks, runs on several threads.
@@ -57,7 +58,6 @@ fn read_at_reading(
 ) -> Result<Option<usize>> {
     let mut st = sh.lock();
     st.last_read = Some(Instant::now());
-    st.last_read_len = buf.len() as u64;
     let obj = live_object(&mut st, id)?;
     let size = obj.meta.size;
     if offset >= size || buf.is_empty() {
@@ -86,7 +86,8 @@ fn read_at_reading(
         return Ok(Some(n));
     }
     let mut read = Planned::new(&st.objects[&id], id, offset, end, kind, buf.as_mut_ptr());
-    let (st, outcome) = read.run(sh, st, buf, deadline);
+    let (mut st, outcome) = read.run(sh, st, buf, deadline);
+    st.last_read_direct = read.read_id.is_some();
     let (mut st, outcome) = read.finish(sh, st, outcome);
     match outcome {
         Ok(Some(n)) if n > 0 => {
@@ -388,6 +389,7 @@ impl Planned {
                 DirectRead {
                     object: self.id,
                     pieces: Vec::new(),
+                    cancel: CancelToken::new(),
                     jumped: self.exact,
                 },
             );
@@ -467,9 +469,17 @@ impl Planned {
     ) -> (MutexGuard<'a, State>, Result<Option<usize>>) {
         if let Some(read_id) = self.read_id {
             self.withdraw(&mut st, read_id);
+            // Pieces write into the caller's buffer: they must end before the read does. A
+            // read out of time (or failed) gives those in flight a moment, then cancels them.
+            let patience = (!matches!(outcome, Ok(Some(_)))).then(|| Instant::now() + PATIENCE);
             while st.reads[&read_id].in_flight() > 0 || st.reads[&read_id].waiting() > 0 {
-                // Pieces write into the caller's buffer: they must end before the read does.
-                st = self.wait(sh, st, None);
+                match patience {
+                    Some(p) if Instant::now() >= p => {
+                        st.reads[&read_id].cancel.cancel();
+                        st = self.wait(sh, st, None);
+                    }
+                    p => st = self.wait(sh, st, p),
+                }
             }
             self.collect_pieces(&st);
             st.reads.remove(&read_id);

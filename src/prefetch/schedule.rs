@@ -71,9 +71,9 @@ pub(super) fn unread_bytes(st: &State) -> u64 {
 
 /// How many bytes prefetching may hold ahead of the readers now, in flight or fetched and not
 /// read. While a reader keeps reading (one is blocked in a read, or has just read):
-/// * a reader reading several chunks at a time (a whole shard, a big tensor) gets them
-///   straight into its buffer from its next read on: prefetching only keeps the slots its
-///   pieces leave free busy, a cushion of [`pace::INITIAL`] chunks;
+/// * a reader whose reads get their bytes straight into its buffer (a whole shard, a big
+///   tensor) does so again on its next read: prefetching only keeps the slots its pieces
+///   leave free busy, a cushion of [`pace::INITIAL`] chunks;
 /// * smaller reads (4 MiB) are served from buffers: the requests in flight the pace wants, up
 ///   to an eighth of the memory limit (256 MiB by default), the cushion at least;
 /// * after a read that jumped or was at random, nothing: what comes next is not known.
@@ -87,7 +87,7 @@ pub(super) fn ahead_cap(chunk_size: u64, st: &State, now: Instant) -> u64 {
     let cushion = if st.last_read_exact {
         // Reads at random: nothing ahead is known to be wanted.
         0
-    } else if st.last_read_len >= 2 * chunk_size {
+    } else if st.last_read_direct {
         cushion
     } else {
         let in_flight = st.pace.limit() as u64 * chunk_size;
@@ -223,7 +223,8 @@ fn take_piece(st: &mut State, which: impl Fn(&super::direct::DirectRead) -> bool
     let (start, len, dst, jumped, id) =
         (piece.start, piece.len, piece.dst, read.jumped, read.object);
     let obj = st.objects.get(&id).expect("a reader waits on its object");
-    let (meta, cancel) = (Arc::clone(&obj.meta), obj.cancel.clone());
+    // The read's own token: the object outlives the read (its reader is borrowed by it).
+    let (meta, cancel) = (Arc::clone(&obj.meta), read.cancel.clone());
     st.jumped_in_flight += usize::from(jumped);
     st.add_in_flight(1);
     Some(Task {

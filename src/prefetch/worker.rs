@@ -266,8 +266,15 @@ fn complete_piece(sh: &Shared, st: &mut State, read_id: u64, p: usize, result: R
         Err(e) => {
             piece.state = PieceState::Failed;
             if let Some(obj) = st.objects.get_mut(&id) {
-                if whole && matches!(obj.chunks[idx as usize].slot, Slot::Direct) {
-                    obj.chunks[idx as usize].slot = Slot::Empty;
+                let c = &mut obj.chunks[idx as usize];
+                if whole && matches!(c.slot, Slot::Direct) {
+                    // Cancelled (its reader ran out of time): fetched later, like any chunk.
+                    if e.kind() == ErrorKind::Cancelled && !obj.access.random {
+                        c.slot = Slot::Queued;
+                        st.queue.insert((id, idx));
+                    } else {
+                        c.slot = Slot::Empty;
+                    }
                 }
             }
             fail(st, id, e);
