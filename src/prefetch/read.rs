@@ -82,7 +82,7 @@ fn read_at_reading(
         if freed_room {
             sh.work.notify_one();
         }
-        copy_segments(sh, &segments, buf);
+        copy_segments(sh, segments, buf);
         return Ok(Some(n));
     }
     let mut read = Planned::new(&st.objects[&id], id, offset, end, kind, buf.as_mut_ptr());
@@ -171,7 +171,7 @@ fn hand_over(st: &mut State, id: u64, offset: u64, n: usize) -> bool {
 
 /// Copies the segments into `out`; several threads for big multi-chunk copies. Buffers
 /// dropped from their chunks meanwhile are handed on once this reader lets go of them.
-fn copy_segments(sh: &Shared, segments: &[Segment], out: &mut [u8]) {
+fn copy_segments(sh: &Shared, segments: Vec<Segment>, out: &mut [u8]) {
     let total: usize = segments.iter().map(|s| s.2).sum();
     if segments.len() > 1 && total >= PARALLEL_COPY_MIN {
         use rayon::prelude::*;
@@ -186,16 +186,16 @@ fn copy_segments(sh: &Shared, segments: &[Segment], out: &mut [u8]) {
             dst.copy_from_slice(&b.data[*from..*from + *n]);
         });
     } else {
-        for (b, from, n, at) in segments {
+        for (b, from, n, at) in &segments {
             out[*at..*at + n].copy_from_slice(&b.data[*from..*from + *n]);
         }
     }
     let dropped_meanwhile = segments
         .iter()
         .any(|(b, _, _, _)| b.lingering.load(Ordering::Acquire));
+    drop(segments);
     if dropped_meanwhile {
-        // This reader may have held the last reference: hand the buffers on (the caller
-        // drops its segments first).
+        // This reader may have held the last reference: hand the buffers on.
         let mut st = sh.lock();
         if st.mem.reclaim_lingering() {
             schedule::trim_pool(&mut st);
@@ -330,8 +330,7 @@ impl Planned {
                 }
                 // The copy runs unlocked: the segments keep their buffers alive.
                 unlock(st);
-                copy_segments(sh, &segments, buf);
-                drop(segments);
+                copy_segments(sh, segments, buf);
                 st = sh.lock();
                 continue;
             }
