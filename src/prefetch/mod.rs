@@ -172,7 +172,8 @@ struct State {
     last_read: Option<Instant>,
     /// The last read that had to wait fetched bytes straight into the caller's buffer.
     last_read_direct: bool,
-    /// The last read jumped or was at random: what to prefetch is anyone's guess.
+    /// The last read jumped or was at random, or an object was opened since: what to
+    /// prefetch is anyone's guess.
     last_read_exact: bool,
     /// What one request delivers, bytes per second: a moving average over the requests of
     /// at least a megabyte (0 before the first).
@@ -373,9 +374,11 @@ impl Prefetcher {
         st.queue.extend((0..n_chunks as u32).map(|i| (id, i)));
         st.objects.insert(id, obj);
         st.idle_since = None;
-        // Opening counts as reading: the reader usually comes at once, and prefetching must
-        // not fill the whole memory limit ahead of it meanwhile (see `schedule::ahead_cap`).
+        // Opening counts as reading: the reader usually comes at once, and its first read
+        // says what to prefetch (in order from the start, or nothing for random reads); a
+        // reader that stays away leaves prefetching the limit (see `schedule::ahead_cap`).
         st.last_read = Some(Instant::now());
+        st.last_read_exact = true;
         let n = worker::spawn_count(&st, n_chunks);
         worker::spawn(sh, &mut st, n);
         drop(st);

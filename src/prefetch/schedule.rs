@@ -19,6 +19,10 @@ use super::{Shared, State};
 use crate::client::CancelToken;
 use crate::prefetch::ObjectMeta;
 
+/// Readers that have not read for this long while nothing was measured yet are away: see
+/// [`ahead_cap`].
+pub(super) const READER_AWAY: Duration = Duration::from_millis(50);
+
 /// How often fetchers held back by [`ahead_cap`] look again: the cap grows while the
 /// readers pause.
 pub(super) const AHEAD_RECHECK: Duration = Duration::from_millis(20);
@@ -76,7 +80,8 @@ pub(super) fn unread_bytes(st: &State) -> u64 {
 ///   leave free busy, a cushion of [`pace::INITIAL`] chunks;
 /// * smaller reads (4 MiB) are served from buffers: the requests in flight the pace wants, up
 ///   to an eighth of the memory limit (256 MiB by default), the cushion at least;
-/// * after a read that jumped or was at random, nothing: what comes next is not known.
+/// * after a read that jumped or was at random, and after opening objects until the first
+///   read says how they are read, nothing: what comes next is not known.
 ///
 /// More would not arrive sooner, and costs memory (page faults) and CPU the readers need.
 /// While the readers pause (to process what they read), the cap grows by what the link
@@ -85,7 +90,8 @@ pub(super) fn unread_bytes(st: &State) -> u64 {
 pub(super) fn ahead_cap(chunk_size: u64, st: &State, now: Instant) -> u64 {
     let cushion = st.pace.limit().min(pace::INITIAL) as u64 * chunk_size;
     let cushion = if st.last_read_exact {
-        // Reads at random: nothing ahead is known to be wanted.
+        // Reads at random, or none yet since an object was opened: nothing ahead is known
+        // to be wanted.
         0
     } else if st.last_read_direct {
         cushion
@@ -99,8 +105,14 @@ pub(super) fn ahead_cap(chunk_size: u64, st: &State, now: Instant) -> u64 {
     let Some(last) = st.last_read else {
         return u64::MAX;
     };
-    let away = now.saturating_duration_since(last).as_secs_f64();
-    cushion.saturating_add((st.pace.rate() * away) as u64)
+    let away = now.saturating_duration_since(last);
+    let rate = st.pace.rate();
+    if rate <= 0.0 && away >= READER_AWAY {
+        // Nothing measured yet (objects opened, no read): a reader this long away leaves
+        // the whole limit to prefetching.
+        return u64::MAX;
+    }
+    cushion.saturating_add((rate * away.as_secs_f64()) as u64)
 }
 
 /// Takes the next task, if there is one, room for it, and a free slot.
