@@ -5,6 +5,7 @@ from __future__ import annotations
 import gc
 import os
 import threading
+import time
 
 import pytest
 from conftest import start_server
@@ -120,11 +121,17 @@ def test_memory_returns_near_baseline_after_a_1_gib_load(big_server, oss_env, tm
         del obj
         objs.clear()
         gc.collect()
-    after = _rss_bytes()
-    # Prefetched chunks are gone: what stays is allocator slack, bounded well below the
-    # prefetch window (peak growth) and far below the 1 GiB that went through.
+    # Prefetched chunks are gone at once; spare buffers kept for the next load go back to the
+    # system once the connector has been idle for about a second: wait for that, bounded.
+    # What stays is allocator slack, bounded well below the prefetch window (peak growth)
+    # and far below the 1 GiB that went through.
     growth_peak = peak - baseline
-    growth_after = after - baseline
+    deadline = time.monotonic() + 30
+    while True:
+        growth_after = _rss_bytes() - baseline
+        if growth_after < 200 * MiB or time.monotonic() > deadline:
+            break
+        time.sleep(0.05)
     assert growth_after < 200 * MiB, (
         f"RSS stayed {growth_after / MiB:.0f} MiB above its baseline after {release} "
         f"(peak {growth_peak / MiB:.0f} MiB above)"
