@@ -51,11 +51,20 @@ pub(super) fn spawn(sh: &Arc<Shared>, st: &mut State, n: usize) {
     }
 }
 
-/// Wakes fetchers for new work: idle ones, and new ones up to the pace.
+/// Wakes fetchers for new work: idle ones, and new ones up to the pace. One idle fetcher per
+/// new task (a fetcher that takes a task wakes the next one while work is left, see
+/// [`fetcher`]): waking them all for a read of one or two pieces costs every idle thread a
+/// context switch, on a small machine as much as the read.
 pub(super) fn wake(sh: &Arc<Shared>, st: &mut State, new_tasks: usize) {
     let n = spawn_count(st, new_tasks);
     spawn(sh, st, n);
-    sh.work.notify_all();
+    if new_tasks >= st.idle {
+        sh.work.notify_all();
+    } else {
+        for _ in 0..new_tasks.max(1) {
+            sh.work.notify_one();
+        }
+    }
 }
 
 /// The fetcher thread's loop.
@@ -95,6 +104,11 @@ fn fetcher(sh: Arc<Shared>) {
             schedule::trim_pool(&mut st);
             continue;
         };
+        // More work and an idle sibling: pass the baton (wakers wake one fetcher per task).
+        let more = !st.queue.is_empty() || !st.direct_queue.is_empty() || !st.urgent.is_empty();
+        if more && st.idle > 0 && st.in_flight < st.pace.limit() {
+            sh.work.notify_one();
+        }
         unlock(st);
         let (target, result) = run(
             &sh,
@@ -108,8 +122,9 @@ fn fetcher(sh: Arc<Shared>) {
         if task.jumped {
             st.jumped_in_flight -= 1;
             if st.jumped_in_flight == 0 {
-                // Prefetching paused for this read (see `take_prefetch`): resume it.
-                sh.work.notify_all();
+                // Prefetching paused for this read (see `take_prefetch`): resume it (the
+                // fetcher woken passes the baton on while there is work).
+                sh.work.notify_one();
             }
         }
         st.add_in_flight(-1);
