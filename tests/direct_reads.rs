@@ -157,17 +157,8 @@ fn the_pace_reaches_a_throttled_links_plateau_within_the_first_tenth_of_a_load()
     let mut readers: Vec<_> = (1..=4)
         .map(|i| conn.open(&uri("p", i, 4)).unwrap())
         .collect();
-    let mut buf = vec![0u8; 4 << 20];
     for r in readers.iter_mut() {
-        let mut at = 0;
-        loop {
-            let n = r.read(&mut buf).unwrap();
-            if n == 0 {
-                break;
-            }
-            assert_synthetic(r.key(), at, &buf[..n]);
-            at += n as u64;
-        }
+        read_checked(r, 4 << 20).unwrap();
     }
     let stats = conn.prefetch_stats();
     let total = 4 * 128 * MIB;
@@ -203,19 +194,9 @@ fn an_object_read_again_after_seeking_back_is_prefetched_and_its_chunks_recycled
     cfg.prefetch.hold_limit = 0;
     let conn = connector(&server, cfg);
     let mut r = conn.open(&uri("s", 1, 1)).unwrap();
-    let mut buf = vec![0u8; 256 << 10];
-    for pass in 0..3 {
+    for _ in 0..3 {
         r.seek(std::io::SeekFrom::Start(0)).unwrap();
-        let mut at = 0;
-        loop {
-            let n = r.read(&mut buf).unwrap();
-            if n == 0 {
-                break;
-            }
-            assert_synthetic(r.key(), at, &buf[..n]);
-            at += n as u64;
-        }
-        assert_eq!(at, 32 * MIB, "pass {pass}");
+        read_checked(&mut r, 256 << 10).unwrap();
     }
     let stats = conn.prefetch_stats();
     assert!(stats.peak_bytes_held <= 6 * MIB, "{stats:?}");

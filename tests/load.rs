@@ -4,29 +4,12 @@
 mod common;
 
 use common::*;
-use ossmc::{Config, ErrorKind, ObjectReader};
+use ossmc::{Config, ErrorKind};
 use ossmc_testkit::oss_local::OssLocal;
 use ossmc_testkit::synthetic::shard_key;
 
 fn uri(name: &str, i: u32, shards: u32) -> String {
     format!("oss://bkt/{}", shard_key(name, i, shards))
-}
-
-/// Reads the whole object in `piece`-byte reads, checking every piece as it arrives.
-/// Returns the error that ended the read, if any.
-fn read_checked(r: &mut ObjectReader, piece: usize) -> ossmc::Result<()> {
-    let mut buf = vec![0u8; piece];
-    let mut at = 0u64;
-    loop {
-        let n = r.read(&mut buf)?;
-        if n == 0 {
-            break;
-        }
-        assert_synthetic(r.key(), at, &buf[..n]);
-        at += n as u64;
-    }
-    assert_eq!(at, r.size(), "{}: short object", r.key());
-    Ok(())
 }
 
 /// Opens every shard first, then reads them in order; returns each shard's outcome.

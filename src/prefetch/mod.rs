@@ -329,9 +329,9 @@ impl Prefetcher {
     /// Registers an open object and queues all its chunks behind those opened before.
     pub(crate) fn open(&self, meta: Arc<ObjectMeta>) -> Result<u64> {
         let sh = &self.shared;
-        let hold = meta.crc64.is_some() && meta.size <= sh.hold_limit.min(sh.lock().mem.limit / 2);
-        let obj = Object::new(meta, sh.chunk_size, hold);
         let mut st = sh.lock();
+        let hold = meta.crc64.is_some() && meta.size <= sh.hold_limit.min(st.mem.limit / 2);
+        let obj = Object::new(meta, sh.chunk_size, hold);
         if st.shutdown {
             return Err(Error::new(
                 ErrorKind::Cancelled,

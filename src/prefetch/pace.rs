@@ -255,11 +255,7 @@ impl Pace {
         if self.warming_up {
             // Same level, same generation: only the window starts again.
             self.warming_up = false;
-            self.samples = 0;
-            self.bytes = 0;
-            self.secs = 0.0;
-            self.starved = false;
-            self.reader_bound = false;
+            self.reset_window();
             self.start = Some(now);
             return false;
         }
@@ -416,6 +412,11 @@ impl Pace {
 
     fn next_generation(&mut self) {
         self.generation += 1;
+        self.reset_window();
+    }
+
+    /// Forgets the requests measured so far: a new measurement window begins.
+    fn reset_window(&mut self) {
         self.samples = 0;
         self.bytes = 0;
         self.secs = 0.0;

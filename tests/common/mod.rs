@@ -106,3 +106,20 @@ pub fn stat(server: &OssLocal, path: &str) -> u64 {
     }
     cur.as_u64().unwrap_or(0)
 }
+
+/// Reads the whole object in `piece`-byte reads, checking every piece as it arrives.
+/// Returns the error that ended the read, if any.
+pub fn read_checked(r: &mut ObjectReader, piece: usize) -> ossmc::Result<()> {
+    let mut buf = vec![0u8; piece];
+    let mut at = 0u64;
+    loop {
+        let n = r.read(&mut buf)?;
+        if n == 0 {
+            break;
+        }
+        assert_synthetic(r.key(), at, &buf[..n]);
+        at += n as u64;
+    }
+    assert_eq!(at, r.size(), "{}: short object", r.key());
+    Ok(())
+}
