@@ -37,6 +37,15 @@
 // Seek relative to the end of the object.
 #define OSSMC_SEEK_END 2
 
+// Progress line on stderr when stderr is a terminal (the default, 0).
+#define OSSMC_PREPARE_PROGRESS_AUTO 0
+
+// Always draw the progress line on stderr.
+#define OSSMC_PREPARE_PROGRESS_ON 1
+
+// Never draw the progress line.
+#define OSSMC_PREPARE_PROGRESS_OFF 2
+
 // Success.
 #define OSSMC_OK 0
 
@@ -169,6 +178,22 @@ typedef struct ossmc_error_detail {
   // Length of `key` in bytes.
   size_t key_len;
 } ossmc_error_detail;
+
+// What an `ossmc_prepare_directory` call did.
+typedef struct ossmc_prepare_result {
+  // Files the directory holds for the prefix now.
+  uint64_t files;
+  // Of those, the ones fetched by this call.
+  uint64_t fetched;
+  // Of those, the ones an earlier call left that still match their objects.
+  uint64_t kept;
+  // Files removed because their objects are gone from the prefix.
+  uint64_t removed;
+  // Bytes fetched into files by this call.
+  uint64_t bytes_fetched;
+  // Bytes of all the files.
+  uint64_t bytes_total;
+} ossmc_prepare_result;
 
 #ifdef __cplusplus
 extern "C" {
@@ -350,6 +375,34 @@ int32_t ossmc_read_at(struct ossmc_object *obj,
                       size_t len,
                       size_t *out_n);
 
+// As `ossmc_read_at`, but waits at most `timeout_ms` milliseconds for data, and may return
+// fewer than `len` bytes before the end of the object. When nothing arrived in time it
+// returns `OSSMC_AGAIN` with `*out_n` = 0: call it again. Time running out while bytes are
+// fetched straight into `buf` behaves as in `ossmc_read_timeout`.
+int32_t ossmc_read_at_timeout(struct ossmc_object *obj,
+                              uint64_t offset,
+                              void *buf,
+                              size_t len,
+                              uint32_t timeout_ms,
+                              size_t *out_n);
+
+// Loads the whole object into memory and stores its address in `*out_data` and its size in
+// `*out_len`. The memory is read-only, belongs to `obj` and stays valid until
+// `ossmc_close(obj)`; later calls return the same memory at once. Bytes not prefetched yet
+// are fetched straight into it (no second copy), and the object is verified as by a read
+// through it. The position is neither used nor moved. Blocks like `ossmc_read` until the
+// whole object is in. An empty object gives a non-NULL address and length 0. On failure
+// `*out_data` is NULL; calling again goes on where the failed call stopped.
+int32_t ossmc_mmap(struct ossmc_object *obj, const uint8_t **out_data, size_t *out_len);
+
+// As `ossmc_mmap`, but waits at most `timeout_ms` milliseconds for more bytes: returns
+// `OSSMC_AGAIN` (with `*out_data` NULL) while the object is not wholly in memory yet. Call
+// it again to go on where it stopped.
+int32_t ossmc_mmap_timeout(struct ossmc_object *obj,
+                           uint32_t timeout_ms,
+                           const uint8_t **out_data,
+                           size_t *out_len);
+
 // Moves the position to `offset` relative to `whence` (`OSSMC_SEEK_SET`, `OSSMC_SEEK_CUR`,
 // `OSSMC_SEEK_END`) and stores the new position in `*out_pos`. A position past the end is
 // allowed (reads there return 0 bytes); a negative one is `OSSMC_INVALID_ARGUMENT`, as is an
@@ -365,6 +418,34 @@ int32_t ossmc_size(const struct ossmc_object *obj, uint64_t *out_size);
 // Closes an object: stops its prefetching and frees its buffers. NULL is a no-op. Does not
 // wait for requests in flight to finish.
 void ossmc_close(struct ossmc_object *obj);
+
+// Makes the local directory `dir` hold every object under `uri` (`oss://bucket/prefix` or
+// `oss://bucket`), each in the file its key names below the prefix, so that any framework
+// (vLLM, transformers, safetensors, a C++ loader) can load the directory as it is. On tmpfs
+// such as `/dev/shm` it lives in memory.
+//
+// - Objects are fetched with the prefetcher at full speed, each straight into its file
+//   under a hidden temporary name (`.<name>.ossmc-part`), renamed only when complete and
+//   verified (CRC-64 when the server sends it; the size always).
+// - A file an earlier call wrote is kept when its object has the same ETag and size and the
+//   file still has the object's size and CRC-64 (computed over the local file; without a
+//   server CRC, the modification time recorded then). Anything truncated, edited or
+//   deleted is fetched again. What the next call needs is kept in `dir/.ossmc-manifest.json`.
+// - Files of objects gone from the prefix since the last call are removed; temporary files
+//   of an interrupted call are removed. Nothing else in `dir` is touched.
+// - A key whose part after the prefix has a `.` or `..` segment, an empty segment, a
+//   leading `/`, a NUL or a backslash is refused (`OSSMC_INVALID_ARGUMENT` naming the key)
+//   before anything is fetched or written.
+//
+// `flags`: one of `OSSMC_PREPARE_PROGRESS_AUTO`, `_ON`, `_OFF`. `out_result` may be NULL.
+// Blocks until every file is in place; `ossmc_connector_interrupt` makes it return
+// `OSSMC_CANCELLED` (files already complete stay and are recorded). Errors name the key
+// or the path involved.
+int32_t ossmc_prepare_directory(const struct ossmc_connector *conn,
+                                const char *uri,
+                                const char *dir,
+                                uint32_t flags,
+                                struct ossmc_prepare_result *out_result);
 
 // The name of a status code, such as `"OSSMC_NO_SUCH_KEY"`, or `"OSSMC_UNKNOWN_STATUS"` for a
 // code this library does not know. The string is static: never free it.

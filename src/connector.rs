@@ -11,8 +11,9 @@ use crate::error::{Error, ErrorKind, Result};
 use crate::listing::{self, ObjectInfo, Page};
 use crate::logging::{self, Audit};
 use crate::prefetch::{ObjectMeta, PrefetchStats, Prefetcher};
+use crate::prepare::{PrepareOptions, PrepareReport};
 use crate::reader::ObjectReader;
-use crate::uri::{parse_oss_uri, validate_bucket_name, validate_key};
+use crate::uri::{parse_oss_dir_uri, parse_oss_uri, validate_bucket_name, validate_key};
 
 /// A connection to one OSS endpoint with one set of credentials. Cheap to clone (the clones
 /// share everything); `Send + Sync`.
@@ -173,6 +174,29 @@ impl Connector {
         let meta = Arc::new(head_object(&self.inner.client, cancel, bucket, key)?);
         let id = self.inner.prefetcher.open(Arc::clone(&meta))?;
         Ok(ObjectReader::new(Arc::clone(&self.inner), id, meta))
+    }
+
+    /// Makes the local directory `dir` hold every object under `uri` (`oss://bucket/prefix`),
+    /// each in the file its key names below the prefix, so that any framework can load the
+    /// directory. Keeps the files an earlier run wrote that still match their objects and
+    /// fetches the rest at full speed, each straight into its file under a temporary name
+    /// renamed when complete and verified. Keys that would leave `dir` are refused before
+    /// anything is fetched. Cancelled by [`Connector::interrupt`].
+    pub fn prepare_directory(
+        &self,
+        uri: &str,
+        dir: &std::path::Path,
+        options: &PrepareOptions,
+    ) -> Result<PrepareReport> {
+        let (bucket, prefix) = parse_oss_dir_uri(uri)?;
+        crate::prepare::prepare_directory(
+            self,
+            &bucket,
+            &prefix,
+            dir,
+            options,
+            &self.interrupt_token(),
+        )
     }
 
     /// The prefetcher's gauges and counters (memory held, requests in flight, refetches...).

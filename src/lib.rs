@@ -11,6 +11,7 @@
 //! - `listing`: ListObjectsV2 page after page.
 //! - `fastlist`: FastList, the parallel listing over parts of the key space.
 //! - `prefetch`, `reader`: the open-order prefetcher and the object reader over it.
+//! - `prepare`: `prepare_directory`, a local directory holding every object under a prefix.
 //! - `connector`: the public entry point tying them together.
 //! - [`ffi`]: the C ABI (`libossmc.so`, `include/ossmc.h`), converting and delegating only.
 
@@ -25,6 +26,7 @@ pub mod ffi;
 pub(crate) mod listing;
 pub(crate) mod logging;
 pub(crate) mod prefetch;
+mod prepare;
 mod reader;
 pub(crate) mod signing;
 pub mod uri;
@@ -40,5 +42,6 @@ pub use credentials::{
 pub use error::{Error, ErrorKind, Result};
 pub use listing::{ObjectInfo, Page};
 pub use prefetch::PrefetchStats;
+pub use prepare::{PrepareOptions, PrepareReport};
 pub use reader::ObjectReader;
 pub use uri::{parse_oss_uri, validate_bucket_name};

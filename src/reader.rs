@@ -3,10 +3,16 @@
 //! Sequential reads (`read`, `io::Read`) and positional reads (`read_at`) copy straight from
 //! the prefetched chunk buffers into the caller's buffer (one copy). Dropping the reader
 //! closes the object: its prefetched bytes are freed and its pending requests cancelled.
+//!
+//! [`ObjectReader::map`] loads the whole object into memory of its own (an anonymous
+//! mapping, read-only once complete, unmapped when the reader is dropped): bytes nobody
+//! fetched yet are fetched straight into it, so it costs no copy beyond the network's.
 
 use std::io::{self, SeekFrom};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
+
+use memmap2::{Mmap, MmapMut};
 
 use crate::connector::Inner;
 use crate::error::{Error, ErrorKind, Result};
@@ -21,6 +27,14 @@ pub struct ObjectReader {
     id: u64,
     meta: Arc<ObjectMeta>,
     pos: u64,
+    whole: WholeCopy,
+}
+
+/// The object's in-memory copy made by [`ObjectReader::map`]: filling, then complete.
+enum WholeCopy {
+    None,
+    Filling { map: MmapMut, filled: usize },
+    Complete(Mmap),
 }
 
 impl ObjectReader {
@@ -30,6 +44,7 @@ impl ObjectReader {
             id,
             meta,
             pos: 0,
+            whole: WholeCopy::None,
         }
     }
 
@@ -77,6 +92,106 @@ impl ObjectReader {
             done += n;
         }
         Ok(done)
+    }
+
+    /// Like [`ObjectReader::read_at`], but waits at most `wait` for the first byte: returns
+    /// `Ok(None)` if none became available in time. May return fewer bytes than asked for.
+    pub fn read_at_timeout(
+        &self,
+        offset: u64,
+        buf: &mut [u8],
+        wait: Duration,
+    ) -> Result<Option<usize>> {
+        self.inner
+            .prefetcher
+            .read_at(self.id, offset, buf, Some(Instant::now() + wait))
+    }
+
+    /// The whole object in memory: read-only, owned by this reader and valid until it is
+    /// dropped. The first call loads it (later calls return the same memory). Bytes not
+    /// prefetched yet are fetched straight into it, and it is verified like any read
+    /// through (CRC-64 when the server sent one). The position is neither used nor moved.
+    pub fn map(&mut self) -> Result<&[u8]> {
+        match self.map_timeout(None)? {
+            Some(bytes) => Ok(bytes),
+            None => unreachable!("an untimed load always completes or fails"),
+        }
+    }
+
+    /// Like [`ObjectReader::map`], but waits at most `wait` (`None`: no bound) for more
+    /// bytes: returns `Ok(None)` when the copy is not complete yet. Call it again to go on
+    /// where it stopped.
+    pub fn map_timeout(&mut self, wait: Option<Duration>) -> Result<Option<&[u8]>> {
+        let deadline = wait.map(|w| Instant::now() + w);
+        if let WholeCopy::None = self.whole {
+            let len = usize::try_from(self.meta.size).map_err(|_| self.too_big())?;
+            let map = MmapMut::map_anon(len).map_err(|e| {
+                Error::new(
+                    ErrorKind::Io,
+                    format!("cannot map {len} bytes of memory for the object: {e}"),
+                )
+                .with_object(&self.meta.bucket, Some(&self.meta.key))
+            })?;
+            self.whole = WholeCopy::Filling { map, filled: 0 };
+        }
+        if let WholeCopy::Filling { map, filled } = &mut self.whole {
+            while *filled < map.len() {
+                let n = self.inner.prefetcher.read_at(
+                    self.id,
+                    *filled as u64,
+                    &mut map[*filled..],
+                    deadline,
+                )?;
+                match n {
+                    None => return Ok(None),
+                    Some(0) => {
+                        let got = *filled;
+                        return Err(self.ended_early(got));
+                    }
+                    Some(n) => *filled += n,
+                }
+            }
+        }
+        if let WholeCopy::Filling { .. } = self.whole {
+            let WholeCopy::Filling { map, .. } =
+                std::mem::replace(&mut self.whole, WholeCopy::None)
+            else {
+                unreachable!()
+            };
+            let read_only = map.make_read_only().map_err(|e| {
+                Error::new(
+                    ErrorKind::Internal,
+                    format!("cannot make the object's memory read-only: {e}"),
+                )
+            })?;
+            self.whole = WholeCopy::Complete(read_only);
+        }
+        match &self.whole {
+            WholeCopy::Complete(m) => Ok(Some(&m[..])),
+            _ => unreachable!("the copy was just completed"),
+        }
+    }
+
+    fn too_big(&self) -> Error {
+        Error::new(
+            ErrorKind::Io,
+            format!(
+                "the object's {} bytes do not fit in this process's address space",
+                self.meta.size
+            ),
+        )
+        .with_object(&self.meta.bucket, Some(&self.meta.key))
+    }
+
+    fn ended_early(&self, got: usize) -> Error {
+        Error::new(
+            ErrorKind::Protocol,
+            format!(
+                "the object ended after {got} of the {} bytes announced at open",
+                self.meta.size
+            ),
+        )
+        .with_object(&self.meta.bucket, Some(&self.meta.key))
     }
 
     /// Moves the position; a position past the end is allowed (reads there return 0).

@@ -44,6 +44,32 @@ pub fn parse_oss_uri(uri: &str) -> Result<(String, String)> {
     Ok((bucket.to_owned(), key.to_owned()))
 }
 
+/// Splits `oss://bucket/prefix` (or `oss://bucket`) into (bucket, prefix) for a call that
+/// works on every object under a "directory": a non-empty prefix gets a trailing `/`, so
+/// `oss://b/models/qwen` and `oss://b/models/qwen/` both mean the keys under `models/qwen/`.
+pub fn parse_oss_dir_uri(uri: &str) -> Result<(String, String)> {
+    let invalid =
+        |why: &str| Error::new(ErrorKind::InvalidArgument, format!("{why} (got {uri:?})"));
+    let rest = match uri.get(..6) {
+        Some(scheme) if scheme.eq_ignore_ascii_case("oss://") => &uri[6..],
+        _ => return Err(invalid("URI must start with oss://")),
+    };
+    let (bucket, prefix) = rest.split_once('/').unwrap_or((rest, ""));
+    if bucket.is_empty() {
+        return Err(invalid("URI has no bucket"));
+    }
+    validate_bucket_name(bucket)?;
+    if prefix.is_empty() {
+        return Ok((bucket.to_owned(), String::new()));
+    }
+    validate_key(prefix)?;
+    let mut prefix = prefix.to_owned();
+    if !prefix.ends_with('/') {
+        prefix.push('/');
+    }
+    Ok((bucket.to_owned(), prefix))
+}
+
 /// Checks the OSS bucket-name rules: 3 to 63 characters of `a-z`, `0-9` and `-`, starting
 /// with a letter or digit and not ending in `-`.
 pub fn validate_bucket_name(name: &str) -> Result<()> {
@@ -108,6 +134,25 @@ pub(crate) fn encode_query_value(v: &str) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn directory_uris_name_a_bucket_and_a_prefix_ending_in_a_slash() {
+        let dir = |u: &str| parse_oss_dir_uri(u).unwrap();
+        assert_eq!(dir("oss://bkt"), ("bkt".into(), "".into()));
+        assert_eq!(dir("oss://bkt/"), ("bkt".into(), "".into()));
+        assert_eq!(
+            dir("oss://bkt/models/qwen"),
+            ("bkt".into(), "models/qwen/".into())
+        );
+        assert_eq!(
+            dir("oss://bkt/models/qwen/"),
+            ("bkt".into(), "models/qwen/".into())
+        );
+        for bad in ["s3://bkt/x", "oss:///x", "oss://B/x", "oss://bkt//x"] {
+            let e = parse_oss_dir_uri(bad).unwrap_err();
+            assert_eq!(e.kind(), ErrorKind::InvalidArgument, "{bad}");
+        }
+    }
 
     fn err(uri: &str) -> String {
         let e = parse_oss_uri(uri).unwrap_err();

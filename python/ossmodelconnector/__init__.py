@@ -17,7 +17,7 @@ Opening starts prefetching in open order; reading copies from memory. See
 
 from . import errors as _errors
 from ._native import ffi as _ffi, lib as _lib
-from .connector import OssModelConnector, OssObjectInfo
+from .connector import OssModelConnector, OssObjectInfo, PrepareResult
 
 # The exception classes, exactly as errors.__all__ lists them (a star import, rather than
 # assigning globals, keeps them visible to type checkers).
@@ -33,6 +33,6 @@ library_version = _ffi.string(_lib.ossmc_version()).decode("ascii")
 # its class: it stays in ossmodelconnector.errors, out of the package's namespace.
 del exception_class_for_status  # noqa: F821  (bound by the star import)
 
-__all__ = ["OssModelConnector", "OssObjectInfo", "OssObject"]
+__all__ = ["OssModelConnector", "OssObjectInfo", "OssObject", "PrepareResult"]
 __all__ += [name for name in _errors.__all__ if name != "exception_class_for_status"]
 __all__ += ["__version__", "library_version"]

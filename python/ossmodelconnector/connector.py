@@ -12,17 +12,21 @@ waits for any more is released as soon as it arrives.
 from __future__ import annotations
 
 import atexit
+import logging
 import os
+import sys
 import threading
 import weakref
-from typing import Any, Callable, List, Optional, TypeVar, Union
+from typing import Any, Callable, List, NamedTuple, Optional, TypeVar, Union
 
 from . import errors
 from ._native import ffi, lib
 from .credentials import CALLBACK, CredentialsBridge
 from .reader import OssObject, open_text
 
-__all__ = ["OssModelConnector", "OssObjectInfo"]
+__all__ = ["OssModelConnector", "OssObjectInfo", "PrepareResult"]
+
+_LOG = logging.getLogger("ossmodelconnector")
 
 PathLike = Union[str, "os.PathLike[str]"]
 T = TypeVar("T")
@@ -51,6 +55,26 @@ class OssObjectInfo:
         return hash((self.key, self.size))
 
 
+class PrepareResult(NamedTuple):
+    """What :meth:`OssModelConnector.prepare_directory` did."""
+
+    #: Files the directory holds for the prefix now.
+    files: int
+    #: Of those, the ones fetched by this call.
+    fetched: int
+    #: Of those, the ones an earlier call left that still match their objects.
+    kept: int
+    #: Files removed because their objects are gone from the prefix.
+    removed: int
+    #: Bytes fetched into files by this call.
+    bytes_fetched: int
+    #: Bytes of all the files.
+    bytes_total: int
+
+
+_LIBC_HOOK_LOGGED = False
+
+
 def _c_string(value: Any, what: str) -> bytes:
     """UTF-8 bytes for a ``const char *`` argument; rejects what C would silently cut."""
     if isinstance(value, os.PathLike):
@@ -64,6 +88,13 @@ def _c_string(value: Any, what: str) -> bytes:
     if b"\0" in encoded:
         raise ValueError(f"{what} must not contain NUL characters")
     return encoded
+
+
+def _given(value: Optional[PathLike]) -> Optional[PathLike]:
+    """``""`` means "not given", as in Alibaba's package."""
+    if value is None or (isinstance(value, (str, bytes)) and len(value) == 0):
+        return None
+    return value
 
 
 def _optional_path(value: Optional[PathLike], what: str) -> Any:
@@ -128,20 +159,28 @@ _LIVE_CONNECTORS: "weakref.WeakSet[OssModelConnector]" = weakref.WeakSet()
 class OssModelConnector:
     """Read-only access to OSS, built for loading large models fast.
 
+    The signature is that of Alibaba's ``ossmodelconnector``, positional order included::
+
+        OssModelConnector(endpoint, cred_path="", config_path="", cred_provider=None)
+
     :param endpoint: the OSS endpoint, e.g. ``"https://oss-cn-hangzhou.aliyuncs.com"``,
         ``"oss-cn-hangzhou-internal.aliyuncs.com"`` (https) or ``"http://127.0.0.1:9000"``.
     :param cred_path: a JSON credentials file (``AccessKeyId``, ``AccessKeySecret``, optional
-        ``SecurityToken`` and ``Expiration``), re-read when it changes or expires.
+        ``SecurityToken`` and ``Expiration``), re-read when it changes or expires. ``""`` or
+        None: not given.
+    :param config_path: a JSON configuration file (log level and paths, prefetch and FastList
+        concurrency); defaults apply when it is ``""`` or None.
     :param cred_provider: an object with ``get_credentials()``, such as oss2's or
         alibabacloud-oss-v2's providers; called again when credentials expire or are rejected.
-    :param config_path: a JSON configuration file (log level and paths, prefetch and FastList
-        concurrency); defaults apply when omitted.
+        When both it and ``cred_path`` are given, the provider is used (as Alibaba's package
+        does) and a warning is logged.
 
     With neither ``cred_path`` nor ``cred_provider``, credentials come from the environment
-    variables ``OSS_ACCESS_KEY_ID``, ``OSS_ACCESS_KEY_SECRET`` and ``OSS_SESSION_TOKEN``.
+    variables ``OSS_ACCESS_KEY_ID``, ``OSS_ACCESS_KEY_SECRET`` and ``OSS_SESSION_TOKEN``
+    (Alibaba's package raises ValueError there instead).
 
-    :raises ValueError: a malformed endpoint or configuration (the message gives the line and
-        column of a JSON error), or both ``cred_path`` and ``cred_provider`` given.
+    :raises ValueError: an empty or malformed endpoint, or a malformed configuration (the
+        message gives the line and column of a JSON error).
     :raises PermissionError: credentials are missing or malformed.
     :raises OSError: a credentials or configuration file cannot be read.
     """
@@ -149,14 +188,19 @@ class OssModelConnector:
     def __init__(
         self,
         endpoint: str,
-        cred_path: Optional[PathLike] = None,
+        cred_path: Optional[PathLike] = "",
+        config_path: Optional[PathLike] = "",
         cred_provider: Optional[Any] = None,
-        config_path: Optional[PathLike] = None,
     ) -> None:
         self._handle: Any = None
         self._bridge: Optional[CredentialsBridge] = None
+        if not endpoint:
+            raise ValueError("endpoint must be non-empty")
+        cred_path = _given(cred_path)
+        config_path = _given(config_path)
         if cred_path is not None and cred_provider is not None:
-            raise ValueError("pass either cred_path or cred_provider, not both")
+            _LOG.warning("both cred_path and cred_provider were given; using cred_provider")
+            cred_path = None
         #: The endpoint the connector was created with.
         self.endpoint = endpoint
         c_endpoint = _c_string(endpoint, "endpoint")
@@ -273,6 +317,63 @@ class OssModelConnector:
         with self._objects_lock:
             self._objects.add(obj)
         return obj
+
+    def prepare_directory(
+        self, uri: str, dir: PathLike, libc_hook: bool = False, progress: Optional[bool] = None
+    ) -> "PrepareResult":
+        """Makes the local directory ``dir`` hold every object under ``uri``
+        (``oss://bucket/prefix``), each in the file its key names below the prefix, so that
+        vLLM, transformers or any other framework can load ``dir`` as it is
+        (``LLM(model=dir)``, ``AutoModelForCausalLM.from_pretrained(dir)``). On tmpfs such as
+        ``/dev/shm`` the directory lives in memory.
+
+        Objects are fetched at full speed, each straight into its file under a hidden
+        temporary name, renamed only when complete and verified (CRC-64 when the server
+        sends it, the size always). Running it again fetches only what is missing or no
+        longer matches its object (``dir/.ossmc-manifest.json`` records what was fetched).
+        Keys that would leave ``dir`` (``..``, empty segments, NUL, backslash) are refused
+        before anything is fetched.
+
+        Unlike Alibaba's package, no hook is installed: ``dir`` is a real directory, which
+        also serves readers hooks miss (safetensors' own mmap, C++ loaders, ``os.stat``).
+        ``libc_hook=True`` is accepted for compatibility and does the same.
+
+        :param progress: draw a progress line (files, bytes, GB/s) on stderr: True, False, or
+            None (the default) for "when stderr is a terminal".
+        :returns: a :class:`PrepareResult` saying how many files were fetched and kept.
+        :raises FileNotFoundError: the bucket does not exist.
+        :raises ValueError: ``uri`` is not ``oss://bucket[/prefix]``, or a key cannot be a
+            file inside ``dir`` (the message names it).
+        :raises OSError: a file cannot be written; other failures name the object's key.
+        """
+        global _LIBC_HOOK_LOGGED
+        if libc_hook and not _LIBC_HOOK_LOGGED:
+            _LIBC_HOOK_LOGGED = True
+            _LOG.info(
+                "prepare_directory(libc_hook=True): the directory is made real, so no libc hook is needed or installed"
+            )
+        c_uri = _c_string(uri, "uri")
+        c_dir = _c_string(dir, "dir")
+        if progress is None:
+            progress = bool(getattr(sys.stderr, "isatty", lambda: False)())
+        flags = lib.OSSMC_PREPARE_PROGRESS_ON if progress else lib.OSSMC_PREPARE_PROGRESS_OFF
+        handle = self._live()
+
+        def run() -> PrepareResult:
+            out = ffi.new("ossmc_prepare_result *")
+            status = lib.ossmc_prepare_directory(handle, c_uri, c_dir, flags, out)
+            if status != 0:
+                self._raise_for_status(status)
+            return PrepareResult(
+                files=out.files,
+                fetched=out.fetched,
+                kept=out.kept,
+                removed=out.removed,
+                bytes_fetched=out.bytes_fetched,
+                bytes_total=out.bytes_total,
+            )
+
+        return _interruptibly(handle, run)
 
     # -- lifetime -------------------------------------------------------------------------
 

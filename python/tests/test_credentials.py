@@ -159,13 +159,16 @@ def test_object_without_get_credentials_is_refused():
         OssModelConnector("http://127.0.0.1:1", cred_provider=object())
 
 
-def test_both_cred_path_and_provider_is_refused(tmp_path):
+def test_with_both_cred_path_and_provider_the_provider_is_used(model_server, tmp_config, tmp_path, caplog):
+    """As in Alibaba's package: the provider wins; the file is never read."""
     from oss2.credentials import StaticCredentialsProvider
 
-    with pytest.raises(ValueError, match="either"):
-        OssModelConnector(
-            "http://127.0.0.1:1", cred_path=str(tmp_path / "c"), cred_provider=StaticCredentialsProvider("a", "b")
-        )
+    provider = StaticCredentialsProvider(TEST_ACCESS_KEY_ID, TEST_ACCESS_KEY_SECRET)
+    missing = tmp_path / "no-such-credentials.json"
+    with caplog.at_level("WARNING", logger="ossmodelconnector"):
+        connector = OssModelConnector(model_server.endpoint, str(missing), tmp_config, provider)
+    _read_some(connector)
+    assert "using cred_provider" in caplog.text
 
 
 class _Counting:

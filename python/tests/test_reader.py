@@ -31,7 +31,7 @@ def test_is_a_raw_binary_file(obj):
     assert isinstance(obj, io.RawIOBase) and isinstance(obj, omc.OssObject)
     assert obj.readable() and obj.seekable() and not obj.writable()
     assert not obj.closed
-    assert obj.size == SIZE and obj.name == shard_uri(2) and obj.mode == "rb"
+    assert obj.size() == SIZE and obj.name == shard_uri(2) and obj.mode == "rb"
     assert obj.key == KEY
     assert repr(obj) == f"<OssObject {shard_uri(2)!r} size={SIZE}>"
     with pytest.raises(OSError):

@@ -37,6 +37,6 @@ def test_safetensors_into_a_preallocated_buffer(files_root, files_server, oss_en
     save_file(tensors, str(path))
     connector = OssModelConnector(files_server.endpoint, config_path=tmp_config)
     with connector.open("oss://files/one.safetensors") as obj:
-        buf = np.empty(obj.size, dtype=np.uint8)  # e.g. pinned host memory in real use
-        assert obj.readinto(buf) == obj.size
+        buf = np.empty(obj.size(), dtype=np.uint8)  # e.g. pinned host memory in real use
+        assert obj.readinto(buf) == obj.size()
     assert np.array_equal(load(buf.tobytes())["w"], tensors["w"])

@@ -37,8 +37,8 @@ def test_threads_read_different_objects_in_parallel(model_server, oss_env, tmp_c
                         failures.append(f"{key}: byte {offset + bad} differs")
                         return
                     offset += n
-                if offset != obj.size:
-                    failures.append(f"{key}: read {offset} of {obj.size} bytes")
+                if offset != obj.size():
+                    failures.append(f"{key}: read {offset} of {obj.size()} bytes")
         except BaseException as e:  # noqa: B902 - reported by the assertion below
             failures.append(f"{key}: {e!r}")
 
@@ -73,7 +73,7 @@ def test_one_object_shared_between_threads_is_serialised(model_server, oss_env, 
     for t in threads:
         t.join()
     key = shard_key(MODEL_NAME, 4, MODEL_SHARDS)
-    assert sum(len(d) for _, d in got) == obj.size
+    assert sum(len(d) for _, d in got) == obj.size()
     for pos, data in got:
         assert first_mismatch(seed(key), pos, data) is None
     obj.close()

@@ -12,6 +12,7 @@
 //! - [`last_error`]: the thread-local detail of the last failure and its accessors.
 //! - [`version`]: library and ABI versions.
 //! - [`connector`], [`credentials`], [`list`], [`object`]: the handles and their functions.
+//! - [`prepare`]: the `ossmc_prepare_directory` function.
 //!
 //! The conventions the C side can rely on (ownership, threads, blocking, errors) are written
 //! in the header's top comment (`cbindgen.toml`) and in `examples-c/README.md`.
@@ -29,5 +30,6 @@ pub mod handle;
 pub mod last_error;
 pub mod list;
 pub mod object;
+pub mod prepare;
 pub mod status;
 pub mod version;

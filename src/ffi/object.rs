@@ -150,6 +150,82 @@ pub unsafe extern "C" fn ossmc_read_at(
     })
 }
 
+/// As `ossmc_read_at`, but waits at most `timeout_ms` milliseconds for data, and may return
+/// fewer than `len` bytes before the end of the object. When nothing arrived in time it
+/// returns `OSSMC_AGAIN` with `*out_n` = 0: call it again. Time running out while bytes are
+/// fetched straight into `buf` behaves as in `ossmc_read_timeout`.
+#[no_mangle]
+pub unsafe extern "C" fn ossmc_read_at_timeout(
+    obj: *mut ossmc_object,
+    offset: u64,
+    buf: *mut c_void,
+    len: usize,
+    timeout_ms: u32,
+    out_n: *mut usize,
+) -> i32 {
+    boundary::call(|| {
+        let out = unsafe { handle::out(out_n, 0, "out_n") }?;
+        let reader = unsafe { handle::try_ref(obj, "obj") }?;
+        let buf = unsafe { handle::buf_mut(buf, len, "buf") }?;
+        match reader.read_at_timeout(offset, buf, Duration::from_millis(u64::from(timeout_ms)))? {
+            Some(n) => {
+                *out = n;
+                OK
+            }
+            None => Ok(OSSMC_AGAIN),
+        }
+    })
+}
+
+/// Loads the whole object into memory and stores its address in `*out_data` and its size in
+/// `*out_len`. The memory is read-only, belongs to `obj` and stays valid until
+/// `ossmc_close(obj)`; later calls return the same memory at once. Bytes not prefetched yet
+/// are fetched straight into it (no second copy), and the object is verified as by a read
+/// through it. The position is neither used nor moved. Blocks like `ossmc_read` until the
+/// whole object is in. An empty object gives a non-NULL address and length 0. On failure
+/// `*out_data` is NULL; calling again goes on where the failed call stopped.
+#[no_mangle]
+pub unsafe extern "C" fn ossmc_mmap(
+    obj: *mut ossmc_object,
+    out_data: *mut *const u8,
+    out_len: *mut usize,
+) -> i32 {
+    boundary::call(|| {
+        let data = unsafe { handle::out(out_data, std::ptr::null(), "out_data") }?;
+        let len = unsafe { handle::out(out_len, 0, "out_len") }?;
+        let reader = unsafe { handle::try_mut(obj, "obj") }?;
+        let bytes = reader.map()?;
+        *data = bytes.as_ptr();
+        *len = bytes.len();
+        OK
+    })
+}
+
+/// As `ossmc_mmap`, but waits at most `timeout_ms` milliseconds for more bytes: returns
+/// `OSSMC_AGAIN` (with `*out_data` NULL) while the object is not wholly in memory yet. Call
+/// it again to go on where it stopped.
+#[no_mangle]
+pub unsafe extern "C" fn ossmc_mmap_timeout(
+    obj: *mut ossmc_object,
+    timeout_ms: u32,
+    out_data: *mut *const u8,
+    out_len: *mut usize,
+) -> i32 {
+    boundary::call(|| {
+        let data = unsafe { handle::out(out_data, std::ptr::null(), "out_data") }?;
+        let len = unsafe { handle::out(out_len, 0, "out_len") }?;
+        let reader = unsafe { handle::try_mut(obj, "obj") }?;
+        match reader.map_timeout(Some(Duration::from_millis(u64::from(timeout_ms))))? {
+            Some(bytes) => {
+                *data = bytes.as_ptr();
+                *len = bytes.len();
+                OK
+            }
+            None => Ok(OSSMC_AGAIN),
+        }
+    })
+}
+
 /// Moves the position to `offset` relative to `whence` (`OSSMC_SEEK_SET`, `OSSMC_SEEK_CUR`,
 /// `OSSMC_SEEK_END`) and stores the new position in `*out_pos`. A position past the end is
 /// allowed (reads there return 0 bytes); a negative one is `OSSMC_INVALID_ARGUMENT`, as is an

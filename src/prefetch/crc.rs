@@ -19,7 +19,6 @@ impl ChunkCrc {
 }
 
 /// CRC-64/XZ of `bytes`.
-#[cfg(test)]
 pub(crate) fn crc64(bytes: &[u8]) -> u64 {
     crc_fast::checksum(CrcAlgorithm::Crc64Xz, bytes)
 }

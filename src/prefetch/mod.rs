@@ -78,7 +78,7 @@
 
 mod access;
 mod buffer;
-mod crc;
+pub(crate) mod crc;
 mod direct;
 pub(crate) mod fetch;
 mod memory;

@@ -1,0 +1,197 @@
+//! Files in the target directory: written under a temporary name straight from the network
+//! (through a shared mapping of the file, so the bytes land in the page cache with no copy
+//! of our own), renamed into place once complete and verified; and CRC-64 of files already
+//! there.
+
+use std::fs::{File, OpenOptions};
+use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::{Duration, SystemTime};
+
+use memmap2::{Mmap, MmapMut, MmapOptions};
+use rayon::prelude::*;
+
+use super::layout::PART_SUFFIX;
+use crate::client::CancelToken;
+use crate::error::{Error, ErrorKind, Result};
+use crate::prefetch::crc;
+use crate::reader::ObjectReader;
+
+/// How long one read waits before the cancel token is looked at again.
+const SLICE: Duration = Duration::from_millis(500);
+/// Pieces a local file's CRC is computed in, on all cores, then combined.
+const CRC_PIECE: usize = 64 << 20;
+
+/// `.<name>.ossmc-part` beside `path`: hidden, and never a name a key can have.
+pub(crate) fn part_path(path: &Path) -> PathBuf {
+    let name = path
+        .file_name()
+        .map(|n| n.to_string_lossy())
+        .unwrap_or_default();
+    path.with_file_name(format!(".{name}{PART_SUFFIX}"))
+}
+
+fn io_error(what: &str, path: &Path, e: &std::io::Error) -> Error {
+    Error::new(
+        ErrorKind::Io,
+        format!("cannot {what} {}: {e}", path.display()),
+    )
+}
+
+/// Writes the object `reader` reads to `path`: into `.<name>.ossmc-part` first, renamed to
+/// `path` only when every byte is in and the read verified it (CRC-64 when the server sent
+/// one; the size always). Adds the bytes written to `written` as they land. Returns the
+/// file's modification time. On failure nothing is left at either name.
+pub(crate) fn write_object(
+    reader: &ObjectReader,
+    path: &Path,
+    cancel: &CancelToken,
+    written: &AtomicU64,
+) -> Result<i64> {
+    let part = part_path(path);
+    let result = fill(reader, &part, cancel, written)
+        .and_then(|()| {
+            std::fs::rename(&part, path).map_err(|e| io_error("rename into place", path, &e))
+        })
+        .and_then(|()| {
+            let meta = std::fs::metadata(path).map_err(|e| io_error("stat", path, &e))?;
+            Ok(mtime_ns(&meta))
+        });
+    if result.is_err() {
+        let _ = std::fs::remove_file(&part);
+    }
+    result
+}
+
+fn fill(
+    reader: &ObjectReader,
+    part: &Path,
+    cancel: &CancelToken,
+    written: &AtomicU64,
+) -> Result<()> {
+    let size = reader.size();
+    let file = OpenOptions::new()
+        .read(true)
+        .write(true)
+        .create(true)
+        .truncate(true)
+        .open(part)
+        .map_err(|e| io_error("create", part, &e))?;
+    file.set_len(size).map_err(|e| io_error("size", part, &e))?;
+    if size == 0 {
+        return Ok(());
+    }
+    let len = usize::try_from(size).map_err(|_| {
+        Error::new(
+            ErrorKind::Io,
+            format!("{size} bytes do not fit in this process's address space"),
+        )
+    })?;
+    // SAFETY: the file was created (truncated) by us under a name no key can have; nothing
+    // else is expected to resize it while it is mapped.
+    let mut map: MmapMut = unsafe { MmapOptions::new().len(len).populate().map_mut(&file) }
+        .map_err(|e| io_error("map", part, &e))?;
+    let mut filled = 0usize;
+    while filled < len {
+        if cancel.is_cancelled() {
+            return Err(Error::new(
+                ErrorKind::Cancelled,
+                "the operation was cancelled",
+            ));
+        }
+        match reader.read_at_timeout(filled as u64, &mut map[filled..], SLICE)? {
+            None => {}
+            Some(0) => {
+                return Err(Error::new(
+                    ErrorKind::Protocol,
+                    format!(
+                        "the object ended after {filled} of the {size} bytes announced at open"
+                    ),
+                )
+                .with_object(reader.bucket(), Some(reader.key())))
+            }
+            Some(n) => {
+                filled += n;
+                written.fetch_add(n as u64, Ordering::Relaxed);
+            }
+        }
+    }
+    Ok(())
+}
+
+/// The modification time of a file, in ns since the epoch.
+pub(crate) fn mtime_ns(meta: &std::fs::Metadata) -> i64 {
+    let t = meta.modified().unwrap_or(SystemTime::UNIX_EPOCH);
+    match t.duration_since(SystemTime::UNIX_EPOCH) {
+        Ok(d) => i64::try_from(d.as_nanos()).unwrap_or(i64::MAX),
+        Err(e) => -i64::try_from(e.duration().as_nanos()).unwrap_or(i64::MAX),
+    }
+}
+
+/// CRC-64/XZ of the file at `path`, computed in pieces on all cores.
+pub(crate) fn file_crc64(path: &Path) -> std::io::Result<u64> {
+    let file = File::open(path)?;
+    if file.metadata()?.len() == 0 {
+        return Ok(0);
+    }
+    // SAFETY: read-only mapping of a file in the directory we manage; a concurrent writer
+    // could change the bytes under us, which would only make the CRC differ.
+    let map = unsafe { Mmap::map(&file)? };
+    let parts: Vec<(u64, u64)> = map
+        .par_chunks(CRC_PIECE)
+        .map(|piece| (crc::crc64(piece), piece.len() as u64))
+        .collect();
+    Ok(crc::combine_all(parts))
+}
+
+/// Removes the `.<name>.ossmc-part` files an interrupted run left in `dir` (not below it).
+pub(crate) fn remove_parts(dir: &Path) -> Result<usize> {
+    let entries = match std::fs::read_dir(dir) {
+        Ok(e) => e,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(0),
+        Err(e) => return Err(io_error("list", dir, &e)),
+    };
+    let mut removed = 0;
+    for entry in entries.flatten() {
+        let name = entry.file_name();
+        let name = name.to_string_lossy();
+        if name.starts_with('.') && name.ends_with(PART_SUFFIX) {
+            let path = entry.path();
+            std::fs::remove_file(&path).map_err(|e| io_error("remove", &path, &e))?;
+            removed += 1;
+        }
+    }
+    Ok(removed)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn part_files_are_hidden_beside_the_file() {
+        assert_eq!(
+            part_path(Path::new("/d/sub/model.safetensors")),
+            PathBuf::from("/d/sub/.model.safetensors.ossmc-part")
+        );
+    }
+
+    #[test]
+    fn a_file_crc_matches_the_crc_of_its_bytes_across_pieces() {
+        let dir = std::env::temp_dir().join(format!("ossmc-crc-test-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let path = dir.join("f");
+        let bytes: Vec<u8> = (0..(CRC_PIECE + 12345))
+            .map(|i| (i * 31 % 251) as u8)
+            .collect();
+        std::fs::write(&path, &bytes).unwrap();
+        assert_eq!(file_crc64(&path).unwrap(), crc::crc64(&bytes));
+        std::fs::write(&path, b"").unwrap();
+        assert_eq!(file_crc64(&path).unwrap(), 0);
+        std::fs::write(dir.join(".x.ossmc-part"), b"1").unwrap();
+        std::fs::write(dir.join("x.ossmc-partial"), b"1").unwrap();
+        assert_eq!(remove_parts(&dir).unwrap(), 1);
+        assert!(dir.join("x.ossmc-partial").exists());
+        std::fs::remove_dir_all(&dir).unwrap();
+    }
+}
