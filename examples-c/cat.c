@@ -1,9 +1,10 @@
 /*
  * cat: streams one object to stdout.
  *
- *   cat [-c CRED_PATH] [-f CONFIG_PATH] [-o OFFSET] ENDPOINT oss://BUCKET/KEY
+ *   cat [-c CRED_PATH] [-f CONFIG_PATH] [-o OFFSET | -m] ENDPOINT oss://BUCKET/KEY
  *
- * -o starts at OFFSET (ossmc_seek) instead of the beginning.
+ * -o starts at OFFSET (ossmc_seek) instead of the beginning. -m loads the whole object into
+ * memory first (ossmc_mmap) and writes it from there.
  */
 #define _POSIX_C_SOURCE 200809L
 
@@ -18,9 +19,11 @@
 int main(int argc, char **argv) {
     const char *cred_path = NULL, *config_path = NULL;
     long long offset = 0;
+    int whole = 0;
     int opt;
-    while ((opt = getopt(argc, argv, "c:f:o:")) != -1) {
+    while ((opt = getopt(argc, argv, "c:f:o:m")) != -1) {
         switch (opt) {
+        case 'm': whole = 1; break;
         case 'c': cred_path = optarg; break;
         case 'f': config_path = optarg; break;
         case 'o': offset = strtoll(optarg, NULL, 10); break;
@@ -42,6 +45,22 @@ int main(int argc, char **argv) {
     st = ossmc_open(conn, argv[optind + 1], &obj);
     if (st != OSSMC_OK) {
         report_failure("cat", argv[optind + 1], st);
+        goto done;
+    }
+    if (whole) {
+        const uint8_t *data = NULL;
+        size_t len = 0;
+        st = ossmc_mmap(obj, &data, &len);
+        if (st != OSSMC_OK) {
+            report_failure("cat", "ossmc_mmap", st);
+            goto done;
+        }
+        /* The memory belongs to obj and stays valid until ossmc_close(obj). */
+        if (fwrite(data, 1, len, stdout) != len || fflush(stdout) != 0) {
+            perror("cat: writing stdout");
+            goto done;
+        }
+        rc = 0;
         goto done;
     }
     if (offset != 0) {
@@ -75,6 +94,6 @@ done:
     ossmc_connector_free(conn);
     return rc;
 usage:
-    fprintf(stderr, "usage: cat [-c CRED_PATH] [-f CONFIG_PATH] [-o OFFSET] ENDPOINT oss://BUCKET/KEY\n");
+    fprintf(stderr, "usage: cat [-c CRED_PATH] [-f CONFIG_PATH] [-o OFFSET | -m] ENDPOINT oss://BUCKET/KEY\n");
     return 2;
 }

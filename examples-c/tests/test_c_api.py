@@ -310,6 +310,33 @@ def test_error_paths_and_threads_under_address_sanitizer(tmp_path, server, confi
     run([build / "threads", "-f", config_path, server.endpoint, BUCKET, *shard_keys(THREAD_MODEL, 8)], asan_env)
 
 
+def test_cat_from_the_whole_object_in_memory(build_dir, server, config_path, env):
+    key = shard_keys(MODEL, MODEL_SHARDS)[3]
+    out = run([build_dir / "cat", "-m", "-f", config_path, server.endpoint, f"oss://{BUCKET}/{key}"], env).stdout
+    assert len(out) == 8 << 20
+    assert synthetic.first_mismatch(synthetic.seed(key), 0, out) is None
+
+
+def test_prepare_dir_makes_the_directory_and_then_keeps_it(tmp_path, build_dir, server, config_path, env):
+    dst = tmp_path / "model"
+    argv = [build_dir / "prepare_dir", "-q", "-f", config_path, server.endpoint, f"oss://{BUCKET}/{MODEL}/", dst]
+    size = 8 << 20
+    total = size * MODEL_SHARDS
+    first = run(argv, env).stdout.decode().strip()
+    assert first == f"files {MODEL_SHARDS} fetched {MODEL_SHARDS} kept 0 removed 0 bytes_fetched {total} bytes_total {total}"
+    names = sorted(p.name for p in dst.iterdir())
+    assert names == sorted([".ossmc-manifest.json"] + [k.split("/", 1)[1] for k in shard_keys(MODEL, MODEL_SHARDS)])
+    for key in shard_keys(MODEL, MODEL_SHARDS):
+        data = (dst / key.split("/", 1)[1]).read_bytes()
+        assert len(data) == size and synthetic.first_mismatch(synthetic.seed(key), 0, data) is None, key
+    gets = server.stats()["requests"]["GetObject"]
+    again = run(argv, env).stdout.decode().strip()
+    assert again == f"files {MODEL_SHARDS} fetched 0 kept {MODEL_SHARDS} removed 0 bytes_fetched 0 bytes_total {total}"
+    assert server.stats()["requests"]["GetObject"] == gets
+    bad = run([build_dir / "prepare_dir", "-q", "-f", config_path, server.endpoint, "oss://Bad/x", dst], env, check=False)
+    assert bad.returncode == 1 and b"OSSMC_INVALID_ARGUMENT" in bad.stderr
+
+
 # ---------------------------------------------------------------------------- valgrind
 
 VALGRIND_RUNS = {
@@ -319,6 +346,9 @@ VALGRIND_RUNS = {
                                 *[f"oss://{BUCKET}/{k}" for k in shard_keys(MODEL, MODEL_SHARDS)]],
     "list": lambda s, c: ["list", "-F", "-f", c, s.endpoint, BUCKET, KEYS_PREFIX],
     "cat": lambda s, c: ["cat", "-f", c, s.endpoint, f"oss://{BUCKET}/{synthetic.key_name(KEYS_PREFIX, 7)}"],
+    "cat_mmap": lambda s, c: ["cat", "-m", "-f", c, s.endpoint, f"oss://{BUCKET}/{shard_keys(MODEL, MODEL_SHARDS)[2]}"],
+    "prepare_dir": lambda s, c: ["prepare_dir", "-q", "-f", c, s.endpoint, f"oss://{BUCKET}/{MODEL}",
+                                 str(Path(c).parent / "valgrind-prepared")],
 }
 
 
