@@ -118,9 +118,11 @@ fn check_relative(rel: &str) -> std::result::Result<(), String> {
         match segment {
             "" => return Err("it has an empty path segment ('//')".into()),
             "." | ".." => return Err(format!("it has a {segment:?} path segment")),
-            s if s.ends_with(PART_SUFFIX) => return Err(format!(
+            s if s.ends_with(PART_SUFFIX) => {
+                return Err(format!(
                 "the name {s:?} ends in {PART_SUFFIX:?}, which is reserved for files being written"
-            )),
+            ))
+            }
             _ => {}
         }
     }
