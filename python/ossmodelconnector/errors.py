@@ -221,13 +221,15 @@ def _errno_for(exc: OSError) -> Optional[int]:
 
 # Names in the header that are constants but not error statuses.
 _NOT_ERRORS = ("OSSMC_OK", "OSSMC_AGAIN", "OSSMC_ABI_VERSION")
+# Families of constants that are arguments (seek origins, prepare_directory flags).
+_NOT_STATUS_PREFIXES = ("OSSMC_SEEK_", "OSSMC_PREPARE_")
 
 
 def _status_constants() -> Dict[int, str]:
     """Every error status the header declares, by value."""
     found = {}
     for name in dir(lib):
-        if not name.startswith("OSSMC_") or name in _NOT_ERRORS or name.startswith("OSSMC_SEEK_"):
+        if not name.startswith("OSSMC_") or name in _NOT_ERRORS or name.startswith(_NOT_STATUS_PREFIXES):
             continue
         value = getattr(lib, name)
         if isinstance(value, int):
