@@ -562,3 +562,33 @@ def test_pt_tensors_view_the_shard_memory_without_copies(files_root, connector, 
         if t.numel():
             start, end = ranges[i // n]
             assert start <= t.data_ptr() and t.data_ptr() + t.numel() * t.element_size() <= end
+
+
+@needs_torch
+def test_pt_has_torch_own_type_for_every_float8_variant_and_f4(files_root, tmp_path, connector):
+    real = {
+        "BF16": "bfloat16",
+        "F8_E4M3": "float8_e4m3fn",
+        "F8_E5M2": "float8_e5m2",
+        "F8_E4M3FNUZ": "float8_e4m3fnuz",
+        "F8_E5M2FNUZ": "float8_e5m2fnuz",
+        "F8_E8M0": "float8_e8m0fnu",
+    }
+    dtypes = {k: v[0] for k, v in PATCHED.items() if hasattr(torch, real[v[0]])}
+    tensors = {k: v for k, v in patched_tensors(3).items() if k in dtypes}
+    raw = tmp_path / "all.raw"
+    save_patched(files_root / "files" / "all.safetensors", raw, tensors, dtypes)
+    expected = load_file(str(raw))
+    got = dict(load(connector, "oss://files/all.safetensors", framework="pt"))
+    assert set(got) == set(dtypes)
+    for name, t in got.items():
+        assert t.dtype == getattr(torch, real[dtypes[name]]) and tuple(t.shape) == expected[name].shape, name
+        assert _torch_bytes(t) == expected[name].tobytes(), name
+
+    if hasattr(torch, "float4_e2m1fn_x2"):
+        data = bytes(range(6))
+        f4 = file_bytes({"q": {"dtype": "F4", "shape": [3, 4], "data_offsets": [0, 6]}}, data)
+        (files_root / "files" / "f4.safetensors").write_bytes(f4)
+        (name, t), = load(connector, "oss://files/f4.safetensors", framework="pt")
+        assert t.dtype == torch.float4_e2m1fn_x2 and tuple(t.shape) == (3, 2)
+        assert _torch_bytes(t) == data
