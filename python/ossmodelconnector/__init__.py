@@ -13,6 +13,8 @@ The API is the documented OssModelConnector one::
 
 Opening starts prefetching in open order; reading copies from memory. See
 :class:`OssModelConnector`, :class:`OssObject` and :mod:`ossmodelconnector.errors`.
+:func:`ossmodelconnector.safetensors.load` loads safetensors shards straight into numpy
+arrays or torch tensors.
 """
 
 from . import errors as _errors
@@ -23,6 +25,11 @@ from .connector import OssModelConnector, OssObjectInfo, PrepareResult
 # assigning globals, keeps them visible to type checkers).
 from .errors import *  # noqa: F403
 from .reader import OssObject
+
+# The submodule, so that ossmodelconnector.safetensors.load works after importing the package
+# (it imports numpy or torch only when called). Not in __all__: a star import must not bind a
+# name that hides the safetensors package.
+from . import safetensors
 
 #: The version of this package.
 __version__ = "0.1.0"
