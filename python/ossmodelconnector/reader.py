@@ -161,9 +161,9 @@ class OssObject(io.RawIOBase):
         if size == 0:
             self._live()
             return memoryview(b"")
-        # Anonymous memory, page-aligned and returned to the system when the last view of it
-        # is released.
-        memory = mmap.mmap(-1, size)
+        # Private anonymous memory (a shared anonymous mapping would be shmem), page-aligned
+        # and returned to the system when the last view of it is released.
+        memory = mmap.mmap(-1, size, flags=mmap.MAP_PRIVATE)
         ptr = ffi.from_buffer(memory)
         with self._lock:
             handle = self._live()
