@@ -178,9 +178,8 @@ def _index_shards(connector: Any, uri: str) -> List[str]:
 
 
 def _object_size(obj: Any) -> int:
-    """The size of ``obj``, whether ``size`` is a property or a method."""
-    size = obj.size
-    return int(size() if callable(size) else size)
+    """The size of ``obj`` (``size()`` is a method, as in Alibaba's package)."""
+    return int(obj.size())
 
 
 def _load(connector: Any, uris: List[str], maker: _Maker) -> Iterator[Tuple[str, Any]]:

@@ -125,14 +125,13 @@ def data_order(path: Path) -> List[str]:
 
 
 class RecordedObject:
-    """An opened object that logs its reads and closes; ``size`` is a method here (as the
-    package's own will be), so that both forms are exercised."""
+    """An opened object that logs its reads and closes."""
 
     def __init__(self, inner: Any, uri: str, recorder: "Recorder") -> None:
         self.inner, self.uri, self.recorder = inner, uri, recorder
 
     def size(self) -> int:
-        return self.inner.size
+        return self.inner.size()
 
     @property
     def closed(self) -> bool:
