@@ -639,19 +639,26 @@ fn transport_error(req: &Request<'_>, e: &ureq::Error) -> Error {
     Error::new(kind, format!("{} request failed: {e}", req.op)).with_object(req.bucket, req.key)
 }
 
-/// An error while reading a response body (after the headers arrived).
-pub(crate) fn body_error(req: &Request<'_>, e: &std::io::Error, got: u64, want: u64) -> Error {
+/// An error while reading a response body (after the headers arrived): `got` bytes had
+/// arrived of the `want` announced (`None`: no length was announced, as with a chunked body).
+pub(crate) fn body_error(
+    req: &Request<'_>,
+    e: &std::io::Error,
+    got: u64,
+    want: Option<u64>,
+) -> Error {
     let kind = if e.kind() == std::io::ErrorKind::TimedOut {
         ErrorKind::Timeout
     } else {
         ErrorKind::Network
     };
+    let of = match want {
+        Some(want) => format!("{got} of {want} bytes"),
+        None => format!("{got} bytes (length not announced)"),
+    };
     Error::new(
         kind,
-        format!(
-            "{} response body broke off after {got} of {want} bytes: {e}",
-            req.op
-        ),
+        format!("{} response body broke off after {of}: {e}", req.op),
     )
     .with_object(req.bucket, req.key)
 }
@@ -702,6 +709,45 @@ mod tests {
         assert!(!h.join().unwrap());
         assert!(t.is_cancelled());
         assert!(!t.sleep(Duration::from_secs(600)));
+    }
+
+    fn request(op: &'static str, key: Option<&'static str>) -> Request<'static> {
+        Request {
+            op,
+            method: "GET",
+            bucket: "bkt",
+            key,
+            query: Vec::new(),
+            headers: Vec::new(),
+            range: None,
+        }
+    }
+
+    #[test]
+    fn broken_bodies_say_what_arrived_of_what() {
+        let reset = std::io::Error::new(std::io::ErrorKind::UnexpectedEof, "Peer disconnected");
+        let e = body_error(&request("GetObject", Some("k")), &reset, 100, Some(4096));
+        assert_eq!(e.kind(), ErrorKind::Network);
+        assert_eq!(
+            e.message(),
+            "GetObject response body broke off after 100 of 4096 bytes: Peer disconnected"
+        );
+        assert_eq!(e.key(), Some("k"));
+        // A chunked body announces no length: no "of 0 bytes".
+        let e = body_error(&request("ListObjectsV2", None), &reset, 52147, None);
+        assert_eq!(
+            e.message(),
+            "ListObjectsV2 response body broke off after 52147 bytes (length not announced): \
+             Peer disconnected"
+        );
+        assert_eq!(e.bucket(), Some("bkt"));
+        let slow = std::io::Error::new(std::io::ErrorKind::TimedOut, "timed out");
+        let e = body_error(&request("ListObjectsV2", None), &slow, 0, Some(0));
+        assert_eq!(e.kind(), ErrorKind::Timeout);
+        assert_eq!(
+            e.message(),
+            "ListObjectsV2 response body broke off after 0 of 0 bytes: timed out"
+        );
     }
 
     #[test]

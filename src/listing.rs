@@ -91,7 +91,8 @@ pub(crate) fn list_page(
             Ok(r) => r,
             Err(a) => return a,
         };
-        let expected = resp.body.content_length().unwrap_or(0).min(MAX_PAGE_BYTES) as usize;
+        let announced = resp.body.content_length();
+        let expected = announced.unwrap_or(0).min(MAX_PAGE_BYTES) as usize;
         PAGE_BUF.with_borrow_mut(|buf| {
             let read = read_body(&mut resp.body.as_reader(), buf, expected);
             let got = match &read {
@@ -99,7 +100,9 @@ pub(crate) fn list_page(
             };
             ex.client().record_ok(&req, &resp, got as u64);
             let outcome = match read {
-                Err((e, got)) => Attempt::Retry(crate::client::body_error(&req, &e, got as u64, 0)),
+                Err((e, got)) => {
+                    Attempt::Retry(crate::client::body_error(&req, &e, got as u64, announced))
+                }
                 Ok(n) => match parse_page(&buf[..n]) {
                     Ok(page) => Attempt::Done(page),
                     Err(msg) => Attempt::Fail(
