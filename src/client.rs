@@ -143,6 +143,10 @@ pub(crate) enum Attempt<T> {
     Retry(Error),
     /// Failed in a way another attempt fixes at once (fresh credentials, clock corrected).
     RetryNow(Error),
+    /// Failed after making progress the next attempt builds on (part of a listing arrived and
+    /// is kept): retried after a short backoff, and the failed tries so far are forgiven, so
+    /// only `retry.max_attempts` tries in a row without progress end the call.
+    Progress(Error),
     /// Failed for good.
     Fail(Error),
 }
@@ -230,7 +234,8 @@ impl Client {
 
     /// Runs an operation: `attempt` performs one try (usually one request through
     /// [`Exchange::send`]); retryable failures are retried with capped exponential backoff
-    /// and full jitter, at most `retry.max_attempts` tries in all.
+    /// and full jitter, at most `retry.max_attempts` tries in all, not counting the tries
+    /// that ended in [`Attempt::Progress`].
     pub(crate) fn call<T>(
         &self,
         cancel: &CancelToken,
@@ -262,17 +267,26 @@ impl Client {
                     continue;
                 }
                 Attempt::Retry(e) => e,
+                Attempt::Progress(e) => {
+                    // Each such try got further, so the call cannot loop forever.
+                    tries = 0;
+                    e
+                }
             };
             if tries >= max {
                 log::warn!("{err}; giving up after {tries} attempts");
                 return Err(err);
             }
             let delay = self.backoff(tries);
-            log::info!(
-                "{err}; retrying in {} ms (attempt {} of {max})",
-                delay.as_millis(),
-                tries + 1
-            );
+            if tries == 0 {
+                log::info!("{err}; continuing in {} ms", delay.as_millis());
+            } else {
+                log::info!(
+                    "{err}; retrying in {} ms (attempt {} of {max})",
+                    delay.as_millis(),
+                    tries + 1
+                );
+            }
             if !cancel.sleep(delay) {
                 return Err(Error::new(
                     ErrorKind::Cancelled,
@@ -748,6 +762,60 @@ mod tests {
             e.message(),
             "ListObjectsV2 response body broke off after 0 of 0 bytes: timed out"
         );
+    }
+
+    fn test_client(max_attempts: u32) -> Client {
+        let mut config = Config::default();
+        config.retry.max_attempts = max_attempts;
+        config.retry.base_delay = Duration::from_millis(1);
+        config.retry.max_delay = Duration::from_millis(1);
+        let provider = Arc::new(crate::credentials::StaticProvider::new(
+            crate::credentials::Credentials::new("id", "secret"),
+        ));
+        Client::new(
+            Endpoint::parse("http://127.0.0.1:9").unwrap(),
+            provider,
+            &config,
+            None,
+        )
+    }
+
+    #[test]
+    fn tries_that_make_progress_are_not_counted() {
+        let client = test_client(3);
+        let cancel = CancelToken::new();
+        let failure = || Error::new(ErrorKind::Network, "broke off");
+        // Two failures, progress, two failures, progress, two failures, done: never three
+        // failures in a row, so the call succeeds.
+        let script = "RRPRRPRRD";
+        let mut tries = script.chars();
+        let got = client.call(&cancel, |_| match tries.next() {
+            Some('R') => Attempt::Retry(failure()),
+            Some('P') => Attempt::Progress(failure()),
+            _ => Attempt::Done(7),
+        });
+        assert_eq!(got.unwrap(), 7);
+        assert_eq!(tries.next(), None);
+        // Three failures in a row after progress end the call.
+        let mut n = 0;
+        let got: Result<()> = client.call(&cancel, |_| {
+            n += 1;
+            if n == 1 {
+                Attempt::Progress(failure())
+            } else {
+                Attempt::Retry(failure())
+            }
+        });
+        assert_eq!(got.unwrap_err().message(), "broke off");
+        assert_eq!(n, 4);
+        // And without progress, retry.max_attempts tries in all.
+        let mut n = 0;
+        let got: Result<()> = client.call(&cancel, |_| {
+            n += 1;
+            Attempt::Retry(failure())
+        });
+        assert!(got.is_err());
+        assert_eq!(n, 3);
     }
 
     #[test]
