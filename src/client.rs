@@ -143,6 +143,10 @@ pub(crate) enum Attempt<T> {
     Retry(Error),
     /// Failed in a way another attempt fixes at once (fresh credentials, clock corrected).
     RetryNow(Error),
+    /// Failed after making progress the next attempt builds on (part of a listing arrived and
+    /// is kept): retried after a short backoff, and the failed tries so far are forgiven, so
+    /// only `retry.max_attempts` tries in a row without progress end the call.
+    Progress(Error),
     /// Failed for good.
     Fail(Error),
 }
@@ -230,7 +234,8 @@ impl Client {
 
     /// Runs an operation: `attempt` performs one try (usually one request through
     /// [`Exchange::send`]); retryable failures are retried with capped exponential backoff
-    /// and full jitter, at most `retry.max_attempts` tries in all.
+    /// and full jitter, at most `retry.max_attempts` tries in all, not counting the tries
+    /// that ended in [`Attempt::Progress`].
     pub(crate) fn call<T>(
         &self,
         cancel: &CancelToken,
@@ -262,17 +267,26 @@ impl Client {
                     continue;
                 }
                 Attempt::Retry(e) => e,
+                Attempt::Progress(e) => {
+                    // Each such try got further, so the call cannot loop forever.
+                    tries = 0;
+                    e
+                }
             };
             if tries >= max {
                 log::warn!("{err}; giving up after {tries} attempts");
                 return Err(err);
             }
             let delay = self.backoff(tries);
-            log::info!(
-                "{err}; retrying in {} ms (attempt {} of {max})",
-                delay.as_millis(),
-                tries + 1
-            );
+            if tries == 0 {
+                log::info!("{err}; continuing in {} ms", delay.as_millis());
+            } else {
+                log::info!(
+                    "{err}; retrying in {} ms (attempt {} of {max})",
+                    delay.as_millis(),
+                    tries + 1
+                );
+            }
             if !cancel.sleep(delay) {
                 return Err(Error::new(
                     ErrorKind::Cancelled,
@@ -639,19 +653,26 @@ fn transport_error(req: &Request<'_>, e: &ureq::Error) -> Error {
     Error::new(kind, format!("{} request failed: {e}", req.op)).with_object(req.bucket, req.key)
 }
 
-/// An error while reading a response body (after the headers arrived).
-pub(crate) fn body_error(req: &Request<'_>, e: &std::io::Error, got: u64, want: u64) -> Error {
+/// An error while reading a response body (after the headers arrived): `got` bytes had
+/// arrived of the `want` announced (`None`: no length was announced, as with a chunked body).
+pub(crate) fn body_error(
+    req: &Request<'_>,
+    e: &std::io::Error,
+    got: u64,
+    want: Option<u64>,
+) -> Error {
     let kind = if e.kind() == std::io::ErrorKind::TimedOut {
         ErrorKind::Timeout
     } else {
         ErrorKind::Network
     };
+    let of = match want {
+        Some(want) => format!("{got} of {want} bytes"),
+        None => format!("{got} bytes (length not announced)"),
+    };
     Error::new(
         kind,
-        format!(
-            "{} response body broke off after {got} of {want} bytes: {e}",
-            req.op
-        ),
+        format!("{} response body broke off after {of}: {e}", req.op),
     )
     .with_object(req.bucket, req.key)
 }
@@ -702,6 +723,99 @@ mod tests {
         assert!(!h.join().unwrap());
         assert!(t.is_cancelled());
         assert!(!t.sleep(Duration::from_secs(600)));
+    }
+
+    fn request(op: &'static str, key: Option<&'static str>) -> Request<'static> {
+        Request {
+            op,
+            method: "GET",
+            bucket: "bkt",
+            key,
+            query: Vec::new(),
+            headers: Vec::new(),
+            range: None,
+        }
+    }
+
+    #[test]
+    fn broken_bodies_say_what_arrived_of_what() {
+        let reset = std::io::Error::new(std::io::ErrorKind::UnexpectedEof, "Peer disconnected");
+        let e = body_error(&request("GetObject", Some("k")), &reset, 100, Some(4096));
+        assert_eq!(e.kind(), ErrorKind::Network);
+        assert_eq!(
+            e.message(),
+            "GetObject response body broke off after 100 of 4096 bytes: Peer disconnected"
+        );
+        assert_eq!(e.key(), Some("k"));
+        // A chunked body announces no length: no "of 0 bytes".
+        let e = body_error(&request("ListObjectsV2", None), &reset, 52147, None);
+        assert_eq!(
+            e.message(),
+            "ListObjectsV2 response body broke off after 52147 bytes (length not announced): \
+             Peer disconnected"
+        );
+        assert_eq!(e.bucket(), Some("bkt"));
+        let slow = std::io::Error::new(std::io::ErrorKind::TimedOut, "timed out");
+        let e = body_error(&request("ListObjectsV2", None), &slow, 0, Some(0));
+        assert_eq!(e.kind(), ErrorKind::Timeout);
+        assert_eq!(
+            e.message(),
+            "ListObjectsV2 response body broke off after 0 of 0 bytes: timed out"
+        );
+    }
+
+    fn test_client(max_attempts: u32) -> Client {
+        let mut config = Config::default();
+        config.retry.max_attempts = max_attempts;
+        config.retry.base_delay = Duration::from_millis(1);
+        config.retry.max_delay = Duration::from_millis(1);
+        let provider = Arc::new(crate::credentials::StaticProvider::new(
+            crate::credentials::Credentials::new("id", "secret"),
+        ));
+        Client::new(
+            Endpoint::parse("http://127.0.0.1:9").unwrap(),
+            provider,
+            &config,
+            None,
+        )
+    }
+
+    #[test]
+    fn tries_that_make_progress_are_not_counted() {
+        let client = test_client(3);
+        let cancel = CancelToken::new();
+        let failure = || Error::new(ErrorKind::Network, "broke off");
+        // Two failures, progress, two failures, progress, two failures, done: never three
+        // failures in a row, so the call succeeds.
+        let script = "RRPRRPRRD";
+        let mut tries = script.chars();
+        let got = client.call(&cancel, |_| match tries.next() {
+            Some('R') => Attempt::Retry(failure()),
+            Some('P') => Attempt::Progress(failure()),
+            _ => Attempt::Done(7),
+        });
+        assert_eq!(got.unwrap(), 7);
+        assert_eq!(tries.next(), None);
+        // Three failures in a row after progress end the call.
+        let mut n = 0;
+        let got: Result<()> = client.call(&cancel, |_| {
+            n += 1;
+            if n == 1 {
+                Attempt::Progress(failure())
+            } else {
+                Attempt::Retry(failure())
+            }
+        });
+        assert_eq!(got.unwrap_err().message(), "broke off");
+        assert_eq!(n, 4);
+        // And without progress, retry.max_attempts tries in all.
+        let mut n = 0;
+        let got: Result<()> = client.call(&cancel, |_| {
+            n += 1;
+            Attempt::Retry(failure())
+        });
+        assert!(got.is_err());
+        assert_eq!(n, 3);
     }
 
     #[test]

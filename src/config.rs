@@ -102,7 +102,9 @@ impl Default for FastListConfig {
 /// Retry policy for failed requests (exponential backoff with jitter).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct RetryConfig {
-    /// Attempts per request, the first included; default 5.
+    /// Attempts per request, the first included; default 5. A listing page that breaks off
+    /// after some objects arrived whole is continued after them by a request with attempts of
+    /// its own.
     pub max_attempts: u32,
     /// Delay before the first retry; default 100 ms.
     pub base_delay: Duration,

@@ -1,6 +1,11 @@
 //! Listing objects: ListObjectsV2 one page at a time ([`list_page`]) and page after page
 //! ([`list_all`]).
 //!
+//! A response that breaks off part-way is worth what arrived: [`list_all`] keeps the objects
+//! whose entries arrived whole and goes on after the last of them, and FastList takes them as
+//! a shorter page ([`list_page_or_part`]). Only a response that brought nothing is tried
+//! again, so a long listing survives a server or network that keeps breaking responses.
+//!
 //! Every request asks for `encoding-type=url`, so keys with control characters survive the
 //! XML; the url-encoded fields are decoded with plain percent-decoding (`+` stays `+`).
 //! [`list_page`] takes every paging parameter explicitly so that a parallel lister can split
@@ -11,12 +16,12 @@ use std::cell::RefCell;
 use std::io::Read;
 use std::time::SystemTime;
 
-use crate::client::{Attempt, CancelToken, Client, Request};
+use crate::client::{body_error, Attempt, CancelToken, Client, Exchange, Request};
 use crate::error::{Error, ErrorKind, Result};
 
 mod page_xml;
 
-pub(crate) use page_xml::parse_page;
+pub(crate) use page_xml::{parse_page, parse_partial};
 
 /// Most keys a ListObjectsV2 page may hold.
 pub(crate) const MAX_KEYS: u32 = 1000;
@@ -62,6 +67,71 @@ pub(crate) fn list_page(
     delimiter: Option<&str>,
     max_keys: u32,
 ) -> Result<Page> {
+    let req = page_request(
+        bucket,
+        prefix,
+        start_after,
+        continuation_token,
+        delimiter,
+        max_keys,
+    );
+    client.call(cancel, |ex| match fetch_page(ex, &req, false) {
+        Fetched::Page(page) => Attempt::Done(page),
+        Fetched::Broken(e, _) => Attempt::Retry(e),
+        Fetched::Failed(a) => a,
+    })
+}
+
+/// [`list_page`] without a delimiter, for a lister that goes on with `start-after` the last
+/// key of each truncated page (FastList): a page whose body breaks off after some objects
+/// arrived whole comes back as a truncated page of those objects, without a continuation
+/// token, and the lister's next request for that part starts after them. Only a response
+/// that broke off before its first object is tried again.
+pub(crate) fn list_page_or_part(
+    client: &Client,
+    cancel: &CancelToken,
+    bucket: &str,
+    prefix: &str,
+    start_after: Option<&str>,
+    continuation_token: Option<&str>,
+    max_keys: u32,
+) -> Result<Page> {
+    let req = page_request(
+        bucket,
+        prefix,
+        start_after,
+        continuation_token,
+        None,
+        max_keys,
+    );
+    client.call(cancel, |ex| match fetch_page(ex, &req, true) {
+        Fetched::Page(page) => Attempt::Done(page),
+        Fetched::Broken(e, kept) if kept.is_empty() => Attempt::Retry(e),
+        Fetched::Broken(e, kept) => {
+            log::info!(
+                "{e}; the {} objects before the break make a page of their own",
+                kept.len()
+            );
+            Attempt::Done(Page {
+                objects: kept,
+                common_prefixes: Vec::new(),
+                next_token: None,
+                is_truncated: true,
+            })
+        }
+        Fetched::Failed(a) => a,
+    })
+}
+
+/// The ListObjectsV2 request for one page.
+fn page_request<'a>(
+    bucket: &'a str,
+    prefix: &str,
+    start_after: Option<&str>,
+    continuation_token: Option<&str>,
+    delimiter: Option<&str>,
+    max_keys: u32,
+) -> Request<'a> {
     let mut query: Vec<(String, String)> = vec![
         ("list-type".into(), "2".into()),
         ("encoding-type".into(), "url".into()),
@@ -77,7 +147,7 @@ pub(crate) fn list_page(
     if let Some(d) = delimiter {
         query.push(("delimiter".into(), d.to_owned()));
     }
-    let req = Request {
+    Request {
         op: "ListObjectsV2",
         method: "GET",
         bucket,
@@ -85,38 +155,60 @@ pub(crate) fn list_page(
         query,
         headers: Vec::new(),
         range: None,
+    }
+}
+
+/// What one ListObjectsV2 request came to.
+enum Fetched<T> {
+    /// The whole page.
+    Page(Page),
+    /// The body broke off: the error, and (when asked for) the objects whose entries were
+    /// complete before the break, in order.
+    Broken(Error, Vec<ObjectInfo>),
+    /// No page: the attempt's outcome (an error response, a malformed page...).
+    Failed(Attempt<T>),
+}
+
+/// Sends `req` and reads its page; with `keep_partial`, a body that breaks off still yields
+/// the objects complete before the break.
+fn fetch_page<T>(ex: &mut Exchange<'_>, req: &Request<'_>, keep_partial: bool) -> Fetched<T> {
+    let mut resp = match ex.send(req) {
+        Ok(r) => r,
+        Err(a) => return Fetched::Failed(a),
     };
-    client.call(cancel, |ex| {
-        let mut resp = match ex.send(&req) {
-            Ok(r) => r,
-            Err(a) => return a,
+    let announced = resp.body.content_length();
+    let expected = announced.unwrap_or(0).min(MAX_PAGE_BYTES) as usize;
+    PAGE_BUF.with_borrow_mut(|buf| {
+        let read = read_body(&mut resp.body.as_reader(), buf, expected);
+        let got = match &read {
+            Ok(n) | Err((_, n)) => *n,
         };
-        let expected = resp.body.content_length().unwrap_or(0).min(MAX_PAGE_BYTES) as usize;
-        PAGE_BUF.with_borrow_mut(|buf| {
-            let read = read_body(&mut resp.body.as_reader(), buf, expected);
-            let got = match &read {
-                Ok(n) | Err((_, n)) => *n,
-            };
-            ex.client().record_ok(&req, &resp, got as u64);
-            let outcome = match read {
-                Err((e, got)) => Attempt::Retry(crate::client::body_error(&req, &e, got as u64, 0)),
-                Ok(n) => match parse_page(&buf[..n]) {
-                    Ok(page) => Attempt::Done(page),
-                    Err(msg) => Attempt::Fail(
-                        Error::new(
-                            ErrorKind::Protocol,
-                            format!("the ListObjectsV2 response is malformed: {msg}"),
-                        )
-                        .with_object(bucket, None),
-                    ),
-                },
-            };
-            // An unusually big page is not worth keeping memory for.
-            if buf.len() > KEEP_PAGE_BUF {
-                *buf = Vec::new();
+        ex.client().record_ok(req, &resp, got as u64);
+        let outcome = match read {
+            Err((e, got)) => {
+                let kept = if keep_partial {
+                    parse_partial(&buf[..got])
+                } else {
+                    Vec::new()
+                };
+                Fetched::Broken(body_error(req, &e, got as u64, announced), kept)
             }
-            outcome
-        })
+            Ok(n) => match parse_page(&buf[..n]) {
+                Ok(page) => Fetched::Page(page),
+                Err(msg) => Fetched::Failed(Attempt::Fail(
+                    Error::new(
+                        ErrorKind::Protocol,
+                        format!("the ListObjectsV2 response is malformed: {msg}"),
+                    )
+                    .with_object(req.bucket, None),
+                )),
+            },
+        };
+        // An unusually big page is not worth keeping memory for.
+        if buf.len() > KEEP_PAGE_BUF {
+            *buf = Vec::new();
+        }
+        outcome
     })
 }
 
@@ -160,31 +252,63 @@ fn read_body(
 }
 
 /// Lists every object of `bucket` under `prefix`, page after page.
+///
+/// A page whose body breaks off is not thrown away: the objects whose entries arrived whole
+/// are kept, and the listing goes on with `start-after` the last of them (the same keys, in
+/// the same order, as the continuation token would have given), as a request of its own
+/// ([`Attempt::Progress`]). So a listing only fails when `retry.max_attempts` tries in a row
+/// get no further, however long it is and however often its responses break.
 pub(crate) fn list_all(
     client: &Client,
     cancel: &CancelToken,
     bucket: &str,
     prefix: &str,
 ) -> Result<Vec<ObjectInfo>> {
-    let mut all = Vec::new();
+    let mut all: Vec<ObjectInfo> = Vec::new();
+    // Where the next page starts: after a continuation token (the previous page was whole),
+    // or after the last key kept (the previous response broke off); never both.
     let mut token: Option<String> = None;
+    let mut after: Option<String> = None;
     loop {
-        let page = list_page(
-            client,
-            cancel,
-            bucket,
-            prefix,
-            None,
-            token.as_deref(),
-            None,
-            MAX_KEYS,
-        )?;
+        let page = client.call(cancel, |ex| {
+            let req = page_request(
+                bucket,
+                prefix,
+                after.as_deref(),
+                token.as_deref(),
+                None,
+                MAX_KEYS,
+            );
+            match fetch_page(ex, &req, true) {
+                Fetched::Page(page) => Attempt::Done(page),
+                Fetched::Broken(e, kept) => {
+                    let Some(last) = kept.last() else {
+                        return Attempt::Retry(e);
+                    };
+                    let message = format!(
+                        "{}; the {} objects before the break are kept (the last {:?}) and the \
+                         listing goes on after them",
+                        e.message(),
+                        kept.len(),
+                        last.key
+                    );
+                    after = Some(last.key.clone());
+                    token = None;
+                    all.extend(kept);
+                    Attempt::Progress(Error::new(e.kind(), message).with_object(bucket, None))
+                }
+                Fetched::Failed(a) => a,
+            }
+        })?;
         all.extend(page.objects);
         if !page.is_truncated {
             return Ok(all);
         }
         match page.next_token {
-            Some(t) if Some(&t) != token.as_ref() => token = Some(t),
+            Some(t) if Some(&t) != token.as_ref() => {
+                token = Some(t);
+                after = None;
+            }
             _ => {
                 return Err(Error::new(
                     ErrorKind::Protocol,

@@ -200,6 +200,38 @@ fn injected_failures_are_retried_and_the_result_stays_exact() {
 }
 
 #[test]
+fn pages_that_break_off_are_continued_and_the_result_stays_exact() {
+    let keys = ["--keys", "bkt/p/:30000"];
+    let dir = TempDir::new("fastlist-broken-pages");
+    let clean = OssLocal::start(&keys);
+    let want = summary(&connector(&clean, config(&dir)).list("bkt", "p/").unwrap());
+    // Every response longer than 50000 bytes breaks off there (a full page is about 200 KB),
+    // whatever order the requests come in: retrying a page cannot help, going on after the
+    // objects that arrived whole can.
+    let server = OssLocal::start(&[
+        keys[0],
+        keys[1],
+        "--chunked-listings",
+        "--list-reset-after",
+        "50000",
+    ]);
+    let fast = connector(&server, config(&dir))
+        .fast_list("bkt", "p/")
+        .unwrap();
+    let got = summary(&fast);
+    assert_eq!(got.len(), fast.len());
+    assert!(
+        got == want,
+        "FastList differs from the listing without faults"
+    );
+    let mut keys: Vec<&str> = fast.iter().map(|o| o.key.as_str()).collect();
+    keys.sort_unstable();
+    keys.dedup();
+    assert_eq!(keys.len(), fast.len(), "a key was listed twice");
+    assert!(stat(&server, "faults.reset") >= 30);
+}
+
+#[test]
 fn a_part_that_keeps_failing_fails_the_whole_call() {
     let server = OssLocal::start(&[
         "--keys",

@@ -185,6 +185,40 @@ def test_timeout_is_a_timeout_error(oss_env, tmp_path):
         assert isinstance(info.value, omc.RequestTimeoutError)
 
 
+def _listing(endpoint: str, config: str):
+    connector = OssModelConnector(endpoint, config_path=config)
+    try:
+        return [(o.key, o.size) for o in connector.list("data", "set/")]
+    finally:
+        connector.close()
+
+
+def test_listing_pages_that_break_off_are_continued_exactly(oss_env, tmp_config):
+    # Half of the listing responses break off part-way through a chunked body, and the test
+    # configuration allows 2 tries per request: 20 pages used to end in a NetworkError.
+    keys = ["--keys", "data/set/:20000"]
+    with start_server(keys) as clean:
+        want = _listing(clean.endpoint, tmp_config)
+    assert len(want) == 20000
+    faults = ["--chunked-listings", "--list-reset-rate", "0.5", "--seed", "2"]
+    with start_server(keys + faults) as server:
+        assert _listing(server.endpoint, tmp_config) == want
+        assert server.stats()["faults"]["reset"] >= 10
+
+
+def test_a_listing_that_gets_no_further_says_how_far_it_got(oss_env, tmp_config):
+    # Every listing response breaks off, so the last page never arrives whole.
+    with start_server(["--keys", "data/set/:40", "--chunked-listings", "--list-reset-rate", "1"]) as server:
+        connector = OssModelConnector(server.endpoint, config_path=tmp_config)
+        with pytest.raises(ConnectionError) as info:
+            connector.list("data", "set/")
+        e = info.value
+        assert isinstance(e, omc.NetworkError)
+        assert "ListObjectsV2 response body broke off after" in str(e)
+        assert "bytes (length not announced)" in str(e) and " of 0 bytes" not in str(e)
+        assert e.bucket == "data"
+
+
 def test_use_after_close_is_a_value_error(model_server, oss_env, tmp_config):
     connector = OssModelConnector(model_server.endpoint, config_path=tmp_config)
     obj = connector.open(shard_uri(1))

@@ -45,16 +45,29 @@ pub(crate) struct ClientSource<'a> {
 
 impl PageSource for ClientSource<'_> {
     fn page(&self, cancel: &CancelToken, job: &Job) -> Result<Page> {
-        listing::list_page(
-            self.client,
-            cancel,
-            self.bucket,
-            self.prefix,
-            job.start_after.as_deref(),
-            job.continuation_token.as_deref(),
-            job.delimiter.as_deref(),
-            PAGE_KEYS as u32,
-        )
+        match job.delimiter.as_deref() {
+            // A page that breaks off part-way still covers (start, its last object]: the
+            // plan keeps those objects and lists the rest of the part after them.
+            None => listing::list_page_or_part(
+                self.client,
+                cancel,
+                self.bucket,
+                self.prefix,
+                job.start_after.as_deref(),
+                job.continuation_token.as_deref(),
+                PAGE_KEYS as u32,
+            ),
+            Some(delimiter) => listing::list_page(
+                self.client,
+                cancel,
+                self.bucket,
+                self.prefix,
+                job.start_after.as_deref(),
+                job.continuation_token.as_deref(),
+                Some(delimiter),
+                PAGE_KEYS as u32,
+            ),
+        }
     }
 }
 

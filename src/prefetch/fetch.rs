@@ -145,7 +145,7 @@ pub(crate) fn fetch_range(
                         std::io::ErrorKind::UnexpectedEof,
                         "the connection closed early",
                     );
-                    return Attempt::Retry(body_error(&req, &e, (filled - before) as u64, want));
+                    return Attempt::Retry(body_error(&req, &e, (filled - before) as u64, Some(want)));
                 }
                 Ok(n) => {
                     if check {
@@ -157,7 +157,7 @@ pub(crate) fn fetch_range(
                 Err(e) => {
                     drop(reader);
                     ex.client().record_ok(&req, &resp, (filled - before) as u64);
-                    return Attempt::Retry(body_error(&req, &e, (filled - before) as u64, want));
+                    return Attempt::Retry(body_error(&req, &e, (filled - before) as u64, Some(want)));
                 }
             }
         }

@@ -1,7 +1,9 @@
 //! Response bodies: small in-memory ones (XML, JSON) and object streams that generate or
 //! read large frames on demand, with the per-connection bandwidth cap and the injected
-//! reset/corruption applied on the way out. Bytes handed to the connection are counted in
-//! the stats, and an object body keeps its request counted in flight until it is dropped.
+//! reset/corruption applied on the way out. Object bytes handed to the connection are counted
+//! in the stats, and a streamed body keeps its request counted in flight until it is dropped.
+//! Listing bodies are streamed too when they are sent chunked or cut short
+//! ([`ObjectStream::listing`]).
 
 use std::future::Future;
 use std::io;
@@ -71,6 +73,10 @@ pub struct ObjectStream {
     resetting: bool,
     /// Absolute offset of the byte to flip.
     corrupt_at: Option<u64>,
+    /// No length announced: the size hint is left open, so hyper sends the body chunked.
+    chunked: bool,
+    /// Whether the bytes count as object bytes in the stats (not for listings).
+    counted: bool,
     stats: Arc<Stats>,
     _in_flight: Option<InFlight>,
 }
@@ -129,9 +135,34 @@ impl ObjectStream {
             reset_at: opts.reset_after.map(|n| start + n),
             resetting: false,
             corrupt_at: opts.corrupt_at.map(|n| start + n),
+            chunked: false,
+            counted: true,
             stats,
             _in_flight: None,
         }
+    }
+
+    /// A listing body: `xml` in frames of `frame` bytes, chunked (no length announced) when
+    /// `chunked`, the connection dropped after `reset_after` bytes when given. Its bytes are
+    /// not counted as object bytes.
+    pub fn listing(
+        xml: Bytes,
+        frame: usize,
+        chunked: bool,
+        reset_after: Option<u64>,
+        stats: Arc<Stats>,
+    ) -> ObjectStream {
+        let len = xml.len() as u64;
+        let opts = StreamOptions {
+            throttle: None,
+            reset_after,
+            corrupt_at: None,
+        };
+        let mut s = ObjectStream::new(Source::Memory(xml), 0, len, opts, stats);
+        s.chunk = frame.max(1);
+        s.chunked = chunked;
+        s.counted = false;
+        s
     }
 
     /// Keeps the request counted in flight while the body is being sent.
@@ -256,7 +287,9 @@ impl Body for ObjectStream {
                 return Poll::Ready(Some(Err(BodyError("injected connection reset".into()))));
             }
             if let Some(frame) = this.held.take() {
-                this.stats.add_bytes(frame.len() as u64);
+                if this.counted {
+                    this.stats.add_bytes(frame.len() as u64);
+                }
                 return Poll::Ready(Some(Ok(Frame::data(frame))));
             }
             let limit = this.reset_at.map_or(this.end, |r| r.min(this.end));
@@ -287,7 +320,9 @@ impl Body for ObjectStream {
                     continue;
                 }
             }
-            this.stats.add_bytes(frame.len() as u64);
+            if this.counted {
+                this.stats.add_bytes(frame.len() as u64);
+            }
             return Poll::Ready(Some(Ok(Frame::data(frame))));
         }
     }
@@ -297,6 +332,9 @@ impl Body for ObjectStream {
     }
 
     fn size_hint(&self) -> SizeHint {
+        if self.chunked {
+            return SizeHint::default();
+        }
         SizeHint::with_exact(self.end - self.pos + self.held.as_ref().map_or(0, |h| h.len() as u64))
     }
 }

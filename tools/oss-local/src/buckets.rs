@@ -2,7 +2,12 @@
 
 use std::sync::Arc;
 
+use bytes::Bytes;
+use hyper::header::{HeaderValue, CONTENT_LENGTH, CONTENT_TYPE};
+
+use crate::body::{ObjectStream, OssBody};
 use crate::error::OssError;
+use crate::faults::{offset_in, LIST_FRAME};
 use crate::listing::{self, Params};
 use crate::listing_xml::{self, xml_escape, OWNER_ID};
 use crate::response::{self, Resp};
@@ -54,7 +59,9 @@ pub fn unsupported_subresource(q: &Query) -> bool {
     BUCKET_SUBRESOURCES.iter().any(|s| q.has(s))
 }
 
-/// ListObjects and ListObjectsV2.
+/// ListObjects and ListObjectsV2. The body goes out in one piece with its length, or
+/// streamed when it is sent chunked (`--chunked-listings`) or cut short (`--list-reset-rate`,
+/// `--list-reset-after`).
 pub async fn list_objects(ctx: &Ctx, bucket: &Arc<Bucket>) -> Result<Resp, OssError> {
     let params = Params::from_query(&ctx.query)?;
     let render = || {
@@ -67,7 +74,36 @@ pub async fn list_objects(ctx: &Ctx, bucket: &Arc<Bucket>) -> Result<Resp, OssEr
         Uploads::Dir(_) => tokio::task::block_in_place(render),
         Uploads::Memory(_) => render(),
     };
-    Ok(response::xml(&ctx.request_id, xml))
+    let faults = &ctx.app.faults;
+    let len = xml.len() as u64;
+    let drawn = ctx
+        .draw
+        .list_reset
+        .filter(|_| len > 0)
+        .map(|f| offset_in(f, len));
+    let cut = faults.list_reset_after.filter(|&n| n < len);
+    let reset_after = match (drawn, cut) {
+        (Some(a), Some(b)) => Some(a.min(b)),
+        (a, b) => a.or(b),
+    };
+    if !faults.chunked_listings && reset_after.is_none() {
+        return Ok(response::xml(&ctx.request_id, xml));
+    }
+    let body = ObjectStream::listing(
+        Bytes::from(xml),
+        LIST_FRAME,
+        faults.chunked_listings,
+        reset_after,
+        ctx.app.stats.clone(),
+    );
+    let mut resp = response::base(200, &ctx.request_id, OssBody::Stream(Box::new(body)));
+    resp.headers_mut()
+        .insert(CONTENT_TYPE, HeaderValue::from_static("application/xml"));
+    if !faults.chunked_listings {
+        resp.headers_mut()
+            .insert(CONTENT_LENGTH, HeaderValue::from(len));
+    }
+    Ok(resp)
 }
 
 /// ListBuckets (`GET /` on the service).

@@ -74,6 +74,20 @@ pub struct Args {
     #[arg(long, default_value_t = 0.0, value_parser = parse_probability)]
     pub reset_rate: f64,
 
+    /// Fraction of ListObjects/ListObjectsV2 responses whose connection is dropped part-way
+    /// through the body.
+    #[arg(long, default_value_t = 0.0, value_parser = parse_probability)]
+    pub list_reset_rate: f64,
+
+    /// Drop the connection of every ListObjects/ListObjectsV2 response whose body is longer
+    /// than this many bytes, after this many bytes.
+    #[arg(long)]
+    pub list_reset_after: Option<u64>,
+
+    /// Send listing bodies chunked (no Content-Length) instead of in one piece.
+    #[arg(long)]
+    pub chunked_listings: bool,
+
     /// Fraction of GetObject responses with one body byte flipped (headers unchanged).
     #[arg(long, default_value_t = 0.0, value_parser = parse_probability)]
     pub corrupt_rate: f64,
@@ -100,6 +114,9 @@ impl fmt::Debug for Args {
             .field("rate_mbps", &self.rate_mbps)
             .field("fail_rate", &self.fail_rate)
             .field("reset_rate", &self.reset_rate)
+            .field("list_reset_rate", &self.list_reset_rate)
+            .field("list_reset_after", &self.list_reset_after)
+            .field("chunked_listings", &self.chunked_listings)
             .field("corrupt_rate", &self.corrupt_rate)
             .field("seed", &self.seed)
             .finish_non_exhaustive()

@@ -5,12 +5,15 @@
 //! from ChaCha8 seeded with `--seed`, stream `n`, always in this order:
 //! `u0 < fail-rate` answers 503 `SlowDown` (`u1 < 0.5`) or 500 `InternalError`;
 //! `u2 < reset-rate` drops the connection of a GetObject after `floor(u3 · body length)`
-//! body bytes; `u4 < corrupt-rate` flips (XOR 0xFF) the body byte at
+//! body bytes, and `u2 < list-reset-rate` does the same to a ListObjects/ListObjectsV2
+//! body after `floor(u3 · body length)` bytes; `u4 < corrupt-rate` flips (XOR 0xFF) the body byte at
 //! `floor(u5 · body length)` of a GetObject. A given seed and request sequence therefore
 //! always gives the same faults, whatever the rates of the other kinds.
 //!
 //! `--latency-ms` delays every object/listing response before its headers;
-//! `--rate-mbps` caps each connection's body bytes with a token bucket.
+//! `--rate-mbps` caps each connection's body bytes with a token bucket;
+//! `--chunked-listings` sends listing bodies chunked, without a Content-Length;
+//! `--list-reset-after N` cuts every listing body longer than N bytes after N bytes.
 
 use std::sync::Mutex;
 use std::time::{Duration, Instant};
@@ -25,8 +28,14 @@ use crate::error::OssError;
 pub struct FaultConfig {
     pub fail_rate: f64,
     pub reset_rate: f64,
+    /// Rate of listing responses whose connection is dropped part-way through the body.
+    pub list_reset_rate: f64,
     pub corrupt_rate: f64,
     pub seed: u64,
+    /// Listing bodies go out chunked (no Content-Length), in frames of [`LIST_FRAME`] bytes.
+    pub chunked_listings: bool,
+    /// Every listing body longer than this is cut after this many bytes (no draw involved).
+    pub list_reset_after: Option<u64>,
     pub latency: Duration,
     /// Bytes per second per connection; 0 = unlimited.
     pub rate_bytes_per_sec: f64,
@@ -37,8 +46,10 @@ pub struct FaultConfig {
 pub struct Draw {
     /// `Some(true)`: 503 SlowDown, `Some(false)`: 500 InternalError.
     pub fail: Option<bool>,
-    /// Fraction of the body after which the connection is dropped.
+    /// Fraction of the body after which the connection is dropped (GetObject).
     pub reset: Option<f64>,
+    /// Fraction of the body after which the connection is dropped (listings).
+    pub list_reset: Option<f64>,
     /// Fraction of the body where one byte is flipped.
     pub corrupt: Option<f64>,
 }
@@ -62,6 +73,9 @@ impl Draw {
     }
 }
 
+/// Frame size of listing bodies sent chunked (`--chunked-listings`).
+pub const LIST_FRAME: usize = 16 * 1024;
+
 /// The offset `fraction` of the way into a body of `len` bytes (always `< len`).
 pub fn offset_in(fraction: f64, len: u64) -> u64 {
     ((fraction * len as f64) as u64).min(len.saturating_sub(1))
@@ -70,7 +84,10 @@ pub fn offset_in(fraction: f64, len: u64) -> u64 {
 impl FaultConfig {
     /// Whether any fault may be drawn at all.
     pub fn any(&self) -> bool {
-        self.fail_rate > 0.0 || self.reset_rate > 0.0 || self.corrupt_rate > 0.0
+        self.fail_rate > 0.0
+            || self.reset_rate > 0.0
+            || self.list_reset_rate > 0.0
+            || self.corrupt_rate > 0.0
     }
 
     /// The faults of request number `n`.
@@ -81,6 +98,8 @@ impl FaultConfig {
         Draw {
             fail: (u[0] < self.fail_rate).then_some(u[1] < 0.5),
             reset: (u[2] < self.reset_rate).then_some(u[3]),
+            // The same draws as `reset`: the two never apply to the same request.
+            list_reset: (u[2] < self.list_reset_rate).then_some(u[3]),
             corrupt: (u[4] < self.corrupt_rate).then_some(u[5]),
         }
     }
@@ -153,12 +172,13 @@ mod tests {
         let always = FaultConfig {
             fail_rate: 1.0,
             reset_rate: 1.0,
+            list_reset_rate: 1.0,
             corrupt_rate: 1.0,
             ..Default::default()
         };
         assert!((0..100).all(|n| {
             let d = always.draw(n);
-            d.fail.is_some() && d.reset.is_some() && d.corrupt.is_some()
+            d.fail.is_some() && d.reset.is_some() && d.list_reset.is_some() && d.corrupt.is_some()
         }));
         let never = FaultConfig::default();
         assert_eq!(
@@ -166,6 +186,7 @@ mod tests {
             Draw {
                 fail: None,
                 reset: None,
+                list_reset: None,
                 corrupt: None
             }
         );

@@ -8,6 +8,7 @@
 //!           --access-key-id ID --access-key-secret SECRET [--security-token TOKEN]
 //!           [--region cn-hangzhou] [--no-auth] [--service-host HOST]...
 //!           [--latency-ms N] [--rate-mbps N] [--fail-rate P] [--reset-rate P] [--corrupt-rate P] [--seed N]
+//!           [--list-reset-rate P] [--list-reset-after BYTES] [--chunked-listings]
 //! ```
 //!
 //! When ready it prints one line, `listening on http://HOST:PORT`, on stdout; logs go to
@@ -93,6 +94,9 @@ fn run(args: cli::Args) -> Result<(), String> {
     let faults = faults::FaultConfig {
         fail_rate: args.fail_rate,
         reset_rate: args.reset_rate,
+        list_reset_rate: args.list_reset_rate,
+        chunked_listings: args.chunked_listings,
+        list_reset_after: args.list_reset_after,
         corrupt_rate: args.corrupt_rate,
         seed: args.seed,
         latency: Duration::from_millis(args.latency_ms),

@@ -203,6 +203,7 @@ async fn handle(
         Draw {
             fail: None,
             reset: None,
+            list_reset: None,
             corrupt: None,
         }
     };

@@ -105,6 +105,100 @@ fn reset_rate_one_cuts_the_body_short() {
 }
 
 #[test]
+fn list_reset_rate_one_cuts_listing_bodies_short() {
+    let listing = "/b01?list-type=2&max-keys=1000&prefix=p%2F";
+    let whole = get(start(&["--keys", "b01/p/:1000"]).port, listing, &[]).body;
+    assert!(whole.len() > 100_000, "{}", whole.len());
+    let s = start(&[
+        "--keys",
+        "b01/p/:1000",
+        "--model",
+        "b01/m:1:1",
+        "--list-reset-rate",
+        "1.0",
+        "--seed",
+        "5",
+    ]);
+    let mut lengths = Vec::new();
+    for _ in 0..3 {
+        let r = get(s.port, listing, &[]);
+        assert_eq!(r.status, 200);
+        assert_eq!(r.header("content-length").unwrap(), whole.len().to_string());
+        assert!(r.body.len() < whole.len(), "{}", r.body.len());
+        assert_eq!(r.body, whole[..r.body.len()], "what was sent is correct");
+        lengths.push(r.body.len());
+    }
+    assert!(lengths.windows(2).any(|w| w[0] != w[1]), "{lengths:?}");
+    // Objects are not cut by it.
+    assert_eq!(get(s.port, &shard_path(), &[]).body.len(), 1 << 20);
+    assert_eq!(stats(&s)["faults"]["reset"], 3);
+}
+
+#[test]
+fn list_reset_after_cuts_every_long_listing_at_the_same_byte() {
+    let listing = "/b01?list-type=2&max-keys=1000&prefix=p%2F";
+    let whole = get(start(&["--keys", "b01/p/:1000"]).port, listing, &[]).body;
+    let s = start(&["--keys", "b01/p/:1000", "--list-reset-after", "50000"]);
+    for _ in 0..2 {
+        let r = get(s.port, listing, &[]);
+        assert_eq!(r.status, 200);
+        assert_eq!(r.header("content-length").unwrap(), whole.len().to_string());
+        assert_eq!(r.body, whole[..50_000]);
+    }
+    // A listing no longer than that is sent whole.
+    let short = get(s.port, "/b01?list-type=2&max-keys=10&prefix=p%2F", &[]);
+    assert!(short.body.len() < 50_000);
+    assert!(
+        short.text().ends_with("</ListBucketResult>"),
+        "{}",
+        short.text()
+    );
+    assert_eq!(stats(&s)["faults"]["reset"], 2);
+}
+
+#[test]
+fn chunked_listings_announce_no_length_and_can_be_cut() {
+    let listing = "/b01?list-type=2&max-keys=1000&prefix=p%2F";
+    let whole = get(start(&["--keys", "b01/p/:1000"]).port, listing, &[]).body;
+    let s = start(&["--keys", "b01/p/:1000", "--chunked-listings"]);
+    let r = get(s.port, listing, &[]);
+    assert_eq!(r.status, 200);
+    assert_eq!(r.header("content-length"), None);
+    assert_eq!(r.header("transfer-encoding"), Some("chunked"));
+    assert_eq!(r.header("content-type"), Some("application/xml"));
+    assert_eq!(
+        common::dechunk(&r.body).expect("a complete chunked body"),
+        whole
+    );
+    // ListObjects (V1) too; an error is still sent whole.
+    assert_eq!(
+        get(s.port, "/b01?prefix=p%2F", &[]).header("transfer-encoding"),
+        Some("chunked")
+    );
+    let e = get(s.port, "/b01?list-type=2&max-keys=0", &[]);
+    assert_eq!(e.status, 400);
+    assert!(e.header("content-length").is_some());
+    assert_eq!(
+        stats(&s)["bytes_sent"],
+        0,
+        "listing bytes are not object bytes"
+    );
+
+    let s = start(&[
+        "--keys",
+        "b01/p/:1000",
+        "--chunked-listings",
+        "--list-reset-rate",
+        "1.0",
+    ]);
+    let r = get(s.port, listing, &[]);
+    assert_eq!(r.status, 200);
+    assert_eq!(r.header("content-length"), None);
+    assert_eq!(common::dechunk(&r.body), None, "the body must not end well");
+    assert_eq!(stats(&s)["faults"]["reset"], 1);
+}
+
+#[test]
 fn latency_and_rate_cap_still_deliver_correct_bytes() {
     let s = start(&[
         "--model",
