@@ -9,7 +9,7 @@ use crate::credentials::CredentialsProvider;
 use crate::endpoint::Endpoint;
 use crate::error::{Error, ErrorKind, Result};
 use crate::listing::{self, ObjectInfo, Page};
-use crate::logging::{self, Audit};
+use crate::logging::{Audit, ConnectorLog, LogScope};
 use crate::prefetch::{ObjectMeta, PrefetchStats, Prefetcher};
 use crate::prepare::{PrepareOptions, PrepareReport};
 use crate::reader::ObjectReader;
@@ -32,22 +32,30 @@ pub(crate) struct Inner {
     config: Config,
     /// Cancels the list and open calls in progress; replaced by a fresh token on interrupt.
     interrupt: Mutex<CancelToken>,
+    /// Where this connector's log records go; calls on the caller's thread enter it.
+    pub(crate) log: Arc<ConnectorLog>,
 }
 
 impl Connector {
     /// Creates a connector for `endpoint` (`https://oss-cn-hangzhou.aliyuncs.com`,
-    /// `http://127.0.0.1:9000`, or a bare host meaning https). Starts logging and the audit
-    /// file as configured; no request is sent yet.
+    /// `http://127.0.0.1:9000`, or a bare host meaning https). Opens its log file and audit
+    /// file as configured; no request is sent yet. Each connector logs to its own `logPath`
+    /// at its own `logLevel`: the records of its calls and of its threads alike.
     pub fn new(
         endpoint: &str,
         credentials: Arc<dyn CredentialsProvider>,
         config: Config,
     ) -> Result<Connector> {
         let ep = Endpoint::parse(endpoint)?;
-        logging::init_logging(&config)?;
+        let connector_log = ConnectorLog::open(&config)?;
+        let _scope = connector_log.enter();
         let audit = Audit::open(&config)?;
         let client = Arc::new(Client::new(ep, credentials, &config, Some(audit)));
-        let prefetcher = Prefetcher::new(Arc::clone(&client), &config.prefetch);
+        let prefetcher = Prefetcher::new(
+            Arc::clone(&client),
+            &config.prefetch,
+            Arc::clone(&connector_log),
+        );
         log::info!(
             "connector for {endpoint}: {} requests in flight, {} MiB chunks, {} MiB memory limit",
             config.prefetch.max_in_flight(),
@@ -61,8 +69,14 @@ impl Connector {
                 endpoint: endpoint.to_owned(),
                 config,
                 interrupt: Mutex::new(CancelToken::new()),
+                log: connector_log,
             }),
         })
+    }
+
+    /// Makes the records of this thread this connector's until the guard is dropped.
+    pub(crate) fn log_scope(&self) -> LogScope {
+        self.inner.log.enter()
     }
 
     fn interrupt_token(&self) -> CancelToken {
@@ -99,6 +113,7 @@ impl Connector {
         prefix: &str,
         cancel: &CancelToken,
     ) -> Result<Vec<ObjectInfo>> {
+        let _log = self.log_scope();
         validate_bucket_name(bucket)?;
         listing::list_all(&self.inner.client, cancel, bucket, prefix)
     }
@@ -119,6 +134,7 @@ impl Connector {
         prefix: &str,
         cancel: &CancelToken,
     ) -> Result<Vec<ObjectInfo>> {
+        let _log = self.log_scope();
         validate_bucket_name(bucket)?;
         let max_in_flight = self.inner.config.fast_list.max_in_flight();
         crate::fastlist::list(&self.inner.client, bucket, prefix, max_in_flight, cancel)
@@ -136,6 +152,7 @@ impl Connector {
         max_keys: u32,
         cancel: &CancelToken,
     ) -> Result<Page> {
+        let _log = self.log_scope();
         validate_bucket_name(bucket)?;
         listing::list_page(
             &self.inner.client,
@@ -169,6 +186,7 @@ impl Connector {
         key: &str,
         cancel: &CancelToken,
     ) -> Result<ObjectReader> {
+        let _log = self.log_scope();
         validate_bucket_name(bucket)?;
         validate_key(key)?;
         let meta = Arc::new(head_object(&self.inner.client, cancel, bucket, key)?);

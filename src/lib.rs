@@ -6,7 +6,8 @@
 //! - `endpoint`, `uri`: where requests go, and `oss://bucket/key` parsing.
 //! - `credentials`: credential providers and the refreshing cache.
 //! - `signing`: OSS V1 and V4 request signatures.
-//! - `logging`: the log file and the per-request audit file.
+//! - `logging`: each connector's log file (records routed to the connector they belong to)
+//!   and its per-request audit file.
 //! - `client`: the shared HTTP agent, retries and OSS error responses.
 //! - `listing`: ListObjectsV2 page after page.
 //! - `fastlist`: FastList, the parallel listing over parts of the key space.

@@ -1,32 +1,54 @@
-//! Where ossmc writes: the log file (through the `log` facade and flexi_logger, one logger per
-//! process) and the audit file (one tab-separated line per request).
+//! Where ossmc writes: each connector's log file (through the `log` facade and flexi_logger)
+//! and its audit file (one tab-separated line per request).
 //!
-//! Both default to `/var/log/oss-connector/`, which an unprivileged process usually cannot
-//! create. A default path that cannot be written is therefore not an error: ossmc says so
-//! once on stderr and goes on (log warnings and errors to stderr; no audit). A path the user
-//! configured must work, and failing to open it is an error naming the path.
+//! # Log routing
+//! The `log` facade has one logger per process; each connector has its own `logPath` and
+//! `logLevel`. The first connector installs a flexi_logger whose writer, the [`Router`], hands
+//! every record to the writer of the connector the record belongs to:
+//!
+//! * A record belongs to the connector whose **scope** its thread is in ([`LogScope`]): the
+//!   threads that work for a connector (prefetch fetchers, FastList workers) run in its scope,
+//!   and the calls made on the caller's thread (creating the connector, list, open, read, and
+//!   dropping it) enter its scope for their duration. The `log::info!` call sites need not
+//!   know which connector they serve.
+//! * Each connector keeps ossmc's records at its `logLevel` and above, other crates' records
+//!   (ureq, rustls) at WARN and above, and writes them to its own file. Connectors with the
+//!   same `logPath` share one writer.
+//! * A record outside any connector's scope (a Rust host's own record, say) goes to every
+//!   live connector's file that wants its level, once per file: nothing says which connector
+//!   it concerns, so each one sees it.
+//! * `log::max_level` follows the most verbose live connector (and is `Off` without one), so
+//!   a DEBUG call costs nothing while no connector logs at DEBUG.
+//! * A connector's writer goes away with the connector, its readers included.
+//!
+//! If the host program installed its own `log` logger before the first connector, ossmc's
+//! records go to that logger, which decides what to keep and where; `logPath` is then only
+//! checked, and `logLevel` is not used.
+//!
+//! Log and audit files default to `/var/log/oss-connector/`, which an unprivileged process
+//! usually cannot create. A default path that cannot be written is therefore not an error:
+//! ossmc says so once on stderr and goes on (that connector logs warnings and errors to
+//! stderr; no audit). A path the user configured must work, and failing to open it is an
+//! error naming the path.
 
+use std::cell::RefCell;
 use std::fmt::Write as _;
 use std::fs::{File, OpenOptions};
 use std::io::{LineWriter, Write as _};
+use std::marker::PhantomData;
 use std::path::{Path, PathBuf};
-use std::sync::{Mutex, MutexGuard, Once};
+use std::sync::{Arc, Mutex, MutexGuard, Once, OnceLock};
 use std::time::SystemTime;
 
-use flexi_logger::{DeferredNow, FileSpec, LogSpecification, Logger, LoggerHandle};
+use flexi_logger::writers::{FileLogWriter, LogWriter};
+use flexi_logger::{
+    DeferredNow, FileSpec, FlexiLoggerError, LogSpecification, Logger, LoggerHandle,
+};
 use log::{LevelFilter, Record};
 
 use crate::config::{Config, LogPath};
 use crate::error::{Error, ErrorKind, Result};
 
-/// The process-wide logger once started: its handle (kept so the logger lives) and the
-/// file it writes, if any. `None` inside means another logger was already installed.
-struct Started {
-    _handle: Option<LoggerHandle>,
-    file: Option<PathBuf>,
-}
-
-static LOGGER: Mutex<Option<Started>> = Mutex::new(None);
 static LOG_FALLBACK_WARNING: Once = Once::new();
 static AUDIT_FALLBACK_WARNING: Once = Once::new();
 
@@ -100,69 +122,358 @@ fn log_format(
     )
 }
 
-/// Starts the process-wide logger at `cfg.log_level`, writing to `cfg.log_path` (ossmc's
-/// own modules at that level, other crates at WARN or above). Later calls keep the first
-/// logger (and log a warning if they name another file). If the host program already
-/// installed a `log` logger, ossmc's records go to that one.
-pub(crate) fn init_logging(cfg: &Config) -> Result<()> {
-    let mut started = lock(&LOGGER);
-    if let Some(s) = started.as_ref() {
-        if !cfg.log_path.is_default && s.file.as_deref() != Some(cfg.log_path.path.as_path()) {
-            log::warn!(
-                "the log file was chosen by the first connector of this process; logPath {} is ignored",
-                cfg.log_path.path.display()
-            );
-        }
-        return Ok(());
-    }
-    let level = level_filter(cfg.log_level);
-    let target = log_target(&cfg.log_path)?;
-    let ours = match target {
-        LogTarget::File(_) => level,
-        LogTarget::Stderr => level.min(LevelFilter::Warn),
+/// True for ossmc's own records (kept at the connector's level; others at WARN at most).
+fn is_ours(target: &str) -> bool {
+    target
+        .strip_prefix("ossmc")
+        .is_some_and(|rest| rest.is_empty() || rest.starts_with("::"))
+}
+
+/// Whether a connector at `level` keeps `record`.
+fn admits(level: LevelFilter, record: &Record) -> bool {
+    let cap = if is_ours(record.target()) {
+        level
+    } else {
+        level.min(LevelFilter::Warn)
     };
-    let spec = LogSpecification::builder()
-        .default(ours.min(LevelFilter::Warn))
-        .module("ossmc", ours)
-        .build();
-    let logger = Logger::with(spec).format(log_format);
-    let (logger, file) = match target {
-        LogTarget::File(path) => {
-            let spec = FileSpec::try_from(&path).map_err(|e| {
+    record.level() <= cap
+}
+
+/// A log file or stderr, written by one or more connectors.
+enum Sink {
+    /// flexi_logger's file writer, appending, one unbuffered write per line.
+    File {
+        path: PathBuf,
+        writer: FileLogWriter,
+    },
+    Stderr,
+}
+
+impl Sink {
+    fn new(target: &LogTarget) -> Result<Sink> {
+        let path = match target {
+            LogTarget::Stderr => return Ok(Sink::Stderr),
+            LogTarget::File(path) => path,
+        };
+        let bad_path = |e: FlexiLoggerError| {
+            Error::new(
+                ErrorKind::InvalidConfig,
+                format!("logPath {} is not a file path: {e}", path.display()),
+            )
+        };
+        let spec = FileSpec::try_from(path).map_err(bad_path)?;
+        let writer = FileLogWriter::builder(spec)
+            .append()
+            .format(log_format)
+            .try_build()
+            .map_err(|e| {
                 Error::new(
-                    ErrorKind::InvalidConfig,
-                    format!("logPath {} is not a file path: {e}", path.display()),
+                    ErrorKind::Io,
+                    format!("cannot start logging to {}: {e}", path.display()),
                 )
             })?;
-            (logger.log_to_file(spec).append(), Some(path))
-        }
-        LogTarget::Stderr => (logger.log_to_stderr(), None),
-    };
-    match logger.start() {
-        Ok(handle) => {
-            *started = Some(Started {
-                _handle: Some(handle),
-                file,
-            })
-        }
-        Err(flexi_logger::FlexiLoggerError::Log(_)) => {
-            // The host program has its own logger; ours would be a second one.
-            *started = Some(Started {
-                _handle: None,
-                file: None,
-            });
-        }
-        Err(e) => {
-            return Err(Error::new(
-                ErrorKind::Io,
-                format!(
-                    "cannot start logging to {}: {e}",
-                    cfg.log_path.path.display()
-                ),
-            ))
+        Ok(Sink::File {
+            path: path.clone(),
+            writer,
+        })
+    }
+
+    fn is(&self, target: &LogTarget) -> bool {
+        match (self, target) {
+            (Sink::File { path, .. }, LogTarget::File(p)) => path == p,
+            (Sink::Stderr, LogTarget::Stderr) => true,
+            _ => false,
         }
     }
-    Ok(())
+
+    fn write(&self, now: &mut DeferredNow, record: &Record) -> std::io::Result<()> {
+        match self {
+            Sink::File { writer, .. } => writer.write(now, record),
+            Sink::Stderr => {
+                let mut line = Vec::with_capacity(160);
+                log_format(&mut line, now, record)?;
+                line.push(b'\n');
+                std::io::stderr().lock().write_all(&line)
+            }
+        }
+    }
+
+    fn flush(&self) -> std::io::Result<()> {
+        match self {
+            Sink::File { writer, .. } => writer.flush(),
+            Sink::Stderr => std::io::stderr().flush(),
+        }
+    }
+}
+
+/// The process's `log` logger once the first connector was created: `Some(handle)` when it
+/// is ours (the handle sets its spec), `None` when the host program's was there first.
+static LOGGER: OnceLock<Option<LoggerHandle>> = OnceLock::new();
+/// Held while installing. Not [`REGISTRY`]: flexi_logger may flush the [`Router`] meanwhile,
+/// which takes the registry.
+static INSTALLING: Mutex<bool> = Mutex::new(false);
+
+/// The `log` logger ossmc installs: it hands records to our flexi_logger, built once this is
+/// installed. Installing this first, rather than flexi_logger's own, leaves a host program's
+/// logger and its `log::max_level` untouched when it was there first.
+struct Forward;
+static FORWARD: Forward = Forward;
+static FLEXI: OnceLock<Box<dyn log::Log>> = OnceLock::new();
+
+impl log::Log for Forward {
+    fn enabled(&self, metadata: &log::Metadata) -> bool {
+        FLEXI.get().is_some_and(|l| l.enabled(metadata))
+    }
+    fn log(&self, record: &Record) {
+        if let Some(l) = FLEXI.get() {
+            l.log(record);
+        }
+    }
+    fn flush(&self) {
+        if let Some(l) = FLEXI.get() {
+            l.flush();
+        }
+    }
+}
+
+/// The handle of our logger, installing it first if no logger is yet; `None` when the
+/// host program has its own.
+fn logger() -> Result<Option<&'static LoggerHandle>> {
+    if let Some(l) = LOGGER.get() {
+        return Ok(l.as_ref());
+    }
+    let mut forwarding = lock(&INSTALLING);
+    if let Some(l) = LOGGER.get() {
+        return Ok(l.as_ref());
+    }
+    if !*forwarding {
+        if log::set_logger(&FORWARD).is_err() {
+            // The host program has its own logger; ours would be a second one.
+            return Ok(LOGGER.get_or_init(|| None).as_ref());
+        }
+        *forwarding = true;
+    }
+    // Sets `log::max_level` from the spec: off until a connector registers.
+    let (flexi, handle) = Logger::with(spec(LevelFilter::Off))
+        .log_to_writer(Box::new(Router))
+        .build()
+        .map_err(|e| Error::new(ErrorKind::Io, format!("cannot start logging: {e}")))?;
+    let _ = FLEXI.set(flexi);
+    Ok(LOGGER.get_or_init(|| Some(handle)).as_ref())
+}
+
+/// A live connector as the router sees it.
+struct Live {
+    id: u64,
+    level: LevelFilter,
+    sink: Arc<Sink>,
+}
+
+/// The live connectors, for records outside any scope and for the spec.
+struct Registry {
+    live: Vec<Live>,
+    next_id: u64,
+}
+
+/// Never held while a record is logged or a connector's log dropped (either takes it).
+static REGISTRY: Mutex<Registry> = Mutex::new(Registry {
+    live: Vec::new(),
+    next_id: 1,
+});
+
+impl Registry {
+    /// flexi_logger's filter: ossmc's records at the most verbose live level, others' at
+    /// WARN at most; `Off` without live connectors. It sets `log::max_level`.
+    fn update_spec(&self) {
+        if let Some(Some(handle)) = LOGGER.get() {
+            let most = self
+                .live
+                .iter()
+                .map(|l| l.level)
+                .max()
+                .unwrap_or(LevelFilter::Off);
+            handle.set_new_spec(spec(most));
+        }
+    }
+}
+
+fn spec(most: LevelFilter) -> LogSpecification {
+    LogSpecification::builder()
+        .default(most.min(LevelFilter::Warn))
+        .module("ossmc", most)
+        .build()
+}
+
+/// One connector's log: its level and its writer. Created with the connector; the threads
+/// and calls working for the connector [enter](ConnectorLog::enter) it. Dropping the last
+/// reference (the connector, its readers and threads are gone) unregisters it.
+pub(crate) struct ConnectorLog {
+    id: u64,
+    level: LevelFilter,
+    /// `None` when the host program's logger gets the records.
+    sink: Option<Arc<Sink>>,
+}
+
+impl ConnectorLog {
+    /// Registers the log of a connector configured with `cfg`: its file (or stderr, for a
+    /// default path that cannot be written) at its level. The first call of the process
+    /// installs the logger. A configured path that cannot be written is an error naming it.
+    pub(crate) fn open(cfg: &Config) -> Result<Arc<ConnectorLog>> {
+        let target = log_target(&cfg.log_path)?;
+        let level = match target {
+            LogTarget::File(_) => level_filter(cfg.log_level),
+            LogTarget::Stderr => level_filter(cfg.log_level).min(LevelFilter::Warn),
+        };
+        let ours = logger()?.is_some();
+        let mut reg = lock(&REGISTRY);
+        let id = reg.next_id;
+        reg.next_id += 1;
+        if !ours {
+            return Ok(Arc::new(ConnectorLog {
+                id,
+                level,
+                sink: None,
+            }));
+        }
+        let shared = reg
+            .live
+            .iter()
+            .find(|l| l.sink.is(&target))
+            .map(|l| Arc::clone(&l.sink));
+        let sink = match shared {
+            Some(s) => s,
+            None => Arc::new(Sink::new(&target)?),
+        };
+        reg.live.push(Live {
+            id,
+            level,
+            sink: Arc::clone(&sink),
+        });
+        reg.update_spec();
+        let sink = Some(sink);
+        Ok(Arc::new(ConnectorLog { id, level, sink }))
+    }
+
+    /// Makes this thread's records this connector's until the guard is dropped (then the
+    /// thread's previous scope is back).
+    pub(crate) fn enter(self: &Arc<Self>) -> LogScope {
+        enter(Some(Arc::clone(self)))
+    }
+
+    fn write(&self, now: &mut DeferredNow, record: &Record) -> std::io::Result<()> {
+        match &self.sink {
+            Some(sink) if admits(self.level, record) => sink.write(now, record),
+            _ => Ok(()),
+        }
+    }
+}
+
+impl Drop for ConnectorLog {
+    fn drop(&mut self) {
+        let mut reg = lock(&REGISTRY);
+        let gone = reg
+            .live
+            .iter()
+            .position(|l| l.id == self.id)
+            .map(|i| reg.live.swap_remove(i));
+        if gone.is_some() {
+            reg.update_spec();
+        }
+        drop(reg);
+        // The writer, if this was its last connector, flushes and closes here.
+        drop(gone);
+    }
+}
+
+impl std::fmt::Debug for ConnectorLog {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let to = match self.sink.as_deref() {
+            Some(Sink::File { path, .. }) => path.display().to_string(),
+            Some(Sink::Stderr) => "stderr".to_owned(),
+            None => "the host's logger".to_owned(),
+        };
+        f.debug_struct("ConnectorLog")
+            .field("level", &self.level)
+            .field("to", &to)
+            .finish()
+    }
+}
+
+thread_local! {
+    /// The connector this thread works for now.
+    static CURRENT: RefCell<Option<Arc<ConnectorLog>>> = const { RefCell::new(None) };
+}
+
+/// The connector scope this thread is in, to hand to threads it starts.
+pub(crate) fn current() -> Option<Arc<ConnectorLog>> {
+    CURRENT.try_with(|c| c.borrow().clone()).ok().flatten()
+}
+
+/// Enters `log`'s scope (`None`: no connector's) on this thread until the guard is dropped.
+pub(crate) fn enter(log: Option<Arc<ConnectorLog>>) -> LogScope {
+    let prev = CURRENT.try_with(|c| c.replace(log)).ok().flatten();
+    LogScope {
+        prev,
+        _thread: PhantomData,
+    }
+}
+
+/// A thread's stay in a connector's scope; dropping it restores the previous scope. Stays
+/// on its thread.
+#[must_use = "the scope ends when the guard is dropped"]
+pub(crate) struct LogScope {
+    prev: Option<Arc<ConnectorLog>>,
+    _thread: PhantomData<*const ()>,
+}
+
+impl Drop for LogScope {
+    fn drop(&mut self) {
+        let prev = self.prev.take();
+        // The replaced scope is dropped outside the thread-local's borrow: it may be the
+        // connector's last reference.
+        let left = CURRENT.try_with(|c| c.replace(prev)).ok().flatten();
+        drop(left);
+    }
+}
+
+/// The writer of our flexi_logger: a record goes to the connector whose scope its thread
+/// is in, or, outside any, to every live connector that wants it (each file once).
+struct Router;
+
+impl LogWriter for Router {
+    fn write(&self, now: &mut DeferredNow, record: &Record) -> std::io::Result<()> {
+        if let Some(log) = current() {
+            return log.write(now, record);
+        }
+        let sinks = {
+            let reg = lock(&REGISTRY);
+            let mut sinks: Vec<Arc<Sink>> = Vec::new();
+            for l in &reg.live {
+                if admits(l.level, record) && !sinks.iter().any(|s| Arc::ptr_eq(s, &l.sink)) {
+                    sinks.push(Arc::clone(&l.sink));
+                }
+            }
+            sinks
+        };
+        let mut result = Ok(());
+        for s in &sinks {
+            result = result.and(s.write(now, record));
+        }
+        result
+    }
+
+    fn flush(&self) -> std::io::Result<()> {
+        let sinks: Vec<Arc<Sink>> = lock(&REGISTRY)
+            .live
+            .iter()
+            .map(|l| Arc::clone(&l.sink))
+            .collect();
+        let mut result = Ok(());
+        for s in &sinks {
+            result = result.and(s.flush());
+        }
+        result
+    }
 }
 
 /// The audit file: one line per request, tab-separated:
@@ -486,41 +797,170 @@ mod tests {
         assert_eq!(level_filter(3), LevelFilter::Error);
     }
 
-    #[test]
-    fn logger_starts_once_and_writes_to_the_file() {
-        let dir = TempDir::new("logger");
-        let path = dir.0.join("connector.log");
-        let cfg = config(
-            LogPath {
-                path: path.clone(),
+    fn log_config(path: PathBuf, level: u8) -> Config {
+        Config {
+            log_level: level,
+            log_path: LogPath {
+                path,
                 is_default: false,
             },
-            LogPath {
-                path: dir.0.join("a.log"),
-                is_default: false,
-            },
-        );
-        init_logging(&cfg).unwrap();
-        // A second call is a no-op, even with a path that could not be written.
-        let other = config(
-            LogPath {
-                path: dir.unwritable(),
-                is_default: false,
-            },
-            cfg.audit_path.clone(),
-        );
-        init_logging(&other).unwrap();
-        let ours = lock(&LOGGER).as_ref().and_then(|s| s.file.clone()) == Some(path.clone());
-        if ours {
-            // This test started the process's logger (other tests may have been first).
-            log::info!("logging-test-marker");
-            log::debug!("below the configured level");
-            let text = std::fs::read_to_string(&path).unwrap();
-            assert!(
-                text.contains("INFO  [ossmc::logging::tests] logging-test-marker"),
-                "{text}"
-            );
-            assert!(!text.contains("below the configured level"));
+            ..Config::default()
         }
+    }
+
+    fn read(path: &Path) -> String {
+        std::fs::read_to_string(path).unwrap_or_default()
+    }
+
+    /// Tests share the process's logger: this one must be ours (nothing else installs one
+    /// in the test binaries).
+    fn assert_routed(log: &ConnectorLog) {
+        assert!(log.sink.is_some(), "another logger was installed: {log:?}");
+    }
+
+    #[test]
+    fn each_connector_logs_to_its_own_file_at_its_own_level() {
+        let dir = TempDir::new("route");
+        let (a_path, b_path) = (dir.0.join("a.log"), dir.0.join("b/b.log"));
+        let a = ConnectorLog::open(&log_config(a_path.clone(), 1)).unwrap();
+        let b = ConnectorLog::open(&log_config(b_path.clone(), 0)).unwrap();
+        assert_routed(&a);
+        // B is at DEBUG: the facade lets DEBUG records through while B lives.
+        assert!(log::max_level() >= LevelFilter::Debug);
+        {
+            let _a = a.enter();
+            log::info!("route-a-info");
+            log::debug!("route-a-debug");
+            log::warn!(target: "ureq::pool", "route-a-other-crate-warn");
+            log::info!(target: "ureq::pool", "route-a-other-crate-info");
+            {
+                // Nested: B's scope, then A's again.
+                let _b = b.enter();
+                log::debug!("route-b-nested-debug");
+            }
+            log::info!("route-a-after-nested");
+            // A thread started for B, while this thread is in A's scope.
+            let b2 = Arc::clone(&b);
+            std::thread::spawn(move || {
+                let _b = b2.enter();
+                log::debug!("route-b-thread-debug");
+            })
+            .join()
+            .unwrap();
+        }
+        {
+            let _b = b.enter();
+            log::debug!("route-b-debug");
+            log::info!(target: "rustls::conn", "route-b-other-crate-info");
+        }
+        let (a_text, b_text) = (read(&a_path), read(&b_path));
+        for want in [
+            "INFO  [ossmc::logging::tests] route-a-info",
+            // Other crates' records are filtered by their target (lines show the module).
+            "WARN  [ossmc::logging::tests] route-a-other-crate-warn",
+            "route-a-after-nested",
+        ] {
+            assert!(
+                a_text.contains(want),
+                "{want} missing from a.log:\n{a_text}"
+            );
+        }
+        for want in [
+            "DEBUG [ossmc::logging::tests] route-b-debug",
+            "route-b-nested-debug",
+            "route-b-thread-debug",
+        ] {
+            assert!(
+                b_text.contains(want),
+                "{want} missing from b.log:\n{b_text}"
+            );
+        }
+        // Below A's level, other crates below WARN, and nothing of the other connector.
+        assert!(!a_text.contains(" DEBUG "), "{a_text}");
+        assert!(!a_text.contains("other-crate-info"), "{a_text}");
+        assert!(!b_text.contains("other-crate-info"), "{b_text}");
+        assert!(!a_text.contains("route-b"), "{a_text}");
+        assert!(!b_text.contains("route-a"), "{b_text}");
+    }
+
+    #[test]
+    fn records_outside_any_scope_go_to_every_live_connector_once() {
+        let dir = TempDir::new("unscoped");
+        let (shared, own) = (dir.0.join("shared.log"), dir.0.join("own.log"));
+        let a = ConnectorLog::open(&log_config(shared.clone(), 2)).unwrap();
+        let b = ConnectorLog::open(&log_config(shared.clone(), 1)).unwrap();
+        let c = ConnectorLog::open(&log_config(own.clone(), 3)).unwrap();
+        assert_routed(&a);
+        // Same path, one writer.
+        assert!(Arc::ptr_eq(
+            a.sink.as_ref().unwrap(),
+            b.sink.as_ref().unwrap()
+        ));
+        assert!(!Arc::ptr_eq(
+            a.sink.as_ref().unwrap(),
+            c.sink.as_ref().unwrap()
+        ));
+        // Not in any scope, even if a previous test left one behind on this thread.
+        let _none = enter(None);
+        log::warn!("unscoped-warn-marker");
+        log::info!("unscoped-info-marker");
+        log::error!("unscoped-error-marker");
+        let (s, o) = (read(&shared), read(&own));
+        assert_eq!(s.matches("unscoped-warn-marker").count(), 1, "{s}");
+        // B (INFO) wants it though A (WARN) does not.
+        assert_eq!(s.matches("unscoped-info-marker").count(), 1, "{s}");
+        assert_eq!(s.matches("unscoped-error-marker").count(), 1, "{s}");
+        assert_eq!(o.matches("unscoped-error-marker").count(), 1, "{o}");
+        assert!(!o.contains("unscoped-warn-marker"), "{o}");
+        // A connector gone no longer receives records.
+        drop(c);
+        log::error!("unscoped-after-drop");
+        assert!(!read(&own).contains("unscoped-after-drop"));
+        assert!(read(&shared).contains("unscoped-after-drop"));
+        drop((a, b));
+    }
+
+    #[test]
+    fn a_default_path_that_cannot_be_written_logs_warnings_to_stderr() {
+        let dir = TempDir::new("stderr");
+        let cfg = Config {
+            log_level: 0,
+            log_path: LogPath {
+                path: dir.unwritable(),
+                is_default: true,
+            },
+            ..Config::default()
+        };
+        let log = ConnectorLog::open(&cfg).unwrap();
+        assert_routed(&log);
+        assert!(matches!(log.sink.as_deref(), Some(Sink::Stderr)));
+        assert_eq!(log.level, LevelFilter::Warn);
+        // A configured path that cannot be written is an error naming it.
+        let bad = dir.unwritable();
+        let e = ConnectorLog::open(&log_config(bad.clone(), 0)).unwrap_err();
+        assert_eq!(e.kind(), ErrorKind::Io);
+        assert!(
+            e.message()
+                .contains(&bad.parent().unwrap().display().to_string()),
+            "{}",
+            e.message()
+        );
+    }
+
+    #[test]
+    fn only_ossmc_modules_are_ours() {
+        for (target, ours) in [
+            ("ossmc", true),
+            ("ossmc::client", true),
+            ("ossmc_testkit", false),
+            ("ureq::unversioned", false),
+        ] {
+            assert_eq!(is_ours(target), ours, "{target}");
+        }
+        let spec = spec(LevelFilter::Debug);
+        assert!(spec.enabled(log::Level::Debug, "ossmc::client"));
+        assert!(!spec.enabled(log::Level::Info, "ureq::pool"));
+        assert!(spec.enabled(log::Level::Warn, "ureq::pool"));
+        assert!(!super::spec(LevelFilter::Off).enabled(log::Level::Error, "ossmc"));
     }
 }

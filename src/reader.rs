@@ -52,6 +52,7 @@ impl ObjectReader {
     /// available; returns 0 only at the end of the object (or for an empty `buf`). May return
     /// fewer bytes than asked for when the rest is not fetched yet.
     pub fn read(&mut self, buf: &mut [u8]) -> Result<usize> {
+        let _log = self.inner.log.enter();
         let n = self
             .inner
             .prefetcher
@@ -65,6 +66,7 @@ impl ObjectReader {
     /// `Ok(None)` if none became available in time (the position is unchanged). Lets a caller
     /// (Python, say) check for interrupts between waits.
     pub fn read_timeout(&mut self, buf: &mut [u8], wait: Duration) -> Result<Option<usize>> {
+        let _log = self.inner.log.enter();
         let deadline = Instant::now() + wait;
         let got = self
             .inner
@@ -79,6 +81,7 @@ impl ObjectReader {
     /// Reads at `offset` without moving the position; fills `buf` unless the object ends
     /// first, and returns the number of bytes read (0 at or past the end).
     pub fn read_at(&self, offset: u64, buf: &mut [u8]) -> Result<usize> {
+        let _log = self.inner.log.enter();
         let mut done = 0;
         while done < buf.len() {
             let n = self
@@ -259,6 +262,7 @@ impl io::Seek for ObjectReader {
 
 impl Drop for ObjectReader {
     fn drop(&mut self) {
+        let _log = self.inner.log.enter();
         self.inner.prefetcher.close(self.id);
     }
 }

@@ -25,6 +25,7 @@ use crossbeam_channel::RecvTimeoutError;
 use crate::client::{CancelToken, Client};
 use crate::error::{Error, ErrorKind, Result};
 use crate::listing::{self, ObjectInfo, Page};
+use crate::logging;
 pub(crate) use plan::{Job, Plan, PlanStats, PAGE_KEYS};
 
 /// How often the scheduler looks at the caller's cancel token while it waits for pages.
@@ -117,13 +118,17 @@ pub(crate) fn fast_list(
     let (job_tx, job_rx) = crossbeam_channel::unbounded::<Job>();
     let (page_tx, page_rx) = crossbeam_channel::unbounded::<(u64, Result<Page>)>();
 
+    // The workers log as the caller's connector.
+    let caller_log = logging::current();
     let outcome = std::thread::scope(|scope| {
         let mut workers = 0usize;
         for _ in 0..want {
             let (jobs, pages, stop) = (job_rx.clone(), page_tx.clone(), stop.clone());
+            let log = caller_log.clone();
             let spawned = std::thread::Builder::new()
                 .name("ossmc-fastlist".into())
                 .spawn_scoped(scope, move || {
+                    let _log = logging::enter(log);
                     for job in jobs.iter() {
                         if stop.is_cancelled() {
                             break;

@@ -37,7 +37,8 @@ fn build(
     };
     let connector = Connector::new(endpoint, credentials, config)?;
     // `Config::from_file` leaves reporting unknown fields to its caller; the connector has
-    // set up logging by now, so they land in the configured log.
+    // set up logging by now, so they land in its log.
+    let _log = connector.log_scope();
     for warning in warnings {
         log::warn!("{warning}");
     }

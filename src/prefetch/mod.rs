@@ -98,6 +98,7 @@ use std::time::Instant;
 use crate::client::Client;
 use crate::config::PrefetchConfig;
 use crate::error::{Error, ErrorKind, Result};
+use crate::logging::ConnectorLog;
 pub(crate) use fetch::ObjectMeta;
 use memory::Memory;
 use object::{Object, Slot};
@@ -208,6 +209,8 @@ struct State {
 /// What the fetcher threads share with the readers.
 struct Shared {
     client: Arc<Client>,
+    /// The connector's log: fetcher threads run in its scope.
+    log: Arc<ConnectorLog>,
     /// Bytes received by ranged GETs so far, counted as they arrive (for the pace).
     received: AtomicU64,
     chunk_size: u64,
@@ -309,12 +312,17 @@ pub(crate) struct Prefetcher {
 }
 
 impl Prefetcher {
-    pub(crate) fn new(client: Arc<Client>, cfg: &PrefetchConfig) -> Prefetcher {
+    pub(crate) fn new(
+        client: Arc<Client>,
+        cfg: &PrefetchConfig,
+        log: Arc<ConnectorLog>,
+    ) -> Prefetcher {
         let chunk_size = cfg.chunk_size.max(1) as u64;
         let memory_limit = (cfg.memory_limit as u64).max(chunk_size);
         Prefetcher {
             shared: Arc::new(Shared {
                 client,
+                log,
                 received: AtomicU64::new(0),
                 chunk_size,
                 hold_limit: cfg.hold_limit as u64,
@@ -455,6 +463,8 @@ impl Prefetcher {
 impl Drop for Prefetcher {
     fn drop(&mut self) {
         let sh = &self.shared;
+        // Dropped on whatever thread lets go of the connector last.
+        let _log = sh.log.enter();
         log::info!("prefetcher: {:?}", self.stats());
         {
             let mut st = sh.lock();

@@ -69,6 +69,7 @@ pub(super) fn wake(sh: &Arc<Shared>, st: &mut State, new_tasks: usize) {
 
 /// The fetcher thread's loop.
 fn fetcher(sh: Arc<Shared>) {
+    let _log = sh.log.enter();
     let mut st = sh.lock();
     loop {
         if st.shutdown {
