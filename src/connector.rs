@@ -206,6 +206,7 @@ impl Connector {
         dir: &std::path::Path,
         options: &PrepareOptions,
     ) -> Result<PrepareReport> {
+        let _log = self.log_scope();
         let (bucket, prefix) = parse_oss_dir_uri(uri)?;
         crate::prepare::prepare_directory(
             self,

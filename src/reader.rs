@@ -105,6 +105,7 @@ impl ObjectReader {
         buf: &mut [u8],
         wait: Duration,
     ) -> Result<Option<usize>> {
+        let _log = self.inner.log.enter();
         self.inner
             .prefetcher
             .read_at(self.id, offset, buf, Some(Instant::now() + wait))
@@ -125,6 +126,7 @@ impl ObjectReader {
     /// bytes: returns `Ok(None)` when the copy is not complete yet. Call it again to go on
     /// where it stopped.
     pub fn map_timeout(&mut self, wait: Option<Duration>) -> Result<Option<&[u8]>> {
+        let _log = self.inner.log.enter();
         let deadline = wait.map(|w| Instant::now() + w);
         if let WholeCopy::None = self.whole {
             let len = usize::try_from(self.meta.size).map_err(|_| self.too_big())?;
