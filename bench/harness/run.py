@@ -519,6 +519,22 @@ def parse_args(argv: Optional[List[str]] = None):
     return args
 
 
+def shown_path(path) -> Optional[str]:
+    """A path as the results file records it: relative to the repository or to
+    ``$CARGO_TARGET_DIR`` when under them (the machine's own layout stays out of the results)."""
+    if path is None:
+        return None
+    path = Path(path).resolve()
+    for base, name in ((str(REPO), None), (os.environ.get("CARGO_TARGET_DIR"), "$CARGO_TARGET_DIR")):
+        if base:
+            try:
+                rel = path.relative_to(Path(base).resolve()).as_posix()
+            except ValueError:
+                continue
+            return f"{name}/{rel}" if name else rel
+    return str(path)
+
+
 def release_artifact(name: str) -> Optional[Path]:
     for d in filter(None, [os.environ.get("CARGO_TARGET_DIR"), str(REPO / "target")]):
         p = Path(d) / "release" / name
@@ -574,8 +590,9 @@ def main(argv: Optional[List[str]] = None) -> int:
             "throttled_streams": args.throttled_streams, "rate_mbps": args.rate_mbps, "latency_ms": args.latency_ms,
             "memory_limit_mib": args.memory_limit_mib, "max_seconds": args.max_seconds,
             "throttled_max_seconds": args.throttled_max_seconds, "reps": args.reps,
-            "oss_local": str(oss_local_bin), "curl_tool": "libcurl (curlload)" if curlload else "curl command to tmpfs",
-            "libossmc": str(lib) if lib else None, "rust_bin": args.rust_bin, "rust_in_flight": args.rust_in_flight,
+            "oss_local": shown_path(oss_local_bin),
+            "curl_tool": "libcurl (curlload)" if curlload else "curl command to tmpfs",
+            "libossmc": shown_path(lib), "rust_bin": shown_path(args.rust_bin), "rust_in_flight": args.rust_in_flight,
             "runai_fallback_concurrency": args.runai_concurrency, "default_memory_limit_mib": 2048,
         },
         "runs": [],

@@ -220,6 +220,13 @@ def test_aggregate_takes_medians_and_refuses_a_bad_rep():
     assert "error" in orchestrator.aggregate([{"error": "x"}])
 
 
+def test_results_record_paths_without_the_machines_layout(monkeypatch, tmp_path):
+    assert orchestrator.shown_path(orchestrator.REPO / "target" / "release" / "oss-local") == "target/release/oss-local"
+    monkeypatch.setenv("CARGO_TARGET_DIR", str(tmp_path))
+    assert orchestrator.shown_path(tmp_path / "release" / "libossmc.so") == "$CARGO_TARGET_DIR/release/libossmc.so"
+    assert orchestrator.shown_path(None) is None
+
+
 def test_matched_concurrency_follows_ossmc_in_the_same_scenario():
     s = orchestrator.Scenario("nginx", "unthrottled", "shard-all")
     ok_run = {"bytes": 1, "seconds": 1, "verified": True}
