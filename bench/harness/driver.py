@@ -29,12 +29,22 @@ order, a random read exactly the bytes it asked for. The cost (``verify_s``, typ
 0.1-0.2 s per GB) is paid by every in-process contender alike and reported, so it never hides.
 A run whose bytes do not all check out is reported with ``verified: false`` and its numbers are
 discarded by the report.
+
+The ``dir`` pattern (a directory on tmpfs as the destination, ``workload.PATTERNS``) is timed
+to a loadable directory: ``seconds`` and ``cpu_s`` end when the last file is in place
+(:meth:`Run.finish_directory`). Then, outside the window, the directory is checked: exactly
+the expected files (no temporary ones left), each with its object's size and every byte
+compared with the synthetic content through a read-only mapping (``verify_after_s``); then it
+is removed. A loader that writes through a shared mapping of its files has those tmpfs pages
+in its RSS (``RssShmem``): they are the directory, not the loader's memory, so ``lib_bytes``
+of a ``dir`` run leaves them out (:meth:`Run.finish_directory` says how).
 """
 
 from __future__ import annotations
 
 import ctypes
 import json
+import mmap
 import os
 import resource
 import shutil
@@ -166,6 +176,44 @@ def rss_bytes(field: str) -> int:
     return 0
 
 
+def status_bytes(*fields: str) -> List[int]:
+    """Several size fields of ``/proc/self/status`` (``VmRSS``, ``RssShmem``, ...), in bytes."""
+    want = {f + ":": i for i, f in enumerate(fields)}
+    out = [0] * len(fields)
+    for line in Path("/proc/self/status").read_text().splitlines():
+        i = want.get(line.split(None, 1)[0] if line else "")
+        if i is not None:
+            out[i] = int(line.split()[1]) * 1024
+    return out
+
+
+class MemorySampler:
+    """Samples ``VmRSS`` and ``RssShmem`` every ``interval`` seconds in a thread: the peak of
+    the resident memory that is not shared-memory (tmpfs) file pages, and the peak of those."""
+
+    def __init__(self, interval: float = 0.01) -> None:
+        self.interval = interval
+        self.peak_unshared = 0
+        self.peak_shmem = 0
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._loop, daemon=True)
+        self._thread.start()
+
+    def sample(self) -> None:
+        rss, shmem = status_bytes("VmRSS", "RssShmem")
+        self.peak_unshared = max(self.peak_unshared, rss - shmem)
+        self.peak_shmem = max(self.peak_shmem, shmem)
+
+    def _loop(self) -> None:
+        while not self._stop.wait(self.interval):
+            self.sample()
+
+    def stop(self) -> None:
+        self.sample()
+        self._stop.set()
+        self._thread.join()
+
+
 def cpu_seconds(who: int = resource.RUSAGE_SELF) -> float:
     r = resource.getrusage(who)
     return r.ru_utime + r.ru_stime
@@ -210,6 +258,9 @@ class Run:
         self.rss_before = 0
         self.cpu0 = 0.0
         self.cpu_children0 = 0.0
+        self.sampler: Optional[MemorySampler] = None
+        self.window: Optional[tuple] = None  # (seconds, cpu_s) of a dir run, once ended
+        self.directory: Optional[Path] = None  # a dir run's directory, removed however it ends
 
     # -- the application's buffers --
 
@@ -236,6 +287,8 @@ class Run:
         self.t0 = time.perf_counter()
         self.timeline.append([0.0, 0])
         self._next_sample = 0.05
+        if self.p.get("pattern") == "dir":
+            self.sampler = MemorySampler()
 
     def elapsed(self) -> float:
         assert self.t0 is not None
@@ -324,9 +377,96 @@ class Run:
         return True
 
     def expected_bytes(self) -> int:
-        if self.p["pattern"] == "seq":
+        if self.p["pattern"] in ("seq", "dir"):
             return sum(self.sizes)
         return sum(r[2] for r in self.p["reads"])
+
+    # -- a directory as the destination (pattern ``dir``) --
+
+    def relative_paths(self) -> List[str]:
+        """Each object's file in the directory: its key below ``p["prefix"]``."""
+        prefix = self.p["prefix"]
+        return [k[len(prefix):] for k in self.keys]
+
+    def target_dir(self) -> Path:
+        """A fresh directory path on tmpfs for this run, not yet created (``p["dir_root"]``,
+        else ``p["tmpfs"]``); :meth:`finish_directory` removes it."""
+        root = Path(self.p.get("dir_root") or self.p.get("tmpfs") or "/dev/shm")
+        root.mkdir(parents=True, exist_ok=True)
+        path = root / f"dir-{os.getpid()}"
+        shutil.rmtree(path, ignore_errors=True)
+        self.directory = path
+        return path
+
+    def file_path(self, directory: Path, i: int) -> Path:
+        """Where object ``i`` goes in ``directory``, its parent directories created."""
+        path = directory / self.relative_paths()[i]
+        path.parent.mkdir(parents=True, exist_ok=True)
+        return path
+
+    def check_directory(self, directory: Path, allowed: Sequence[str] = ()) -> None:
+        """Checks ``directory`` against the model: every object's file present with the
+        object's size and bytes (a partial run may lack the files it did not get to), nothing
+        else below it but the names in ``allowed`` (the loader's own files, such as ossmc's
+        manifest). Counts the bytes of the files that check out."""
+        expected = {rel: i for i, rel in enumerate(self.relative_paths())}
+        found = []
+        for dirpath, _, filenames in os.walk(directory):
+            for name in filenames:
+                found.append(os.path.relpath(os.path.join(dirpath, name), directory).replace(os.sep, "/"))
+        for rel in sorted(found):
+            if rel not in expected and rel not in allowed:
+                self.problem(f"{directory.name}/{rel}: a file that is not the model's")
+        for rel, i in expected.items():
+            path = directory / rel
+            if not path.is_file():
+                if not self.partial:
+                    self.problem(f"{rel}: missing")
+                continue
+            size = path.stat().st_size
+            if size != self.sizes[i]:
+                self.problem(f"{rel}: {size} bytes, the object has {self.sizes[i]}")
+                continue
+            if size:
+                with open(path, "rb") as f, mmap.mmap(f.fileno(), 0, prot=mmap.PROT_READ) as m:
+                    bad = self.synth.first_mismatch(self.seeds[i], 0, m, size)
+                if bad >= 0:
+                    self.problem(f"{rel}: wrong byte at offset {bad}")
+                    continue
+            self.bytes += size
+
+    def end_window(self) -> tuple:
+        """Ends the timed window of a ``dir`` run now (before a client's teardown, say):
+        returns and keeps (seconds, CPU seconds of this process and its children)."""
+        cpu = cpu_seconds() - self.cpu0 + cpu_seconds(resource.RUSAGE_CHILDREN) - self.cpu_children0
+        self.window = (self.elapsed(), cpu)
+        return self.window
+
+    def finish_directory(self, directory: Path, allowed: Sequence[str] = (), **extra: Any) -> None:
+        """Ends a ``dir`` run: the time to a loadable directory and its CPU seconds (this
+        process and its children) end here, when every file is in place, unless
+        :meth:`end_window` ended them earlier. Then, outside the
+        window, :meth:`check_directory`, the directory's removal, and the result line.
+
+        Memory: ``peak_rss`` is ``VmHWM`` as for every run; ``peak_shmem`` the peak of tmpfs
+        pages mapped into the process (sampled every 10 ms), which are the directory's files;
+        ``lib_bytes`` uses the larger of ``VmHWM - peak_shmem`` and the sampled peak of
+        ``VmRSS - RssShmem``, both lower bounds of the peak of the rest (exact for a loader that
+        maps nothing from tmpfs), less the baseline and the caller's buffers."""
+        seconds, cpu = self.window or self.end_window()
+        peak_shmem = peak_unshared = 0
+        if self.sampler is not None:
+            self.sampler.stop()
+            peak_shmem, peak_unshared = self.sampler.peak_shmem, self.sampler.peak_unshared
+        hwm = rss_bytes("VmHWM")
+        c0 = time.perf_counter()
+        self.bytes = 0
+        self.check_directory(directory, allowed)
+        verify_after = time.perf_counter() - c0
+        shutil.rmtree(directory, ignore_errors=True)
+        self.finish(seconds=seconds, cpu_s=cpu, ttfb=None, timeline=None, verify_s=0.0,
+                    verify_after_s=round(verify_after, 3), peak_rss=hwm, peak_shmem=peak_shmem,
+                    peak_rss_unshared=max(hwm - peak_shmem, peak_unshared), **extra)
 
     def finish(self, **extra: Any) -> None:
         """Prints the result line and exits the process (status 0 even when verification
@@ -361,7 +501,8 @@ class Run:
         }
         out.update(self.extra)
         out.update(extra)
-        out["lib_bytes"] = out["peak_rss"] - out["rss_base"] - out["caller_buffer_bytes"]
+        peak = out.get("peak_rss_unshared") or out["peak_rss"]  # a dir run: less its mapped files
+        out["lib_bytes"] = peak - out["rss_base"] - out["caller_buffer_bytes"]
         sys.stdout.write(json.dumps(out) + "\n")
         sys.stdout.flush()
         sys.stderr.flush()
@@ -394,7 +535,10 @@ class Run:
                     verify_s=None, rss_base=0, caller_buffer_bytes=buffer_bytes, **extra)
 
     def fail(self, exc: BaseException) -> None:
-        """Reports an exception as the run's outcome (no numbers) and exits."""
+        """Reports an exception as the run's outcome (no numbers) and exits (removing a ``dir``
+        run's directory first)."""
+        if self.directory is not None:
+            shutil.rmtree(self.directory, ignore_errors=True)
         sys.stdout.write(json.dumps({"error": f"{type(exc).__name__}: {exc}"[:2000]}) + "\n")
         sys.stdout.flush()
         os._exit(0)

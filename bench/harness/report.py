@@ -4,13 +4,19 @@
 Only the text between ``<!-- peers:begin -->`` and ``<!-- peers:end -->`` is replaced (the
 heading sits above the markers, so other sections' writers, which replace up to the next
 ``## `` heading, never touch them). A hand-written note, ``bench/results/NOTES.md``, is copied
-in at the end when present: where ossmc falls short and why.
+in at the end when present: where ossmc falls short and why. The ``dir`` scenario (to a
+directory on tmpfs) goes to a section of its own, ``## To a directory`` between
+``<!-- dir:begin -->`` and ``<!-- dir:end -->`` (:func:`dir_section`), so that a run of that
+scenario alone (``bench/run --patterns dir``) leaves the loaders' tables alone, and a run
+without it leaves the directory's; each block is rewritten only by a run that has its scenarios.
 
 A result counts only when the bytes of every rep were verified; the rest show as "n/a" with the
 reason. Figures are medians over the reps (``run.aggregate``). "x best peer" is against the
 fastest verified peer (osstorchconnector, boto3, Run:ai, oss2) of the same scenario; curl is
 a reference row, not a target. The targets table (:func:`targets`) holds ossmc to the issue's
-targets without asserting them.
+targets without asserting them. The ``dir`` scenario (to a directory on tmpfs) has a table of its
+own (:func:`dir_table`): time to a loadable directory, and each contender against ossmc's
+in-memory load of the same shards run beside it (the reference of the 90% target).
 
 Usage: ``python3 bench/harness/report.py bench/results/<date>.json`` (``bench/run`` calls it).
 """
@@ -27,6 +33,8 @@ REPO = HERE.parents[1]
 RESULTS_MD = REPO / "bench" / "RESULTS.md"
 HEADING = "## Loaders side by side"
 BEGIN, END = "<!-- peers:begin -->", "<!-- peers:end -->"
+DIR_HEADING = "## To a directory: prepare_directory against the loaders"
+DIR_BEGIN, DIR_END = "<!-- dir:begin -->", "<!-- dir:end -->"
 MIB = 1 << 20
 
 PATTERN_NAMES = {
@@ -35,6 +43,7 @@ PATTERN_NAMES = {
     "shard-all": "sequential, whole-shard reads, every shard opened first",
     "shard-one": "sequential, whole-shard reads, one shard at a time",
     "random": "random 1-16 MiB reads",
+    "dir": "to a directory on tmpfs (time to a loadable directory)",
     "seq": "sequential load",  # results files written before the read and open patterns
 }
 SEQ_PATTERNS = ["chunk-all", "chunk-one", "shard-all", "shard-one"]
@@ -46,6 +55,7 @@ THROTTLED_X_PEER = 2.0
 SERVED_PER_PAYLOAD = 1.01
 LIB_MIB_KEEPING_PACE = 300
 LIB_MIB_OVER_LIMIT = 100
+DIR_X_IN_MEMORY = 0.9  # prepare_directory against ossmc's own in-memory load
 
 
 def gbps(r: Dict[str, Any]) -> Optional[float]:
@@ -118,7 +128,77 @@ def fmt(v: Optional[float], spec: str = ".2f") -> str:
     return "" if v is None else format(v, spec)
 
 
+def notes_for(r: Dict[str, Any]) -> List[str]:
+    notes = []
+    if r.get("partial"):
+        notes.append(f"stopped after {r['seconds']:.1f} s ({r['bytes'] / r['expected_bytes']:.0%} of the bytes)")
+    if r["contender"] in ("curl-n", "oss2", "oss2-crc", "boto3") and r.get("streams"):
+        notes.append(f"{r['streams']} {'connections' if r['kind'] == 'limit' else 'threads'}")
+    if r.get("concurrency"):
+        notes.append(f"RUNAI_STREAMER_CONCURRENCY={r['concurrency']}"
+                     + (f" ({r['concurrency_from']})" if r.get("concurrency_from") else ""))
+    if r.get("failed_reps"):
+        notes.append(f"{r['failed_reps']} of {r['failed_reps'] + r['n_reps']} reps failed")
+    if r.get("verify_s"):
+        notes.append(f"check {r['verify_s']:.2f} s CPU")
+    return notes
+
+
+def in_memory_reference(runs: List[Dict[str, Any]]) -> Optional[Dict[str, Any]]:
+    """The ``dir`` scenario's reference: ossmc's in-memory load run beside it (the contender
+    that loads in another pattern, ``as_pattern``), when verified."""
+    refs = [r for r in runs if r["kind"] == "ossmc" and r.get("as_pattern") and ok(r)]
+    return refs[0] if refs else None
+
+
+def dir_table(results, groups, key) -> List[str]:
+    """The ``dir`` scenario: seconds to a loadable directory (median), GB/s, against ossmc's
+    in-memory load of the same shards in the same scenario and against the best peer, CPU per
+    GB, memory less the directory's own pages (``lib MiB``; ``mapped MiB`` is the peak of tmpfs
+    pages the loader had mapped, the files it was writing through a mapping)."""
+    runs = groups[key]
+    _, peer = reference(groups, key)
+    pg = gbps(peer) if peer else None
+    ref = in_memory_reference(runs)
+    rg = gbps(ref) if ref else None
+    lines = [
+        "| contender | s to a loadable directory | GB/s | min-max | x ossmc in memory | x best peer | CPU s/GB "
+        "| lib MiB | mapped MiB | peak RSS MiB | requests | peak in flight | served / delivered | note |",
+        "|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---|",
+    ]
+    for r in runs:
+        g = gbps(r)
+        if g is None:
+            lines.append(f"| {r['label']} | n/a | | | | | | | | | | | | {md_escape(why_not(r))[:200]} |")
+            continue
+        notes = notes_for(r)
+        if r.get("as_pattern"):
+            notes.insert(0, f"in memory: the `{r['as_pattern']}` load, its time ends with the last byte checked")
+        elif r.get("verify_after_s") is not None:
+            notes.insert(0, f"files checked after its time ({r['verify_after_s']:.2f} s)")
+        served = r.get("served_ratio")
+        shmem = r.get("peak_shmem")
+        lines.append(
+            "| {label} | {secs:.2f} | {g:.2f} | {mm} | {xm} | {xp} | {cpu} | {lib} | {shm} | {rss:.0f} | {req} "
+            "| {pif} | {served} | {note} |".format(
+                label=r["label"], secs=r["expected_bytes"] / 1e9 / g, g=g,
+                mm=f"{r['gbps_min']:.2f}-{r['gbps_max']:.2f}" if r.get("n_reps", 1) > 1 else "",
+                xm=f"{g / rg:.2f}" if rg else "", xp=f"{g / pg:.2f}" if pg else "",
+                cpu=fmt(cpu_per_gb(r)), lib=fmt(lib_mib(r), ".0f"),
+                shm=f"{shmem / MIB:.0f}" if shmem is not None else "-",
+                rss=r.get("peak_rss_max", r["peak_rss"]) / MIB,
+                req=r.get("requests") if r.get("requests") is not None else "-",
+                pif=r.get("peak_in_flight") if r.get("peak_in_flight") is not None else "-",
+                served=fmt(served, ".3f") if served is not None else "-",
+                note="; ".join(notes),
+            )
+        )
+    return lines
+
+
 def table(results, groups, key) -> List[str]:
+    if key[2] == "dir":
+        return dir_table(results, groups, key)
     runs = groups[key]
     _, peer = reference(groups, key)
     pg = gbps(peer) if peer else None
@@ -132,18 +212,7 @@ def table(results, groups, key) -> List[str]:
         if g is None:
             lines.append(f"| {r['label']} | n/a | | | | | | | | | | {md_escape(why_not(r))[:200]} |")
             continue
-        notes = []
-        if r.get("partial"):
-            notes.append(f"stopped after {r['seconds']:.1f} s ({r['bytes'] / r['expected_bytes']:.0%} of the bytes)")
-        if r["contender"] in ("curl-n", "oss2", "oss2-crc", "boto3") and r.get("streams"):
-            notes.append(f"{r['streams']} {'connections' if r['kind'] == 'limit' else 'threads'}")
-        if r.get("concurrency"):
-            notes.append(f"RUNAI_STREAMER_CONCURRENCY={r['concurrency']}"
-                         + (f" ({r['concurrency_from']})" if r.get("concurrency_from") else ""))
-        if r.get("failed_reps"):
-            notes.append(f"{r['failed_reps']} of {r['failed_reps'] + r['n_reps']} reps failed")
-        if r.get("verify_s"):
-            notes.append(f"check {r['verify_s']:.2f} s CPU")
+        notes = notes_for(r)
         served = r.get("served_ratio")
         lines.append(
             "| {label} | {g:.2f} | {mm} | {xp} | {cpu} | {lib} | {rss:.0f} | {ttfb} | {req} | {pif} | {served} "
@@ -188,7 +257,9 @@ def targets(results, groups) -> List[str]:
     """The issue's targets for ossmc, measured against this run's numbers (shown, not asserted).
 
     nginx unthrottled: ossmc >= 1.15x the best peer in every read and open pattern, client CPU
-    per GB <= 0.8x the best peer's, open-all at least as fast as one-by-one. Throttled (50 MB/s
+    per GB <= 0.8x the best peer's, open-all at least as fast as one-by-one. To a directory
+    (``dir``, any server): ``prepare_directory`` >= 90% of ossmc's in-memory load of the same
+    shards in the same scenario. Throttled (50 MB/s
     per connection): >= 2x the best peer, and bytes served <= 1.01x the bytes delivered (nginx:
     its access log; oss-local: /_stats). Random reads: >= the best peer. Library memory: <= 300
     MiB above the caller's buffers when the reader keeps pace (every run here reads as fast as
@@ -214,6 +285,14 @@ def targets(results, groups) -> List[str]:
             if g is None:
                 if condition != "memlimit":
                     row(where, r["label"], "n/a", "-", None if "skipped" in r else False)
+                continue
+            if pattern == "dir":
+                ref = in_memory_reference(runs)
+                if ref is not None:
+                    rg = gbps(ref)
+                    row(f"{where}: >= {DIR_X_IN_MEMORY:.0%} of ossmc's in-memory load ({ref['label']}, "
+                        f"{rg:.2f} GB/s)", r["label"], f"{g:.2f} GB/s ({g / rg:.2f}x)",
+                        f"{DIR_X_IN_MEMORY * rg:.2f} GB/s", g >= DIR_X_IN_MEMORY * rg)
                 continue
             # The unthrottled targets are nginx's: the server no contender wrote.
             if condition == "unthrottled" and server == "nginx" and pattern != "random" and peer:
@@ -271,7 +350,8 @@ LINE_COLORS = {
     "ossmc-python": "#d62728", "ossmc-python-small": "#e377c2", "ossmc-c": "#ff7f0e", "ossmc-rust": "#8c564b",
     "oss2": "#1f77b4", "oss2-crc": "#17becf", "osstorch-dataset": "#2ca02c",
     "osstorch-checkpoint": "#9467bd", "boto3": "#7f7f7f", "osstorch-prefetch": "#bcbd22",
-    "runai": "#17becf", "runai-matched": "#393b79",
+    "runai": "#17becf", "runai-matched": "#393b79", "ossmc-prepare": "#ff9896", "ossmc-in-memory": "#c49c94",
+    "oss2-sequential": "#aec7e8",
 }
 
 
@@ -362,26 +442,42 @@ def plot_timeline(results, groups, path: Path) -> None:
 # ---- RESULTS.md ---------------------------------------------------------------------------
 
 
-def section(results, results_path: Path, plots: List[Path]) -> str:
-    p, m = results["params"], results["machine"]
-    groups = scenarios(results)
+def rel(q: Path) -> str:
+    """A link relative to RESULTS.md when the file is under bench/, else its full path."""
+    try:
+        return q.resolve().relative_to((REPO / "bench").resolve()).as_posix()
+    except ValueError:
+        return str(q.resolve())
 
-    def rel(q: Path) -> str:
-        """A link relative to RESULTS.md when the file is under bench/, else its full path."""
-        try:
-            return q.resolve().relative_to((REPO / "bench").resolve()).as_posix()
-        except ValueError:
-            return str(q.resolve())
 
-    reps = p.get("reps", 1)
-    out = [
+def generated_by(results, results_path: Path) -> str:
+    m = results["machine"]
+    return (
         f"Generated by `{results['command']}` on {results['date']} in {results['elapsed_s']:.0f} s. "
         f"Machine: {m['cpus']} CPUs ({m['cpu_model']}), {m['memory_gib']} GiB memory, Linux {m['kernel']}; "
         f"load average {results['load_average_start'][0]:.1f} at the start, {results['load_average_end'][0]:.1f} at the end "
         f"(other work was running when it is above {m['cpus']}). Tools: Python {m['python']}, {m['curl']}, "
         f"{m['nginx']}, oss2 {m['oss2']}, boto3 {m['boto3']}, osstorchconnector {m['osstorchconnector']}, "
         f"runai-model-streamer {m.get('runai_model_streamer')}. "
-        f"Raw numbers: [`{rel(results_path)}`]({rel(results_path)}).",
+        f"Raw numbers: [`{rel(results_path)}`]({rel(results_path)})."
+    )
+
+
+def load_groups(results) -> Dict[Tuple[str, str, str], List[Dict[str, Any]]]:
+    """The loaders' scenarios: every one but ``dir``."""
+    return {k: v for k, v in scenarios(results).items() if k[2] != "dir"}
+
+
+def dir_groups(results) -> Dict[Tuple[str, str, str], List[Dict[str, Any]]]:
+    return {k: v for k, v in scenarios(results).items() if k[2] == "dir"}
+
+
+def section(results, results_path: Path, plots: List[Path]) -> str:
+    p = results["params"]
+    groups = load_groups(results)
+    reps = p.get("reps", 1)
+    out = [
+        generated_by(results, results_path),
         "",
         f"Workload: {p['shards']} x {p['shard_mib']} MiB synthetic shards. Sequential patterns: each shard read "
         f"into a reused {p['buffer_mib']} MiB buffer (`chunk`) or into one buffer the size of a shard until the "
@@ -455,30 +551,85 @@ def section(results, results_path: Path, plots: List[Path]) -> str:
     return "\n".join(out)
 
 
-def update_results_md(body: str) -> None:
+def dir_section(results, results_path: Path) -> str:
+    """The ``## To a directory`` block: how the directory is made by each contender, its table
+    per server and condition, and the target."""
+    p = results["params"]
+    groups = dir_groups(results)
+    reps = p.get("reps", 1)
+    out = [
+        generated_by(results, results_path),
+        "",
+        f"The whole model ({p['shards']} x {p['shard_mib']} MiB synthetic shards) made into a fresh directory on "
+        "tmpfs (`/dev/shm`, removed after each run) that a framework can load as it is, timed from client "
+        "creation to the last file in place; the files are checked byte for byte after that, outside the time "
+        "(exactly the model's files, no temporary ones, each with its object's size and bytes; ossmc's own "
+        "`.ossmc-manifest.json` allowed). ossmc: `prepare_directory(\"oss://bench/model/\", dir)`, which lists the "
+        "prefix and writes each object straight into its file under a temporary name, renamed when complete. "
+        "oss2: the prefix listed (ListObjectsV2), then `get_object_to_file` one object after another on one "
+        "connection, what `ossutil cp -r` does, sequentially (crc off: nginx sends no CRC to compare with). "
+        "Run:ai and osstorchconnector load into memory, so they load whole shards and `write()` each to its "
+        "file: Run:ai every shard at once, each into its own buffer, each written as it arrives; "
+        "osstorchconnector's dataset reader every shard opened first, read into one shard-sized buffer, then "
+        "written. nginx has no ListObjectsV2: the harness's nginx answers listings of the bucket with a static "
+        "page, what OSS would answer for the prefix (one request of 1 KiB; the other contenders are given the "
+        "keys). The reference is ossmc's in-memory load of the same shards, `readinto` whole shards with every "
+        "shard opened first (the `shard-all` load of the tables above, its time ending with the last byte "
+        "checked), run in the same scenario, interleaved; the target: `prepare_directory` >= "
+        f"{DIR_X_IN_MEMORY:.0%} of its rate. CPU = user + system seconds of the client process per GB (page "
+        "faults and tmpfs page allocation included); lib MiB = peak RSS less the tmpfs pages the process had "
+        "mapped (its files, `mapped MiB`, the peak sampled every 10 ms), the caller's buffers and the "
+        "interpreter; "
+        + (f"medians of {reps} interleaved runs (min-max alongside)." if reps > 1 else "one run each."),
+        "",
+    ]
+    for key in groups:
+        server, condition, _ = key
+        out += [f"### {server}, {CONDITION_NAMES.get(condition, condition)}", "", *table(results, groups, key), ""]
+    out += ["Target (shown, not asserted):", "", *targets(results, groups), "",
+            "Where the time goes: see \"Where ossmc stands\" above (`bench/results/NOTES.md`).", ""]
+    return "\n".join(out)
+
+
+def update_block(begin: str, end: str, heading: str, body: str, after: Optional[str] = None) -> None:
+    """Replaces the text between ``begin`` and ``end`` in RESULTS.md with ``body``; without
+    them, adds ``heading`` and the block after the marker ``after`` (else at the end)."""
     text = RESULTS_MD.read_text() if RESULTS_MD.exists() else "# Benchmark results\n"
-    block = f"{BEGIN}\n{body.rstrip()}\n{END}"
-    if BEGIN in text and END in text:
-        head, rest = text.split(BEGIN, 1)
-        _, tail = rest.split(END, 1)
+    block = f"{begin}\n{body.rstrip()}\n{end}"
+    if begin in text and end in text:
+        head, rest = text.split(begin, 1)
+        _, tail = rest.split(end, 1)
         text = head + block + tail
+    elif after and after in text:
+        head, tail = text.split(after, 1)
+        text = head + after + f"\n\n{heading}\n\n{block}" + tail
     else:
-        text = text.rstrip("\n") + f"\n\n{HEADING}\n\n{block}\n"
+        text = text.rstrip("\n") + f"\n\n{heading}\n\n{block}\n"
     RESULTS_MD.write_text(text)
 
 
+def update_results_md(body: str) -> None:
+    update_block(BEGIN, END, HEADING, body)
+
+
 def write(results: Dict[str, Any], results_path: Path) -> None:
-    groups = scenarios(results)
-    base = results_path.with_suffix("")
-    plots = [Path(f"{base}-throughput.png"), Path(f"{base}-timeline.png")]
-    try:
-        plot_throughput(results, groups, plots[0])
-        plot_timeline(results, groups, plots[1])
-    except ImportError as e:
-        print(f"no plots: {e} (pip install -r bench/requirements.txt)", flush=True)
-    update_results_md(section(results, results_path, plots))
-    print(f"updated {RESULTS_MD} and the plots {', '.join(q.name for q in plots if q.exists())}",
-          flush=True)
+    """Writes the blocks this run has scenarios for: the loaders' (with the plots) and the
+    directory's."""
+    groups = load_groups(results)
+    if groups:
+        base = results_path.with_suffix("")
+        plots = [Path(f"{base}-throughput.png"), Path(f"{base}-timeline.png")]
+        try:
+            plot_throughput(results, groups, plots[0])
+            plot_timeline(results, groups, plots[1])
+        except ImportError as e:
+            print(f"no plots: {e} (pip install -r bench/requirements.txt)", flush=True)
+        update_results_md(section(results, results_path, plots))
+        print(f"updated {RESULTS_MD} and the plots {', '.join(q.name for q in plots if q.exists())}",
+              flush=True)
+    if dir_groups(results):
+        update_block(DIR_BEGIN, DIR_END, DIR_HEADING, dir_section(results, results_path), after=END)
+        print(f"updated the directory section of {RESULTS_MD}", flush=True)
 
 
 if __name__ == "__main__":

@@ -22,6 +22,16 @@ Scenarios:
   (read into a reused 4 MiB buffer or a shard-sized one; every shard opened first or one at a
   time) and ``random`` (1-16 MiB reads at scattered offsets, like lazily fetched tensors).
   Each contender runs the patterns its API has (``Contender.patterns``).
+* ``dir``, a destination rather than a read pattern: the model made into a directory on tmpfs
+  (``/dev/shm``) that a framework can load, timed to the last file in place, every file checked
+  byte for byte afterwards. ossmc's ``prepare_directory`` lists the prefix and writes each object
+  straight into its file; oss2 lists and then calls ``get_object_to_file`` one object
+  after another (what ``ossutil cp -r`` does, sequentially); the loaders that load into memory
+  (Run:ai, osstorchconnector's dataset reader) load whole shards and write each to its file. In
+  the same scenario ossmc's own in-memory load of the same shards (``readinto`` whole shards,
+  every shard opened first: ``Contender.as_pattern``) runs as the reference for the target
+  ``prepare_directory`` >= 90% of it. nginx has no ListObjectsV2, so the harness's nginx
+  answers listings of the bucket with a static page (``servers.listing_xml``).
 
 The default plan (``DEFAULT_PLAN``) leads with nginx and keeps a few oss-local scenarios;
 ``--full`` runs every server x condition x pattern; ``--servers``, ``--conditions``,
@@ -64,7 +74,8 @@ sys.path.insert(0, str(HERE))
 import driver  # noqa: E402
 import report  # noqa: E402
 import servers  # noqa: E402
-from workload import BUCKET, MIB, PATTERNS, SEQ_PATTERNS, Model, expand_patterns, random_reads  # noqa: E402
+from workload import (  # noqa: E402
+    BUCKET, LOAD_PATTERNS, MIB, PATTERNS, SEQ_PATTERNS, Model, expand_patterns, random_reads)
 
 REPO = driver.REPO
 
@@ -74,6 +85,7 @@ REPO = driver.REPO
 
 ALL = tuple(PATTERNS)
 SEQ = tuple(SEQ_PATTERNS)
+LOADS = tuple(LOAD_PATTERNS)  # every pattern but dir
 
 
 @dataclass
@@ -88,14 +100,16 @@ class Contender:
     the runs that need it; such a run is partial, its rate bytes / seconds. ``throttled_patterns``:
     the patterns it runs throttled, for a reader whose throttled rate is the connection's cap
     whatever the pattern (a whole-shard read could not stop at the bound anyway: one read of a
-    512 MiB shard at 50 MB/s takes 11 s)."""
+    512 MiB shard at 50 MB/s takes 11 s). ``as_pattern``: in every scenario it runs in, it
+    loads in this pattern instead of the scenario's (the in-memory reference of the ``dir``
+    scenario)."""
 
     name: str
     label: str
     kind: str
     script: str
     options: Dict[str, Any] = field(default_factory=dict)
-    patterns: tuple = ALL
+    patterns: tuple = LOADS
     env: Dict[str, str] = field(default_factory=dict)
     unavailable: Optional[str] = None  # why it cannot run here
     streams: Optional[int] = None  # overrides the scenario's streams
@@ -105,6 +119,7 @@ class Contender:
     cap_s: Optional[float] = None  # a tighter bound on its runs than the scenario's
     throttled_cap_s: Optional[float] = None  # the same, throttled only
     throttled_patterns: Optional[tuple] = None  # throttled, only these of its patterns
+    as_pattern: Optional[str] = None  # loads in this pattern wherever it runs
 
 
 def module_available(name: str) -> Optional[str]:
@@ -161,7 +176,14 @@ def contenders(args, lib: Optional[Path], hosts_problem: Optional[str]) -> List[
         Contender("curl-n", "curl, N streams", "limit", "curl.py", unavailable=no_curl,
                   patterns=("chunk-all", "random")),
         Contender("ossmc-python", "ossmc Python readinto", "ossmc", "ossmc_python.py", env=py_env,
-                  unavailable=py_problem),
+                  unavailable=py_problem, patterns=LOADS),
+        # The dir scenario: prepare_directory, and the same API's in-memory load beside it (the
+        # reference of the 90% target, so it runs in the same scenario, interleaved).
+        Contender("ossmc-prepare", "ossmc Python prepare_directory", "ossmc", "ossmc_python.py", env=py_env,
+                  unavailable=py_problem, patterns=("dir",)),
+        Contender("ossmc-in-memory", "ossmc Python readinto, whole shards in memory (reference)", "ossmc",
+                  "ossmc_python.py", env=py_env, unavailable=py_problem, patterns=("dir",), as_pattern="shard-all",
+                  target=False),
         Contender("ossmc-c", "ossmc C API (load_model pattern)", "ossmc", "ossmc_c.py", patterns=SEQ,
                   options={"binary": str(c_bin) if c_bin else ""}, unavailable=c_problem),
         Contender(
@@ -178,9 +200,10 @@ def contenders(args, lib: Optional[Path], hosts_problem: Optional[str]) -> List[
                   target=False,
                   options={"config": {"prefetch": {"vcpus": 1, "workers": 16, "memoryLimit": 256 * MIB}}}),
         # One connection (two for the prefetching iterator): throttled they run at the cap.
+        # dir: whole shards loaded into one buffer, each written to its file.
         Contender("osstorch-dataset", "osstorchconnector dataset reader", "peer", "osstorch.py",
                   options={"reader_type": 0}, unavailable=osstorch_problem, throttled_cap_s=3,
-                  throttled_patterns=("chunk-all", "random")),
+                  patterns=(*LOADS, "dir"), throttled_patterns=("chunk-all", "random")),
         Contender("osstorch-prefetch", "osstorchconnector list_from_uris prefetch", "peer", "osstorch.py",
                   options={"prefetch": True}, patterns=SEQ, unavailable=osstorch_problem, throttled_cap_s=3,
                   throttled_patterns=("chunk-all",)),
@@ -189,13 +212,18 @@ def contenders(args, lib: Optional[Path], hosts_problem: Optional[str]) -> List[
         Contender("boto3", "boto3 / s3transfer", "peer", "boto3_pool.py", unavailable=module_available("boto3"),
                   patterns=("chunk-all", "chunk-one", "shard-one", "random")),
         Contender("runai", "Run:ai streamer, default concurrency", "peer", "runai.py", unavailable=no_runai,
-                  patterns=("shard-all", "shard-one", "random")),
+                  patterns=("shard-all", "shard-one", "random", "dir")),
         # Concurrency = the requests ossmc had in flight in the same scenario (see plan_concurrency).
         Contender("runai-matched", "Run:ai streamer, ossmc's concurrency", "peer", "runai.py",
-                  unavailable=no_runai, patterns=("shard-all", "shard-one"), options={"concurrency": "ossmc"}),
+                  unavailable=no_runai, patterns=("shard-all", "shard-one", "dir"), options={"concurrency": "ossmc"}),
         # CPU-bound at 0.1-0.4 GB/s: 5 s measure its rate.
         Contender("oss2", "oss2 ranged GETs, crc off", "peer", "oss2_pool.py", options={"crc": False},
                   patterns=("chunk-all", "random"), conditions=plain, unavailable=module_available("oss2"), cap_s=5),
+        # ossutil-style: list, then get_object_to_file one object after another (one connection).
+        # CRC off as above: nginx sends no CRC to compare with (ossmc does no CRC work there either).
+        Contender("oss2-sequential", "oss2 get_object_to_file, one after another", "peer", "oss2_pool.py",
+                  options={"crc": False}, patterns=("dir",), conditions=plain, unavailable=module_available("oss2"),
+                  cap_s=20),
         # CRC on costs oss2 another 30-50% of its CPU-bound rate: in the full plan only.
         Contender("oss2-crc", "oss2 ranged GETs, crc on", "peer", "oss2_pool.py", options={"crc": True},
                   patterns=("chunk-all",), conditions=plain, unavailable=module_available("oss2"), in_default=False,
@@ -224,8 +252,8 @@ class Scenario:
 
 
 #: What a plain ``bench/run`` measures (about 15 minutes with 3 reps on 2 cores): nginx first,
-#: in every pattern unthrottled and in three sequential ones throttled (``--patterns`` adds
-#: ``chunk-one``), then oss-local for what only it does (latency on top of the rate cap) and the
+#: in every pattern unthrottled (``dir`` last) and in three sequential ones throttled
+#: (``--patterns`` adds ``chunk-one``), then oss-local for what only it does (latency on top of the rate cap) and the
 #: memory limit.
 DEFAULT_PLAN = [
     ("nginx", "unthrottled", ALL),
@@ -378,8 +406,9 @@ def matched_concurrency(attempts: Dict[tuple, List[Dict[str, Any]]], s: Scenario
     """The requests ossmc had in flight at its peak in this scenario, for the Run:ai run that
     is given ossmc's concurrency: the median over the ossmc Python runs so far (the server
     counts them: oss-local's /_stats, nginx's access log), else over any ossmc contender's, else
-    ``fallback``. Returns (value, where it came from)."""
-    for names in (("ossmc-python",), ("ossmc-c", "ossmc-rust")):
+    ``fallback``. In the ``dir`` scenario: ``prepare_directory``'s. Returns (value, where it
+    came from)."""
+    for names in (("ossmc-python", "ossmc-prepare"), ("ossmc-c", "ossmc-rust", "ossmc-in-memory")):
         peaks = [a["peak_in_flight"] for name in names for a in attempts.get((s.id, name), [])
                  if rate(a) is not None and a.get("peak_in_flight")]
         if peaks:
@@ -448,8 +477,9 @@ def parse_args(argv: Optional[List[str]] = None):
                          "gives medians (default 3)")
     ap.add_argument("--servers", help="comma list of nginx, oss-local (default: both)")
     ap.add_argument("--conditions", help="comma list of unthrottled, throttled, memlimit (default: the plan's)")
-    ap.add_argument("--patterns", help="comma list of chunk-all, chunk-one, shard-all, shard-one, random, or seq "
-                                       "(the four sequential ones), chunk, shard, all, one (default: the plan's)")
+    ap.add_argument("--patterns", help="comma list of chunk-all, chunk-one, shard-all, shard-one, random, dir (to a "
+                                       "directory on tmpfs), or seq (the four sequential ones), chunk, shard, all, one "
+                                       "(default: the plan's)")
     ap.add_argument("--full", action="store_true",
                     help="every server x condition x pattern instead of the default plan (much longer)")
     ap.add_argument("--only", help="regular expression: run only contenders whose name matches")
@@ -487,6 +517,22 @@ def parse_args(argv: Optional[List[str]] = None):
     if args.reps < 1:
         raise SystemExit("--reps must be at least 1")
     return args
+
+
+def shown_path(path) -> Optional[str]:
+    """A path as the results file records it: relative to the repository or to
+    ``$CARGO_TARGET_DIR`` when under them (the machine's own layout stays out of the results)."""
+    if path is None:
+        return None
+    path = Path(path).resolve()
+    for base, name in ((str(REPO), None), (os.environ.get("CARGO_TARGET_DIR"), "$CARGO_TARGET_DIR")):
+        if base:
+            try:
+                rel = path.relative_to(Path(base).resolve()).as_posix()
+            except ValueError:
+                continue
+            return f"{name}/{rel}" if name else rel
+    return str(path)
 
 
 def release_artifact(name: str) -> Optional[Path]:
@@ -544,14 +590,17 @@ def main(argv: Optional[List[str]] = None) -> int:
             "throttled_streams": args.throttled_streams, "rate_mbps": args.rate_mbps, "latency_ms": args.latency_ms,
             "memory_limit_mib": args.memory_limit_mib, "max_seconds": args.max_seconds,
             "throttled_max_seconds": args.throttled_max_seconds, "reps": args.reps,
-            "oss_local": str(oss_local_bin), "curl_tool": "libcurl (curlload)" if curlload else "curl command to tmpfs",
-            "libossmc": str(lib) if lib else None, "rust_bin": args.rust_bin, "rust_in_flight": args.rust_in_flight,
+            "oss_local": shown_path(oss_local_bin),
+            "curl_tool": "libcurl (curlload)" if curlload else "curl command to tmpfs",
+            "libossmc": shown_path(lib), "rust_bin": shown_path(args.rust_bin), "rust_in_flight": args.rust_in_flight,
             "runai_fallback_concurrency": args.runai_concurrency, "default_memory_limit_mib": 2048,
         },
         "runs": [],
     }
     workdir = Path(tempfile.mkdtemp(prefix="ossmc-bench-"))
     shm = Path(tempfile.mkdtemp(prefix="ossmc-bench-", dir=servers.tmpfs_dir()))
+    # Where the dir scenario's directories are made (each removed by its driver once checked).
+    dirs = Path(tempfile.mkdtemp(prefix="ossmc-bench-dirs-", dir=servers.tmpfs_dir()))
     live: Dict[str, Any] = {}
     model_written = False
 
@@ -568,7 +617,8 @@ def main(argv: Optional[List[str]] = None) -> int:
                 print(f"writing the model to {shm} for nginx ...", flush=True)
                 servers.write_model(shm, model)
                 model_written = True
-            live[key] = servers.NginxServer(shm, workdir, rate_mbps=args.rate_mbps if throttled else 0)
+            live[key] = servers.NginxServer(shm, workdir, rate_mbps=args.rate_mbps if throttled else 0,
+                                            listing=servers.listing_xml(shm, model.keys, model.prefix))
         elif throttled:
             live[key] = servers.OssLocalServer(oss_local_bin, model, args.rate_mbps, args.latency_ms)
         else:
@@ -577,7 +627,8 @@ def main(argv: Optional[List[str]] = None) -> int:
 
     def params_for(s: Scenario, c: Contender, srv) -> Dict[str, Any]:
         throttled = s.condition == "throttled"
-        kind, read, open_ = PATTERNS[s.pattern]
+        pattern = c.as_pattern or s.pattern
+        kind, read, open_ = PATTERNS[pattern]
         streams = c.streams or (args.throttled_streams if throttled and c.kind == "limit" else args.streams)
         options = dict(c.options)
         if c.kind == "ossmc" and s.condition == "memlimit":
@@ -594,11 +645,11 @@ def main(argv: Optional[List[str]] = None) -> int:
             "endpoint": srv.endpoint, "vhost_endpoint": srv.vhost_endpoint, "bucket": BUCKET,
             "region": "cn-hangzhou", "access_key_id": "LTAI5tBenchAccessKeyId",
             "access_key_secret": "BenchAccessKeySecret", "objects": model.objects(), "pattern": kind,
-            "read": read, "open": open_, "pattern_name": s.pattern,
+            "read": read, "open": open_, "pattern_name": pattern,
             "reads": reads if kind == "random" else None, "buffer": args.buffer_mib * MIB,
             "part": args.part_mib * MIB, "streams": streams, "max_seconds": bound, "options": options,
             "workdir": str(workdir), "synthcheck": str(synth), "tmpfs": str(servers.tmpfs_dir()),
-            "curlload": str(curlload) if curlload else None,
+            "curlload": str(curlload) if curlload else None, "prefix": model.prefix, "dir_root": str(dirs),
         }
 
     attempts: Dict[tuple, List[Dict[str, Any]]] = {}
@@ -629,11 +680,14 @@ def main(argv: Optional[List[str]] = None) -> int:
         for srv in live.values():
             srv.close()
         servers.remove(shm)
+        servers.remove(dirs)
         servers.remove(workdir)
 
     for s, c in plan:
         record = {"server": s.server, "condition": s.condition, "pattern": s.pattern, "contender": c.name,
                   "label": c.label, "kind": c.kind, "target": c.target}
+        if c.as_pattern:
+            record["as_pattern"] = c.as_pattern
         if c.unavailable:
             record["skipped"] = c.unavailable
         elif (s.id, c.name) in attempts:

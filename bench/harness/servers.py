@@ -16,6 +16,11 @@
   curl) uses it too, without the two things only the loaders need: a second ``server`` block
   answering virtual-hosted requests (``Host: BUCKET.localhost``, which osstorchconnector always
   sends), and an access log so that requests can be counted per run like ``/_stats`` does.
+  nginx has no ListObjectsV2: given a ``listing`` (:func:`listing_xml`), it answers every
+  listing request on the bucket (``GET /BUCKET/?list-type=2...``, and ``GET /?...`` on the
+  virtual host) with that static ListBucketResult, the one page OSS would send for the model's
+  prefix (the bucket holds nothing else). That is what ``prepare_directory`` and an
+  ossutil-style download list before fetching; one request of a few KiB per load.
 """
 
 from __future__ import annotations
@@ -27,6 +32,7 @@ import subprocess
 import time
 from pathlib import Path
 from typing import Dict, List, Optional, Union
+from xml.sax.saxutils import escape
 
 from driver import REPO
 from workload import BUCKET, Model
@@ -125,6 +131,7 @@ class NginxServer:
         count_requests: bool = True,
         virtual_hosts: bool = True,
         rate_mbps: int = 0,
+        listing: Optional[str] = None,
     ) -> None:
         self.port = _free_port()
         self.rate_mbps = rate_mbps
@@ -136,24 +143,33 @@ class NginxServer:
     access_log {self.access_log} counted;"""
         else:
             logging = "    access_log off;"
+        # The bucket's "directory" answers listings (any query) with the static page, if any.
+        path_list = vhost_list = ""
+        if listing is not None:
+            listing_dir = self.prefix / "listing"
+            listing_dir.mkdir(exist_ok=True)
+            (listing_dir / f"{BUCKET}.xml").write_text(listing)
+            answer = f"root {listing_dir}; default_type application/xml; try_files /{BUCKET}.xml =404;"
+            path_list = f"\n        location = /{BUCKET}/ {{ {answer} }}"
+            vhost_list = f"\n        location = / {{ {answer} }}"
         if virtual_hosts:
             # The path-style server must stay the default for Host: 127.0.0.1 / localhost.
             servers = f"""    server {{
         listen 127.0.0.1:{self.port} default_server;
         root {root};
-        location / {{ }}
+        location / {{ }}{path_list}
     }}
     server {{
         listen 127.0.0.1:{self.port};
         server_name {BUCKET}.localhost;
         root {root / BUCKET};
-        location / {{ }}
+        location / {{ }}{vhost_list}
     }}"""
         else:
             servers = f"""    server {{
         listen 127.0.0.1:{self.port};
         root {root};
-        location / {{ }}
+        location / {{ }}{path_list}
     }}"""
         # nginx's "m" is 2^20; the benchmark's MB is 10^6.
         throttle = (f"    limit_rate {rate_mbps * 1000 * 1000};\n    sendfile_max_chunk 256k;\n"
@@ -298,6 +314,33 @@ def write_model(root: Path, model: Model) -> None:
     write_shards(root, model.keys, model.shard_bytes)
 
 
+def nginx_etag(path: Path) -> str:
+    """The ETag nginx sends for a static file: hex modification time, hex size, quoted."""
+    st = path.stat()
+    return f'"{int(st.st_mtime):x}-{st.st_size:x}"'
+
+
+def listing_xml(root: Path, keys: List[str], prefix: str = "") -> str:
+    """The ListObjectsV2 page OSS would send for ``prefix`` in a bucket holding ``keys``
+    (files under ``root/BUCKET``), in key order, with the ETags nginx sends for them, for
+    :class:`NginxServer`'s static listing."""
+    rows = []
+    for key in sorted(k for k in keys if k.startswith(prefix)):
+        path = root / BUCKET / key
+        st = path.stat()
+        modified = time.strftime("%Y-%m-%dT%H:%M:%S.000Z", time.gmtime(st.st_mtime))
+        rows.append(
+            f"<Contents><Key>{escape(key)}</Key><LastModified>{modified}</LastModified>"
+            f"<ETag>{escape(nginx_etag(path))}</ETag><Type>Normal</Type><Size>{st.st_size}</Size>"
+            "<StorageClass>Standard</StorageClass></Contents>"
+        )
+    return (
+        '<?xml version="1.0" encoding="UTF-8"?>\n<ListBucketResult>'
+        f"<Name>{BUCKET}</Name><Prefix>{escape(prefix)}</Prefix><MaxKeys>1000</MaxKeys>"
+        f"<KeyCount>{len(rows)}</KeyCount><IsTruncated>false</IsTruncated>{''.join(rows)}</ListBucketResult>\n"
+    )
+
+
 def ensure_hosts_entry() -> Optional[str]:
     """Maps ``BUCKET.localhost`` to 127.0.0.1 in /etc/hosts (osstorchconnector always addresses
     ``BUCKET.<endpoint host>``). Returns a problem sentence, or None when the entry is there."""
@@ -331,6 +374,8 @@ __all__: List[str] = [
     "find_oss_local",
     "write_model",
     "write_shards",
+    "listing_xml",
+    "nginx_etag",
     "ensure_hosts_entry",
     "tmpfs_dir",
     "remove",

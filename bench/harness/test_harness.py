@@ -2,16 +2,22 @@
 with the test kit's synthetic content, the checksum twin of load_model is right, the random
 plan is deterministic and in bounds, the plan and pattern names, nginx's access-log counters,
 the medians over reps, the report's targets, the stream readers' read and open patterns, the
-RESULTS.md writer touches only its own block, and (with an oss-local binary built) the drivers
-accept the server's bytes and reject corrupted ones (Run:ai's when its package is installed).
+RESULTS.md writer touches only its own block, the directory check of the ``dir`` pattern
+(missing, short, corrupted, extra and temporary files), nginx's static listing, and (with an
+oss-local binary built) the drivers accept the server's bytes and reject corrupted ones (Run:ai's
+and osstorchconnector's when their packages are installed; ossmc's with a release libossmc.so),
+directories included.
 
 Run: ``python3 -m pytest bench/harness``.
 """
 
 import importlib.util
 import json
+import shutil
 import subprocess
 import sys
+import urllib.request
+import xml.etree.ElementTree as ET
 from pathlib import Path
 
 import numpy as np
@@ -117,7 +123,8 @@ def test_pattern_names_expand():
     assert expand_patterns("seq") == SEQ_PATTERNS
     assert expand_patterns("shard,random") == ["shard-all", "shard-one", "random"]
     assert expand_patterns("one,chunk-one") == ["chunk-one", "shard-one"]
-    assert set(PATTERNS) == {*SEQ_PATTERNS, "random"}
+    assert set(PATTERNS) == {*SEQ_PATTERNS, "random", "dir"}
+    assert expand_patterns("dir") == ["dir"]
     with pytest.raises(ValueError):
         expand_patterns("sequential")
 
@@ -139,6 +146,7 @@ def test_default_plan_leads_with_nginx_and_filters_narrow_it(with_nginx):
     assert {f"nginx/unthrottled/{p}" for p in SEQ_PATTERNS} <= set(ids)
     assert {"nginx/throttled/chunk-all", "nginx/throttled/shard-all"} <= set(ids)
     assert "nginx/unthrottled/random" in ids
+    assert "nginx/unthrottled/dir" in ids and not any(i.endswith("/dir") for i in ids if "/unthrottled/" not in i)
     assert all(i.split("/")[2] != "random" for i in ids if "/memlimit/" in i)
     # --patterns replaces the plan's patterns: every sequential one, throttled too.
     assert plan("--servers", "nginx", "--patterns", "seq") == [
@@ -148,7 +156,8 @@ def test_default_plan_leads_with_nginx_and_filters_narrow_it(with_nginx):
         f"oss-local/unthrottled/{p}" for p in PATTERNS]
     assert plan("--conditions", "memlimit", "--patterns", "chunk-all,random") == [
         "oss-local/memlimit/chunk-all", "nginx/memlimit/chunk-all"]
-    assert len(plan("--full")) == len(set(plan("--full"))) == 2 * (2 * 5 + 4)
+    assert len(plan("--full")) == len(set(plan("--full"))) == 2 * (2 * 6 + 4)
+    assert plan("--servers", "nginx", "--conditions", "unthrottled", "--patterns", "dir") == ["nginx/unthrottled/dir"]
 
 
 def test_contenders_run_only_their_patterns():
@@ -166,6 +175,14 @@ def test_contenders_run_only_their_patterns():
     assert orchestrator.runs_in(roster["osstorch-dataset"], S("nginx", "throttled", "chunk-all"))
     assert not orchestrator.runs_in(roster["ossmc-python-small"], S("oss-local", "memlimit", "chunk-all"))
     assert not roster["ossmc-python-small"].target
+    # To a directory: prepare_directory, the in-memory reference beside it, and the peers that apply.
+    in_dir = {name for name, c in roster.items() if orchestrator.runs_in(c, S("nginx", "unthrottled", "dir"))}
+    assert in_dir == {"ossmc-prepare", "ossmc-in-memory", "oss2-sequential", "runai", "runai-matched",
+                      "osstorch-dataset"}
+    assert roster["ossmc-in-memory"].as_pattern == "shard-all" and not roster["ossmc-in-memory"].target
+    assert roster["ossmc-prepare"].target
+    assert not any(orchestrator.runs_in(c, S("nginx", "unthrottled", "chunk-all"))
+                   for name, c in roster.items() if name in ("ossmc-prepare", "ossmc-in-memory", "oss2-sequential"))
 
 
 def test_nginx_access_log_counters():
@@ -201,6 +218,13 @@ def test_aggregate_takes_medians_and_refuses_a_bad_rep():
     bad = orchestrator.aggregate([rep(1.0), rep(0.5, verified=False), rep(1.0)])
     assert not bad["verified"] and report.gbps(bad) is None
     assert "error" in orchestrator.aggregate([{"error": "x"}])
+
+
+def test_results_record_paths_without_the_machines_layout(monkeypatch, tmp_path):
+    assert orchestrator.shown_path(orchestrator.REPO / "target" / "release" / "oss-local") == "target/release/oss-local"
+    monkeypatch.setenv("CARGO_TARGET_DIR", str(tmp_path))
+    assert orchestrator.shown_path(tmp_path / "release" / "libossmc.so") == "$CARGO_TARGET_DIR/release/libossmc.so"
+    assert orchestrator.shown_path(None) is None
 
 
 def test_matched_concurrency_follows_ossmc_in_the_same_scenario():
@@ -286,6 +310,54 @@ def test_targets_throttled_random_and_memory():
     assert not any("memory-limited: library memory <= 300" in what for what, _ in rows)
 
 
+def test_dir_target_is_against_ossmcs_in_memory_load_in_the_same_scenario():
+    def dir_run(contender, kind, gbps, **kw):
+        r = result(contender, kind, "dir", gbps, **kw)
+        r.update(peak_rss_max=0, peak_shmem=512 * MIB, verify_after_s=0.2)
+        return r
+
+    ref = dir_run("ossmc-in-memory", "ossmc", 2.0, target=False)
+    ref["as_pattern"] = "shard-all"
+    runs = [dir_run("ossmc-prepare", "ossmc", 1.9), ref, dir_run("oss2-sequential", "peer", 0.5)]
+    rows = target_rows(runs)
+    assert find(rows, "ossmc-prepare", ">= 90% of ossmc's in-memory load") == "yes"  # 0.95x
+    assert not any("best peer" in what for what, _ in rows)  # no peer targets for a directory
+    assert not any(who.startswith("ossmc-in-memory") for _, who in rows)  # the reference is not a target
+    runs[0] = dir_run("ossmc-prepare", "ossmc", 1.7)  # 0.85x
+    assert find(target_rows(runs), "ossmc-prepare", ">= 90%") == "**no**"
+    table = report.table({}, report.scenarios({"runs": runs}), ("nginx", "unthrottled", "dir"))
+    assert table[0].startswith("| contender | s to a loadable directory |")
+    prep = next(line for line in table if line.startswith("| ossmc-prepare |"))
+    # 2 GB at 1.7 GB/s; 0.85x the in-memory load; 3.4x the best peer; 512 MiB mapped.
+    assert "| 1.18 | 1.70 |" in prep and "| 0.85 | 3.40 |" in prep and "| 512 |" in prep
+    assert "files checked after its time" in prep
+
+
+def test_a_directory_run_writes_its_own_section_and_leaves_the_loaders_tables(tmp_path, monkeypatch):
+    path = tmp_path / "RESULTS.md"
+    monkeypatch.setattr(report, "RESULTS_MD", path)
+    path.write_text(f"# Benchmark results\n\n{report.HEADING}\n\n{report.BEGIN}\nold peers\n{report.END}\n\n"
+                    "## Other\n\nkeep me\n")
+    ref = result("ossmc-in-memory", "ossmc", "dir", 2.0, target=False)
+    ref["as_pattern"] = "shard-all"
+    runs = [result("ossmc-prepare", "ossmc", "dir", 1.0), ref]
+    results = {
+        "date": "d", "command": "bench/run --patterns dir", "elapsed_s": 1.0, "load_average_start": [0.1],
+        "load_average_end": [0.2],
+        "machine": {k: "x" for k in ("cpus", "cpu_model", "memory_gib", "kernel", "python", "curl", "nginx", "oss2",
+                                     "boto3", "osstorchconnector", "runai_model_streamer")},
+        "params": {"shards": 4, "shard_mib": 512, "reps": 3, "memory_limit_mib": 256}, "runs": runs,
+    }
+    report.write(results, tmp_path / "r.json")
+    report.write(results, tmp_path / "r.json")
+    text = path.read_text()
+    assert "old peers" in text and "keep me" in text
+    assert text.count(report.DIR_HEADING) == 1 and text.index(report.END) < text.index(report.DIR_BEGIN)
+    assert text.index(report.DIR_END) < text.index("## Other")
+    assert "| ossmc-prepare | 2.00 | 1.00 |" in text and ">= 90% of ossmc's in-memory load" in text
+    assert not (tmp_path / "r-throughput.png").exists()
+
+
 def test_report_section_renders(tmp_path):
     runs = [result("peer", "peer", p, 1.0) for p in SEQ_PATTERNS] + [
         result("ossmc", "ossmc", p, 1.2) for p in SEQ_PATTERNS]
@@ -361,6 +433,95 @@ def test_sequential_patterns_read_and_open_as_named(tmp_path, pattern):
     assert r["lib_bytes"] == r["peak_rss"] - r["rss_base"] - r["caller_buffer_bytes"]
 
 
+# ---- the directory check (no server) -------------------------------------------------------
+
+
+FAKE_DIR_DRIVER = """
+import sys, time
+sys.path.insert(0, {harness!r})
+import driver
+
+def body(run):
+    damage = run.p["options"].get("damage")
+    target = run.target_dir()
+    run.start()
+    for i in range(len(run.keys)):
+        data = bytearray(driver.syn.fill(run.seeds[i], 0, run.sizes[i]))
+        if damage == "flip" and i == 1:
+            data[12345] ^= 0x01
+        if damage == "short" and i == 1:
+            data = data[:-1]
+        if damage == "missing" and i == 1:
+            continue
+        run.file_path(target, i).write_bytes(data)
+    if damage == "extra":
+        (target / "stray.bin").write_bytes(b"x")
+    if damage == "part":
+        (target / "sub" / ".model-00002-of-00002.safetensors.ossmc-part").write_bytes(b"x")
+    (target / ".loader-manifest.json").write_text("{{}}")
+    time.sleep(0.2)
+    run.finish_directory(target, allowed=(".loader-manifest.json",), target=str(target))
+
+driver.main(body)
+"""
+
+
+@pytest.mark.parametrize("damage", [None, "flip", "short", "missing", "extra", "part"])
+def test_directory_check_accepts_exact_files_and_rejects_the_rest(tmp_path, damage):
+    script = tmp_path / "fake_dir.py"
+    script.write_text(FAKE_DIR_DRIVER.format(harness=str(Path(__file__).resolve().parent)))
+    objects = [{"key": f"model/sub/model-0000{i}-of-00002.safetensors", "size": 3 * MIB + i} for i in (1, 2)]
+    params = {"objects": objects, "pattern": "dir", "prefix": "model/", "dir_root": str(tmp_path / "dirs"),
+              "max_seconds": 60, "options": {"damage": damage},
+              "synthcheck": str(driver.synthcheck_library(tmp_path / "build"))}
+    (tmp_path / "p.json").write_text(json.dumps(params))
+    out = subprocess.run([sys.executable, str(script), str(tmp_path / "p.json")], capture_output=True, text=True,
+                         timeout=60)
+    r = json.loads(out.stdout.strip().splitlines()[-1])
+    assert not Path(r["target"]).exists(), "the directory is removed once checked"
+    assert r["seconds"] >= 0.2 and r["verify_after_s"] is not None and r["ttfb"] is None
+    if damage is None:
+        assert r["verified"] and r["bytes"] == r["expected_bytes"] == 6 * MIB + 3, r
+        return
+    assert not r["verified"], r
+    want = {"flip": "wrong byte at offset 12345", "short": "bytes, the object has", "missing": "missing",
+            "extra": "stray.bin: a file that is not the model's", "part": "ossmc-part: a file that is not the model's"}
+    assert any(want[damage] in problem for problem in r["problems"]), r["problems"]
+
+
+def test_nginx_static_listing_is_what_oss_would_send(tmp_path):
+    model = Model(2, MIB)
+    servers.write_model(tmp_path, model)
+    (tmp_path / "bench" / "other").mkdir(parents=True)
+    (tmp_path / "bench" / "other" / "x").write_bytes(b"x")
+    xml = servers.listing_xml(tmp_path, model.keys + ["other/x"], model.prefix)
+    root = ET.fromstring(xml)
+    assert root.tag == "ListBucketResult" and root.findtext("IsTruncated") == "false"
+    contents = root.findall("Contents")
+    assert [c.findtext("Key") for c in contents] == sorted(model.keys)  # only the prefix's keys
+    assert all(c.findtext("Size") == str(MIB) for c in contents)
+    assert contents[0].findtext("ETag") == servers.nginx_etag(tmp_path / "bench" / model.keys[0])
+    if importlib.util.find_spec("oss2") is not None:
+        from types import SimpleNamespace
+
+        from oss2 import xml_utils
+
+        parsed = xml_utils.parse_list_objects_v2(SimpleNamespace(object_list=[], prefix_list=[]), xml.encode())
+        assert [o.key for o in parsed.object_list] == sorted(model.keys) and not parsed.is_truncated
+    if shutil.which("nginx") is None:
+        return
+    srv = servers.NginxServer(tmp_path, tmp_path / "work", listing=xml)
+    try:
+        got = urllib.request.urlopen(f"{srv.endpoint}/bench/?list-type=2&prefix=model%2F&max-keys=1000").read()
+        assert got.decode() == xml
+        head = urllib.request.urlopen(urllib.request.Request(f"{srv.endpoint}/bench/{model.keys[0]}", method="HEAD"))
+        assert head.headers["ETag"] == servers.nginx_etag(tmp_path / "bench" / model.keys[0])
+        vhost = urllib.request.Request(f"{srv.endpoint}/?list-type=2", headers={"Host": "bench.localhost"})
+        assert urllib.request.urlopen(vhost).read().decode() == xml
+    finally:
+        srv.close()
+
+
 # ---- end to end against oss-local (skipped when no oss-local binary is built) -------------
 
 
@@ -376,34 +537,41 @@ def oss_local_bin():
         pytest.skip("no oss-local binary (cargo build -p oss-local)")
 
 
-def run_one(tmp_path, endpoint, model, script, pattern, options=None):
+def run_one(tmp_path, endpoint, model, script, pattern, options=None, env=None):
     kind, read, open_ = PATTERNS.get(pattern, (pattern, "chunk", "all"))
     params = {
-        "endpoint": endpoint, "vhost_endpoint": endpoint, "bucket": "bench", "region": "cn-hangzhou",
+        # osstorchconnector addresses BUCKET.<host>: bench.localhost (bench/run maps it in /etc/hosts).
+        "endpoint": endpoint, "vhost_endpoint": endpoint.replace("127.0.0.1", "localhost"), "bucket": "bench",
+        "region": "cn-hangzhou",
         "access_key_id": "id", "access_key_secret": "secret", "objects": model.objects(), "pattern": kind,
         "read": read, "open": open_,
         "reads": random_reads(model, 4 * MIB) if kind == "random" else None,
         "buffer": MIB, "part": MIB, "streams": 4, "max_seconds": 60, "options": options or {},
         "workdir": str(tmp_path), "synthcheck": str(driver.synthcheck_library(tmp_path / "build")),
         "tmpfs": str(tmp_path), "curlload": str(driver.curlload_binary(tmp_path / "build") or "") or None,
+        "prefix": model.prefix, "dir_root": str(tmp_path / "dirs"),
     }
-    contender = orchestrator.Contender(script, script, "peer", script)
+    contender = orchestrator.Contender(script, script, "peer", script, env=env or {})
     return orchestrator.run_driver(contender, params, tmp_path, timeout=120)
 
 
-def good_then_corrupted(tmp_path, oss_local_bin, script, pattern, options=None):
+def good_then_corrupted(tmp_path, oss_local_bin, script, pattern, options=None, env=None):
     """The driver accepts oss-local's bytes, then reports them as wrong when every GET has a
-    flipped byte."""
+    flipped byte. A ``dir`` run that finished leaves no directory behind."""
     model = Model(2, 4 * MIB)
     with OssLocal(["--no-auth", "--model", model.oss_local_arg()], bin_path=oss_local_bin) as good:
-        r = run_one(tmp_path, good.endpoint, model, script, pattern, options)
+        r = run_one(tmp_path, good.endpoint, model, script, pattern, options, env)
     assert "error" not in r, r
     assert r["verified"], r
     assert r["bytes"] == r["expected_bytes"]
+    if pattern == "dir":
+        assert not list((tmp_path / "dirs").iterdir())
     corrupting = ["--no-auth", "--model", model.oss_local_arg(), "--corrupt-rate", "1"]
     with OssLocal(corrupting, bin_path=oss_local_bin) as bad:
-        r = run_one(tmp_path, bad.endpoint, model, script, pattern, options)
+        r = run_one(tmp_path, bad.endpoint, model, script, pattern, options, env)
     assert "error" in r or not r["verified"], r
+    if pattern == "dir":
+        assert not list((tmp_path / "dirs").iterdir()), "a failed run removes its directory too"
     return r
 
 
@@ -411,6 +579,49 @@ def good_then_corrupted(tmp_path, oss_local_bin, script, pattern, options=None):
 @pytest.mark.parametrize("pattern", ["seq", "random"])
 def test_drivers_accept_good_bytes_and_reject_corrupted_ones(tmp_path, oss_local_bin, script, pattern):
     good_then_corrupted(tmp_path, oss_local_bin, script, pattern)
+
+
+def test_oss2_sequential_download_to_a_directory(tmp_path, oss_local_bin):
+    r = good_then_corrupted(tmp_path, oss_local_bin, "oss2_pool.py", "dir", {"crc": False})
+    # crc off: oss2 writes the flipped bytes, and the check of the files finds them.
+    assert "error" not in r and any("wrong byte" in x for x in r["problems"]), r
+
+
+@pytest.fixture(scope="module")
+def ossmc_env():
+    lib = orchestrator.release_artifact("libossmc.so")
+    if lib is None:
+        pytest.skip("no release libossmc.so (cargo build --release -p ossmc)")
+    env, problem = orchestrator.ossmc_python_env(lib)
+    if problem:
+        pytest.skip(problem)
+    return env
+
+
+def test_ossmc_prepare_directory_driver(tmp_path, oss_local_bin, ossmc_env):
+    r = good_then_corrupted(tmp_path, oss_local_bin, "ossmc_python.py", "dir", env=ossmc_env)
+    # ossmc checks each object's CRC-64 before renaming its file into place: it fails.
+    assert "error" in r, r
+    model = Model(2, 4 * MIB)
+    with OssLocal(["--no-auth", "--model", model.oss_local_arg()], bin_path=oss_local_bin) as good:
+        ok_run = run_one(tmp_path, good.endpoint, model, "ossmc_python.py", "dir", env=ossmc_env)
+    assert ok_run["verified"] and ok_run["prepare"]["fetched"] == 2, ok_run
+    assert ok_run["prepare"]["bytes_fetched"] == 8 * MIB
+    # Memory less the tmpfs pages it maps (the files; sampled, so tiny files may be missed).
+    assert ok_run["peak_shmem"] is not None
+    assert ok_run["lib_bytes"] == ok_run["peak_rss_unshared"] - ok_run["rss_base"]
+
+
+@pytest.fixture(scope="module")
+def osstorch_installed():
+    if importlib.util.find_spec("osstorchconnector") is None:
+        pytest.skip("osstorchconnector is not installed")
+    if "bench.localhost" not in Path("/etc/hosts").read_text():
+        pytest.skip("bench.localhost is not in /etc/hosts (bench/run adds it)")
+
+
+def test_osstorch_driver_writes_a_directory(tmp_path, oss_local_bin, osstorch_installed):
+    good_then_corrupted(tmp_path, oss_local_bin, "osstorch.py", "dir", {"reader_type": 0})
 
 
 def test_boto3_whole_shard_reads_one_at_a_time(tmp_path, oss_local_bin):
@@ -424,7 +635,7 @@ def runai_installed():
         pytest.skip(problem)
 
 
-@pytest.mark.parametrize("pattern", ["shard-one", "shard-all", "random"])
+@pytest.mark.parametrize("pattern", ["shard-one", "shard-all", "random", "dir"])
 def test_runai_driver_checks_every_byte(tmp_path, oss_local_bin, runai_installed, pattern):
     r = good_then_corrupted(tmp_path, oss_local_bin, "runai.py", pattern, {"concurrency": 2})
     if "error" not in r:

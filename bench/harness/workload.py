@@ -16,6 +16,11 @@ how each shard is read and how the shards are opened:
   ``one``: open, read and close one shard at a time.
 
 ``random`` is the lazily fetched tensors pattern above.
+
+``dir`` is not a read pattern but a destination: the whole model made into a directory on
+tmpfs that any framework can load (``LLM(model=dir)``), one file per object named by its key
+below the model's prefix (:meth:`Model.relative_paths`). Its time ends when every file is in
+place; the files are checked byte for byte after that (``driver.Run.finish_directory``).
 """
 
 from __future__ import annotations
@@ -37,8 +42,11 @@ PATTERNS = {
     "shard-all": ("seq", "shard", "all"),
     "shard-one": ("seq", "shard", "one"),
     "random": ("random", None, None),
+    "dir": ("dir", None, None),
 }
 SEQ_PATTERNS = [name for name, (kind, _, _) in PATTERNS.items() if kind == "seq"]
+#: What a loader reads into memory (every pattern but ``dir``).
+LOAD_PATTERNS = [name for name, (kind, _, _) in PATTERNS.items() if kind != "dir"]
 
 
 def expand_patterns(spec: str) -> List[str]:
@@ -81,6 +89,15 @@ class Model:
 
     def objects(self) -> List[dict]:
         return [{"key": k, "size": self.shard_bytes} for k in self.keys]
+
+    @property
+    def prefix(self) -> str:
+        """The prefix every key starts with: what ``prepare_directory`` is given."""
+        return MODEL + "/"
+
+    def relative_paths(self) -> List[str]:
+        """Each key below :attr:`prefix`: the file it becomes in a prepared directory."""
+        return [k[len(self.prefix):] for k in self.keys]
 
 
 def random_reads(model: Model, total_bytes: int, seed: int = 20250314) -> List[Tuple[int, int, int]]:

@@ -9,6 +9,11 @@ read so its prefetch memory goes to the next ones. Random pattern: the same open
 ``seek`` + ``readinto`` per read, one at a time. ``options.config`` is written as the
 connector's JSON configuration (prefetch settings such as ``memoryLimit`` for the
 memory-limited condition).
+
+``dir`` pattern: ``prepare_directory("oss://BUCKET/PREFIX/", dir)`` into a fresh directory on
+tmpfs: it lists the prefix and writes every object straight into its file (a hidden temporary
+name, renamed once complete and verified), plus its own ``.ossmc-manifest.json``. The time ends
+when the call returns; the files are checked after that (``Run.finish_directory``).
 """
 
 import json
@@ -30,6 +35,15 @@ def body(run: driver.Run) -> None:
     config = {"logLevel": 2, "logPath": str(work / "ossmc.log"), "auditPath": str(work / "ossmc-audit.log")}
     config.update(p["options"].get("config") or {})
     cfg.write_text(json.dumps(config))
+    if p["pattern"] == "dir":
+        target = run.target_dir()
+        run.start()
+        conn = OssModelConnector(endpoint=p["endpoint"], cred_path=str(cred), config_path=str(cfg))
+        result = conn.prepare_directory(f"oss://{p['bucket']}/{p['prefix']}", str(target), progress=False)
+        if result.fetched != len(run.keys) or result.kept or result.bytes_fetched != sum(run.sizes):
+            run.problem(f"prepare_directory says {result}")
+        run.finish_directory(target, allowed=(".ossmc-manifest.json",), library_version=library_version,
+                             prepare=result._asdict())
     buf = run.read_buffer()
     mv = memoryview(buf)
     run.start()

@@ -11,6 +11,12 @@ dataset does for a batch): open ``all`` hands it every shard at once and reads t
 the iterator yields them; open ``one`` makes one iterator per shard. Random pattern: ``seek`` +
 ``readinto`` per read on the opened objects, one read at a time, as its safetensors loader does.
 
+``dir`` pattern (a directory on tmpfs): it loads into memory, so the directory is made as a user
+of it would: every shard opened first (``open_ro``, ``options.reader_type``), each read into
+one shard-sized buffer until the shard is in it (its ``shard-all`` load), then written to its
+file (one ``write``). The keys are given (no listing); the files are checked after the time
+ends (``Run.finish_directory``).
+
 It always uses virtual-hosted addressing (``BUCKET.localhost``, see /etc/hosts) and V4
 signatures; torch is not needed, the native module is imported from the package folder. Its
 module crashes at interpreter exit, which :meth:`driver.Run.finish` avoids with ``os._exit``;
@@ -94,7 +100,11 @@ def body(run: driver.Run) -> None:
         prefetched(run, oc, dataset)
         return
     mode = int(p["options"]["reader_type"])
-    buf = run.read_buffer()
+    if p["pattern"] == "dir":
+        target = run.target_dir()
+        buf = run.buffer(max(run.sizes))
+    else:
+        buf = run.read_buffer()
     mv = memoryview(buf)
     run.start()
     ds = dataset()
@@ -102,7 +112,21 @@ def body(run: driver.Run) -> None:
     def open_obj(i):
         return ds.open_ro(p["bucket"], run.keys[i], run.sizes[i], mode, "")
 
-    if p["pattern"] == "seq":
+    if p["pattern"] == "dir":
+        objs = [open_obj(i) for i in range(len(run.keys))]
+        for i, obj in enumerate(objs):
+            size, off = run.sizes[i], 0
+            while off < size:
+                got = obj.readinto(mv[off:size])
+                if got is None or got <= 0:
+                    raise RuntimeError(f"{run.keys[i]}: read {off} bytes of {size}")
+                off += got
+            objs[i] = None
+            del obj
+            with open(run.file_path(target, i), "wb") as f:
+                f.write(mv[:size])
+        run.finish_directory(target, peer_mode=mode)
+    elif p["pattern"] == "seq":
         run.load_sequential(buf, open_obj, readinto, lambda obj: None)
     else:
         objs = [open_obj(i) for i in range(len(run.keys))]

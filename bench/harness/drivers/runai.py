@@ -26,6 +26,11 @@ ranges), never into a small reused buffer: the ``chunk`` patterns are not run.
   16 CPU s for 2 GiB against 0.59 GB/s), so a user who wants everything in flight submits per
   shard, as here.
 * ``random``: one submission (one range) per read, one at a time, into one buffer.
+* ``dir`` (a directory on tmpfs): it loads into memory, so the directory is made as a user of it
+  would: ``shard-all``'s submissions (every shard at once, each into its own buffer), and each
+  shard's buffer written to its file (one ``write``) as soon as its response arrives, while the
+  rest are still coming. The keys are given (it has no listing); the files are checked after
+  the time ends (``Run.finish_directory``).
 
 Every range is checked byte for byte once its response says it is complete (it has no earlier
 point at which part of a range is known to have arrived).
@@ -83,7 +88,11 @@ def body(run: driver.Run) -> None:
             os.environ[name] = str(o[name.lower()])
     ls = libstreamer()
     uris = [f"s3://{p['bucket']}/{key}" for key in run.keys]
-    if p["pattern"] == "seq":
+    target = None
+    if p["pattern"] == "dir":
+        target = run.target_dir()
+        bufs = [run.buffer(size) for size in run.sizes]
+    elif p["pattern"] == "seq":
         if run.read_mode != "shard":
             raise ValueError("Run:ai writes whole ranges into the caller's memory: the chunk patterns are not run")
         count = len(uris) if run.open_mode == "all" else 1
@@ -105,7 +114,14 @@ def body(run: driver.Run) -> None:
                 raise RuntimeError(f"response for submission {sub}, expected {expect_id}")
             return sub
 
-        if p["pattern"] == "seq" and run.open_mode == "one":
+        if p["pattern"] == "dir":
+            subs = {ls.runai_request(st, [uri], [1], [0], [run.sizes[i]], [addrs[i]]): i
+                    for i, uri in enumerate(uris)}
+            for _ in uris:
+                i = subs.pop(wait(None))
+                with open(run.file_path(target, i), "wb") as f:
+                    f.write(memoryview(bufs[i])[:run.sizes[i]])
+        elif p["pattern"] == "seq" and run.open_mode == "one":
             for i, uri in enumerate(uris):
                 if run.out_of_time():
                     break
@@ -127,14 +143,19 @@ def body(run: driver.Run) -> None:
                 sub = ls.runai_request(st, [uris[i]], [1], [off], [n], [addrs[0]])
                 wait(sub)
                 run.got(i, off, bufs[0], n)
-        # Like the other contenders, the time ends with the last byte checked, not with the
-        # client's teardown.
+        # Like the other contenders, the time ends with the last byte checked (or written), not
+        # with the client's teardown.
         seconds = run.elapsed()
+        if target is not None:
+            run.end_window()
     finally:
         # The streamer must end before the buffers may go (its backend writes into them);
         # with a partial run this waits for the requests still in flight.
         ls.runai_end(st)
     concurrency = os.environ.get("RUNAI_STREAMER_CONCURRENCY")
+    if target is not None:
+        # Timed to the last file written (runai_end, the client's teardown, is not counted).
+        run.finish_directory(target, concurrency=int(concurrency) if concurrency else None)
     run.finish(seconds=seconds, concurrency=int(concurrency) if concurrency else None)
 
 
