@@ -1,16 +1,16 @@
-//! Files in the target directory: written under a temporary name straight from the network
-//! (through a shared mapping of the file, so the bytes land in the page cache with no copy
-//! of our own), renamed into place once complete and verified; and CRC-64 of files already
-//! there.
+//! Files in the target directory: written under a temporary name, piece by piece by the
+//! writer pool (`file_writer`), renamed into place once complete and verified; and CRC-64 of
+//! files already there.
 
 use std::fs::{File, OpenOptions};
 use std::path::{Path, PathBuf};
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::Arc;
 use std::time::{Duration, SystemTime};
 
-use memmap2::{Mmap, MmapMut, MmapOptions};
+use memmap2::Mmap;
 use rayon::prelude::*;
 
+use super::file_writer::{self, Piece, Writers, PIECE};
 use super::layout::PART_SUFFIX;
 use crate::client::CancelToken;
 use crate::error::{Error, ErrorKind, Result};
@@ -39,17 +39,18 @@ fn io_error(what: &str, path: &Path, e: &std::io::Error) -> Error {
 }
 
 /// Writes the object `reader` reads to `path`: into `.<name>.ossmc-part` first, renamed to
-/// `path` only when every byte is in and the read verified it (CRC-64 when the server sent
-/// one; the size always). Adds the bytes written to `written` as they land. Returns the
-/// file's modification time. On failure nothing is left at either name.
+/// `path` only when every byte is written and the read verified it (CRC-64 when the server
+/// sent one; the size always). Pieces are written by `writers` while the next is read; the
+/// bytes written are counted there. Returns the file's modification time. On failure
+/// nothing is left at either name.
 pub(crate) fn write_object(
     reader: &ObjectReader,
     path: &Path,
     cancel: &CancelToken,
-    written: &AtomicU64,
+    writers: &Writers,
 ) -> Result<i64> {
     let part = part_path(path);
-    let result = fill(reader, &part, cancel, written)
+    let result = fill(reader, &part, cancel, writers)
         .and_then(|()| {
             std::fs::rename(&part, path).map_err(|e| io_error("rename into place", path, &e))
         })
@@ -63,58 +64,68 @@ pub(crate) fn write_object(
     result
 }
 
-fn fill(
-    reader: &ObjectReader,
-    part: &Path,
-    cancel: &CancelToken,
-    written: &AtomicU64,
-) -> Result<()> {
+fn fill(reader: &ObjectReader, part: &Path, cancel: &CancelToken, writers: &Writers) -> Result<()> {
     let size = reader.size();
     let file = OpenOptions::new()
-        .read(true)
         .write(true)
         .create(true)
         .truncate(true)
         .open(part)
         .map_err(|e| io_error("create", part, &e))?;
+    // The final size up front: the file system can lay the file out once.
     file.set_len(size).map_err(|e| io_error("size", part, &e))?;
-    if size == 0 {
-        return Ok(());
-    }
-    let len = usize::try_from(size).map_err(|_| {
-        Error::new(
-            ErrorKind::Io,
-            format!("{size} bytes do not fit in this process's address space"),
-        )
-    })?;
-    // SAFETY: the file was created (truncated) by us under a name no key can have; nothing
-    // else is expected to resize it while it is mapped.
-    let mut map: MmapMut = unsafe { MmapOptions::new().len(len).populate().map_mut(&file) }
-        .map_err(|e| io_error("map", part, &e))?;
-    let mut filled = 0usize;
-    while filled < len {
-        if cancel.is_cancelled() {
-            return Err(Error::new(
-                ErrorKind::Cancelled,
-                "the operation was cancelled",
-            ));
-        }
-        match reader.read_at_timeout(filled as u64, &mut map[filled..], SLICE)? {
-            None => {}
-            Some(0) => {
+    let file = Arc::new(file);
+    let (done, outcomes) = file_writer::outcomes();
+    let mut pending = 0usize;
+    let mut offset = 0u64;
+    let write_failed = |e: std::io::Error| io_error("write", part, &e);
+    while offset < size {
+        let mut buf = writers.buffer();
+        let len = (size - offset).min(PIECE as u64) as usize;
+        let mut filled = 0usize;
+        while filled < len {
+            if cancel.is_cancelled() {
                 return Err(Error::new(
-                    ErrorKind::Protocol,
-                    format!(
-                        "the object ended after {filled} of the {size} bytes announced at open"
-                    ),
-                )
-                .with_object(reader.bucket(), Some(reader.key())))
+                    ErrorKind::Cancelled,
+                    "the operation was cancelled",
+                ));
             }
-            Some(n) => {
-                filled += n;
-                written.fetch_add(n as u64, Ordering::Relaxed);
+            match reader.read_at_timeout(offset + filled as u64, &mut buf[filled..len], SLICE)? {
+                None => {}
+                Some(0) => {
+                    return Err(Error::new(
+                        ErrorKind::Protocol,
+                        format!(
+                            "the object ended after {} of the {size} bytes announced at open",
+                            offset + filled as u64
+                        ),
+                    )
+                    .with_object(reader.bucket(), Some(reader.key())))
+                }
+                Some(n) => filled += n,
             }
         }
+        writers.write(Piece {
+            file: Arc::clone(&file),
+            offset,
+            buf,
+            len,
+            done: done.clone(),
+        });
+        pending += 1;
+        offset += len as u64;
+        // A write that failed (disk full) stops the file now rather than after its last piece.
+        while let Ok(outcome) = outcomes.try_recv() {
+            pending -= 1;
+            outcome.map_err(write_failed)?;
+        }
+    }
+    drop(done);
+    for _ in 0..pending {
+        outcomes
+            .recv()
+            .expect("every queued piece reports")
+            .map_err(write_failed)?;
     }
     Ok(())
 }

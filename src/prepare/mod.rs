@@ -14,6 +14,7 @@
 //!    complete and verified (`local_file`);
 //! 5. records what it wrote (`.ossmc-manifest.json`, rewritten now and then and at the end).
 
+mod file_writer;
 mod layout;
 mod local_file;
 mod manifest;
@@ -215,6 +216,20 @@ fn fetch_all(
     cancel: &CancelToken,
     counters: &progress::Counters,
 ) -> Result<u64> {
+    file_writer::with_writers(&counters.bytes_written, |writers| {
+        fetch_in_order(conn, dir, files, record, cancel, counters, writers)
+    })
+}
+
+fn fetch_in_order(
+    conn: &Connector,
+    dir: &Path,
+    files: &[&FileEntry],
+    record: &mut Manifest,
+    cancel: &CancelToken,
+    counters: &progress::Counters,
+    writers: &file_writer::Writers,
+) -> Result<u64> {
     let mut opened: VecDeque<ObjectReader> = VecDeque::new();
     let mut next_open = 0;
     let mut last_save = Instant::now();
@@ -227,7 +242,7 @@ fn fetch_all(
         }
         let reader = opened.pop_front().expect("the object was opened above");
         let path = under(dir, &f.rel);
-        let mtime_ns = local_file::write_object(&reader, &path, cancel, &counters.bytes_written)?;
+        let mtime_ns = local_file::write_object(&reader, &path, cancel, writers)?;
         record.files.insert(
             f.object.key.clone(),
             FileRecord {
