@@ -11,7 +11,11 @@ libossmc asks again shortly before it.
 
 libossmc calls the provider on first use, before cached credentials expire and after OSS
 rejected them; possibly from one of its own threads. An exception raised by the provider is
-kept and raised again from the connector call that failed because of it.
+raised again from the connector call that failed because of it, as a clean copy: the same
+type and message, but not the original's traceback, chained exceptions or attributes, whose
+frames and values hold the credentials the provider was handling. An exception that cannot
+be copied that way becomes a :class:`~ossmodelconnector.errors.CredentialsProviderError`
+naming its type and message.
 """
 
 from __future__ import annotations
@@ -21,6 +25,7 @@ import threading
 from typing import Any, Optional, Tuple
 
 from ._native import ffi, lib
+from .errors import CredentialsProviderError
 
 __all__ = ["CredentialsBridge", "CALLBACK"]
 
@@ -38,12 +43,67 @@ def _encode(value: Any, what: str, required: bool) -> Optional[bytes]:
             raise ValueError(f"the credentials provider returned no {what}")
         return None
     if isinstance(value, bytes):
-        value = value.decode("utf-8")
+        # Decoded here rather than with .decode(), whose UnicodeDecodeError would carry the
+        # secret itself (as .object) to whoever catches it.
+        text = _utf8_or_none(value)
+        if text is None:
+            raise ValueError(f"the credentials provider returned {_article(what)} {what} that is not valid UTF-8")
+        value = text
     if not isinstance(value, str):
         raise TypeError(f"the credentials provider returned a {type(value).__name__} as {what}, not a str")
     if "\0" in value:
         raise ValueError(f"the credentials provider returned a {what} containing a NUL character")
     return value.encode("utf-8")
+
+
+def _utf8_or_none(value: bytes) -> Optional[str]:
+    try:
+        return value.decode("utf-8")
+    except UnicodeDecodeError:
+        return None
+
+
+def _article(what: str) -> str:
+    return "an" if what[:1] in "aeiou" else "a"
+
+
+#: Argument types a message is made of; anything else in ``args`` is not copied.
+_PLAIN_ARGS = (str, int, float, bool, type(None))
+
+_PROVENANCE = (
+    "raised by the credentials provider; its traceback was dropped because its frames hold credentials"
+)
+
+
+def _message(error: BaseException) -> str:
+    try:
+        return str(error)
+    except Exception:  # noqa: B902 - a broken __str__ must not hide the error itself
+        return "<unprintable message>"
+
+
+def _clean_copy(error: BaseException) -> BaseException:
+    """A new exception of ``error``'s type and message with nothing else of it: no traceback
+    (the provider's frames hold the secret and token as locals), no ``__context__`` or
+    ``__cause__`` (their tracebacks would), no attributes (``UnicodeDecodeError.object`` is
+    the undecodable secret). A type that cannot be rebuilt from plain arguments, and
+    ``UnicodeError`` whose arguments are the data, become a ``CredentialsProviderError``."""
+    kind = type(error)
+    clean: Optional[BaseException] = None
+    if not isinstance(error, UnicodeError) and all(isinstance(a, _PLAIN_ARGS) for a in error.args):
+        try:
+            clean = kind(*error.args)
+        except Exception:  # noqa: B902 - any constructor may refuse; fall back below
+            clean = None
+        if clean is not None and (type(clean) is not kind or _message(clean) != _message(error)):
+            clean = None
+    if clean is None:
+        clean = CredentialsProviderError(f"the credentials provider raised {kind.__qualname__}: {_message(error)}")
+    clean.__traceback__ = clean.__context__ = clean.__cause__ = None
+    clean.__suppress_context__ = True
+    if hasattr(clean, "add_note"):  # Python 3.11+
+        clean.add_note(_PROVENANCE)
+    return clean
 
 
 def _expiration_seconds(creds: Any) -> int:
@@ -83,8 +143,9 @@ class CredentialsBridge:
         self.provider = provider
         self.handle = ffi.new_handle(self)
         self._lock = threading.Lock()
+        # A clean copy of the provider's latest exception (see _clean_copy), never the
+        # exception itself.
         self._error: Optional[BaseException] = None
-        self._traceback: Any = None
 
     def fetch(self, sink: Any) -> int:
         """Runs the provider and hands its credentials to libossmc; never raises."""
@@ -99,19 +160,20 @@ class CredentialsBridge:
                     f"(status {ffi.string(lib.ossmc_status_name(status)).decode()})"
                 )
         except BaseException as e:  # noqa: B902 - even KeyboardInterrupt must not cross into C
+            clean = _clean_copy(e)
             with self._lock:
-                self._error, self._traceback = e, e.__traceback__
+                self._error = clean
             return int(lib.OSSMC_CREDENTIALS_CALLBACK)
         with self._lock:
-            self._error = self._traceback = None
+            self._error = None
         return int(lib.OSSMC_OK)
 
     def pending_error(self) -> Optional[BaseException]:
-        """The exception of the provider's latest failed call, if its latest call failed."""
+        """A fresh clean copy of the exception of the provider's latest failed call, if its
+        latest call failed (fresh, so that raising it never extends a kept traceback)."""
         with self._lock:
-            if self._error is None:
-                return None
-            return self._error.with_traceback(self._traceback)
+            error = self._error
+        return None if error is None else _clean_copy(error)
 
 
 def _callback(userdata: Any, sink: Any) -> int:

@@ -110,7 +110,9 @@ class InvalidCredentialsError(CredentialsError):
 class CredentialsProviderError(CredentialsError):
     """The credentials provider gave nothing usable.
 
-    When the provider raised an exception, that exception itself is raised instead.
+    When the provider raised an exception, a copy of it (same type and message, without the
+    traceback and attributes that hold the credentials) is raised instead; an exception that
+    cannot be copied that way is reported as this error, naming its type and message.
     """
 
 
