@@ -2,8 +2,10 @@
 //! environment, or a callback; and the cache the connector signs from, which asks its provider
 //! again before the credentials expire and after the server rejected them.
 //!
-//! Secrets never leave this module in readable form: `Debug` and `Display` of every type here
-//! redact the access key secret and the security token, and no error message quotes them.
+//! Secrets never leave this module in readable form: they are held as [`Secret`]s (zeroed on
+//! drop), `Debug` and `Display` of every type here redact them, and no error message quotes
+//! them. The cache hands out one shared `Arc<Credentials>` per provider answer, so requests
+//! do not each copy the secret.
 
 use std::fmt;
 use std::path::{Path, PathBuf};
@@ -13,8 +15,10 @@ use std::time::{Duration, Instant, SystemTime};
 use serde_json::Value;
 use time::format_description::well_known::Rfc3339;
 use time::OffsetDateTime;
+use zeroize::Zeroizing;
 
 use crate::error::{Error, ErrorKind, Result};
+use crate::secret::Secret;
 
 /// How long before expiration credentials are refreshed.
 pub const REFRESH_MARGIN: Duration = Duration::from_secs(5 * 60);
@@ -33,9 +37,9 @@ pub struct Credentials {
     /// The access key id (not secret; it names the key in requests).
     pub access_key_id: String,
     /// The access key secret.
-    pub access_key_secret: String,
+    pub access_key_secret: Secret,
     /// The STS token, sent as `x-oss-security-token`.
-    pub security_token: Option<String>,
+    pub security_token: Option<Secret>,
     /// When temporary credentials stop working.
     pub expiration: Option<SystemTime>,
 }
@@ -44,7 +48,7 @@ impl Credentials {
     /// Long-lived credentials without a token.
     pub fn new(
         access_key_id: impl Into<String>,
-        access_key_secret: impl Into<String>,
+        access_key_secret: impl Into<Secret>,
     ) -> Credentials {
         Credentials {
             access_key_id: access_key_id.into(),
@@ -55,7 +59,7 @@ impl Credentials {
     }
 
     /// Adds an STS security token.
-    pub fn with_security_token(mut self, token: impl Into<String>) -> Credentials {
+    pub fn with_security_token(mut self, token: impl Into<Secret>) -> Credentials {
         self.security_token = Some(token.into());
         self
     }
@@ -220,7 +224,7 @@ impl CredentialsProvider for FileProvider {
                 return Ok(l.credentials.clone());
             }
         }
-        let text = std::fs::read_to_string(&self.path).map_err(io_err)?;
+        let text = Zeroizing::new(std::fs::read_to_string(&self.path).map_err(io_err)?);
         let credentials = parse_credentials_json(&text, &self.path)?;
         *loaded = Some(Loaded {
             credentials: credentials.clone(),
@@ -246,14 +250,18 @@ fn parse_credentials_json(text: &str, path: &Path) -> Result<Credentials> {
             e.column()
         ))
     })?;
-    let obj = value
-        .as_object()
-        .ok_or_else(|| invalid(format!("{source}: the file must hold a JSON object")))?;
-    let field = |name: &str| -> Result<Option<String>> {
-        match obj.get(name) {
+    let Value::Object(mut obj) = value else {
+        return Err(invalid(format!(
+            "{source}: the file must hold a JSON object"
+        )));
+    };
+    // Fields are moved out of the parsed object, not cloned: the secret ends up in one
+    // `Secret` (which zeroes the String it is made from) instead of also in `obj`.
+    let mut field = |name: &str| -> Result<Option<String>> {
+        match obj.remove(name) {
             None | Some(Value::Null) => Ok(None),
             Some(Value::String(s)) if s.is_empty() => Ok(None),
-            Some(Value::String(s)) => Ok(Some(s.clone())),
+            Some(Value::String(s)) => Ok(Some(s)),
             Some(_) => Err(invalid(format!("{source}: {name} must be a string"))),
         }
     };
@@ -271,8 +279,8 @@ fn parse_credentials_json(text: &str, path: &Path) -> Result<Credentials> {
     };
     let credentials = Credentials {
         access_key_id,
-        access_key_secret,
-        security_token: field("SecurityToken")?,
+        access_key_secret: access_key_secret.into(),
+        security_token: field("SecurityToken")?.map(Secret::from),
         expiration,
     };
     credentials.check(&source)?;
@@ -314,8 +322,8 @@ impl EnvProvider {
         match (id, secret) {
             (Some(access_key_id), Some(access_key_secret)) => Ok(Credentials {
                 access_key_id,
-                access_key_secret,
-                security_token: get(ENV_SESSION_TOKEN),
+                access_key_secret: access_key_secret.into(),
+                security_token: get(ENV_SESSION_TOKEN).map(Secret::from),
                 expiration: None,
             }),
             _ => Err(invalid(format!(
@@ -375,7 +383,8 @@ pub(crate) struct CredentialsCache {
 
 #[derive(Default)]
 struct CacheState {
-    credentials: Option<Credentials>,
+    /// Shared with the requests signing with them: each gets the `Arc`, not a copy.
+    credentials: Option<Arc<Credentials>>,
     invalidated: bool,
     last_asked: Option<Instant>,
 }
@@ -408,7 +417,7 @@ impl CredentialsCache {
     /// [`invalidate`](Self::invalidate), or when the cached ones expire within
     /// [`REFRESH_MARGIN`]. If that refresh fails but the cached credentials have not expired
     /// (and were not invalidated), they are still used and the failure is logged.
-    pub(crate) fn current(&self) -> Result<Credentials> {
+    pub(crate) fn current(&self) -> Result<Arc<Credentials>> {
         let mut state = lock(&self.state);
         let now = SystemTime::now();
         let due = match &state.credentials {
@@ -423,7 +432,7 @@ impl CredentialsCache {
         };
         if !due {
             if let Some(c) = &state.credentials {
-                return Ok(c.clone());
+                return Ok(Arc::clone(c));
             }
         }
         state.last_asked = Some(Instant::now());
@@ -434,19 +443,21 @@ impl CredentialsCache {
         match fresh {
             Ok(c) => {
                 // Warn once per new answer, not on every throttled re-ask of the same one.
-                if c.expires_within(REFRESH_MARGIN, now) && state.credentials.as_ref() != Some(&c) {
+                if c.expires_within(REFRESH_MARGIN, now) && state.credentials.as_deref() != Some(&c)
+                {
                     log::warn!(
                         "the credentials provider returned {c}, which expires within 5 minutes"
                     );
                 }
-                state.credentials = Some(c.clone());
+                let c = Arc::new(c);
+                state.credentials = Some(Arc::clone(&c));
                 state.invalidated = false;
                 Ok(c)
             }
             Err(e) => match &state.credentials {
                 Some(old) if !state.invalidated && old.expiration.map_or(true, |x| x > now) => {
                     log::warn!("cannot refresh credentials, still using {old}: {e}");
-                    Ok(old.clone())
+                    Ok(Arc::clone(old))
                 }
                 _ => Err(e),
             },
@@ -587,8 +598,8 @@ mod tests {
         let p = FileProvider::new(&path);
         let c = p.credentials().unwrap();
         assert_eq!(c.access_key_id, "STS.NTestTemporaryKeyId");
-        assert_eq!(c.access_key_secret, SECRET);
-        assert_eq!(c.security_token.as_deref(), Some(TOKEN));
+        assert_eq!(c.access_key_secret.expose(), SECRET);
+        assert_eq!(c.security_token.as_ref().map(Secret::expose), Some(TOKEN));
         assert_eq!(
             c.expiration.map(rfc3339).as_deref(),
             Some("2099-03-14T13:34:56Z")
@@ -731,8 +742,8 @@ mod tests {
         ]))
         .unwrap();
         assert_eq!(c.access_key_id, "LTAIabc");
-        assert_eq!(c.access_key_secret, SECRET);
-        assert_eq!(c.security_token.as_deref(), Some(TOKEN));
+        assert_eq!(c.access_key_secret.expose(), SECRET);
+        assert_eq!(c.security_token.as_ref().map(Secret::expose), Some(TOKEN));
         let c = EnvProvider::from_lookup(vars(&[
             ("OSS_ACCESS_KEY_ID", "a"),
             ("OSS_ACCESS_KEY_SECRET", "b"),
@@ -763,7 +774,7 @@ mod tests {
         let p = Counting::new(sts(None));
         let cache = CredentialsCache::new(p.clone());
         for _ in 0..10 {
-            assert_eq!(cache.current().unwrap().access_key_secret, SECRET);
+            assert_eq!(cache.current().unwrap().access_key_secret.expose(), SECRET);
         }
         assert_eq!(p.calls(), 1);
         p.set(Ok(Credentials::new("KEY2", "s2")));
@@ -771,6 +782,35 @@ mod tests {
         assert_eq!(cache.current().unwrap().access_key_id, "KEY2");
         assert_eq!(cache.current().unwrap().access_key_id, "KEY2");
         assert_eq!(p.calls(), 2);
+    }
+
+    #[test]
+    fn requests_share_the_cached_credentials_instead_of_copying_the_secret() {
+        let p = Counting::new(sts(None));
+        let cache = CredentialsCache::new(p.clone());
+        let first = cache.current().unwrap();
+        let second = cache.current().unwrap();
+        assert!(
+            Arc::ptr_eq(&first, &second),
+            "each request got its own copy"
+        );
+        assert!(std::ptr::eq(
+            first.access_key_secret.expose(),
+            second.access_key_secret.expose()
+        ));
+        // A new answer from the provider is a new shared value.
+        cache.invalidate();
+        assert!(!Arc::ptr_eq(&first, &cache.current().unwrap()));
+    }
+
+    #[test]
+    fn dropped_credentials_leave_their_secret_and_token_zeroed() {
+        crate::secret::wipe_log::take();
+        drop(sts(None));
+        assert_eq!(
+            crate::secret::wipe_log::take(),
+            vec![vec![0u8; SECRET.len()], vec![0u8; TOKEN.len()]]
+        );
     }
 
     #[test]
@@ -803,7 +843,7 @@ mod tests {
         cache.current().unwrap();
         p.set(Err(Error::new(ErrorKind::Io, "provider down")));
         // Still valid for a minute: used, with a warning.
-        assert_eq!(cache.current().unwrap().access_key_secret, SECRET);
+        assert_eq!(cache.current().unwrap().access_key_secret.expose(), SECRET);
         // Rejected by the server: the error surfaces.
         cache.invalidate();
         assert_eq!(cache.current().unwrap_err().message(), "provider down");

@@ -29,6 +29,7 @@ pub(crate) mod logging;
 pub(crate) mod prefetch;
 mod prepare;
 mod reader;
+pub mod secret;
 pub(crate) mod signing;
 pub mod uri;
 
@@ -45,4 +46,5 @@ pub use listing::{ObjectInfo, Page};
 pub use prefetch::PrefetchStats;
 pub use prepare::{PrepareOptions, PrepareReport};
 pub use reader::ObjectReader;
+pub use secret::Secret;
 pub use uri::{parse_oss_uri, validate_bucket_name};

@@ -16,9 +16,11 @@ use base64::Engine as _;
 use hmac::{Hmac, Mac};
 use sha1::Sha1;
 use sha2::{Digest, Sha256};
+use zeroize::Zeroizing;
 
 use crate::config::SignatureVersion;
 use crate::credentials::Credentials;
+use crate::secret::Secret;
 use crate::uri::{encode_key_path, encode_query_value};
 
 /// What a signature covers.
@@ -71,18 +73,19 @@ const V1_SUB_RESOURCES: &[&str] = &[
 
 /// Returns the headers to add to the request: `x-oss-date` (V4) or `date` (V1),
 /// `x-oss-content-sha256` (V4), `x-oss-security-token` (when the credentials have one) and
-/// `authorization`. `region` is the V4 scope region (unused by V1).
+/// `authorization`. `region` is the V4 scope region (unused by V1). The headers are zeroed
+/// when dropped: the security token is among them.
 pub(crate) fn sign(
     version: SignatureVersion,
     region: &str,
     creds: &Credentials,
     now: SystemTime,
     req: &SigningRequest,
-) -> Vec<(String, String)> {
-    match version {
+) -> Zeroizing<Vec<(String, String)>> {
+    Zeroizing::new(match version {
         SignatureVersion::V4 => sign_v4(region, creds, now, req),
         SignatureVersion::V1 => sign_v1(creds, now, req),
-    }
+    })
 }
 
 fn sign_v4(
@@ -99,12 +102,12 @@ fn sign_v4(
         UNSIGNED_PAYLOAD.to_owned(),
     ));
     if let Some(token) = &creds.security_token {
-        added.push(("x-oss-security-token".to_owned(), token.clone()));
+        added.push(("x-oss-security-token".to_owned(), token.expose().to_owned()));
     }
     let canonical = v4_canonical_request(req, &added);
     let date = &datetime[..8];
     let string_to_sign = v4_string_to_sign(&datetime, region, &canonical);
-    let key = signing_key(&creds.access_key_secret, date, region);
+    let key = signing_key(creds.access_key_secret.expose(), date, region);
     let signature = hex::encode(hmac_sha256(&key, string_to_sign.as_bytes()));
     let additional = if has_header(req.headers, "host") {
         ",AdditionalHeaders=host"
@@ -123,10 +126,10 @@ fn sign_v4(
 
 fn sign_v1(creds: &Credentials, now: SystemTime, req: &SigningRequest) -> Vec<(String, String)> {
     let date = httpdate::fmt_http_date(now);
-    let token = creds.security_token.as_deref();
+    let token = creds.security_token.as_ref().map(Secret::expose);
     let string_to_sign = v1_string_to_sign(req, &date, token);
     let signature = base64::engine::general_purpose::STANDARD.encode(hmac_sha1(
-        creds.access_key_secret.as_bytes(),
+        creds.access_key_secret.expose().as_bytes(),
         string_to_sign.as_bytes(),
     ));
     let mut added = Vec::with_capacity(3);
@@ -309,7 +312,8 @@ fn hmac_sha1(key: &[u8], data: &[u8]) -> [u8; 20] {
 /// The V4 key chain, uncached: k1 = HMAC("aliyun_v4" + secret, date), then region, "oss",
 /// "aliyun_v4_request".
 fn derive_signing_key(secret: &str, date: &str, region: &str) -> [u8; 32] {
-    let k1 = hmac_sha256(format!("aliyun_v4{secret}").as_bytes(), date.as_bytes());
+    let k1_key = Zeroizing::new(format!("aliyun_v4{secret}"));
+    let k1 = hmac_sha256(k1_key.as_bytes(), date.as_bytes());
     let k2 = hmac_sha256(&k1, region.as_bytes());
     let k3 = hmac_sha256(&k2, b"oss");
     hmac_sha256(&k3, b"aliyun_v4_request")

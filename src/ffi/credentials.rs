@@ -11,7 +11,7 @@ use std::time::{Duration, SystemTime};
 use super::boundary::{self, Failure, OK};
 use super::handle::{self, Castable};
 use super::status::{self, OSSMC_INVALID_ARGUMENT, OSSMC_OK};
-use crate::{Credentials, Error, ErrorKind, Result};
+use crate::{Credentials, Error, ErrorKind, Result, Secret};
 
 /// Where a credentials callback puts the credentials it fetched (opaque). Valid only during
 /// the callback that received it.
@@ -111,8 +111,8 @@ pub unsafe extern "C" fn ossmc_credentials_sink_set(
         };
         slot.credentials = Some(Credentials {
             access_key_id: id.to_owned(),
-            access_key_secret: secret.to_owned(),
-            security_token: token.filter(|t| !t.is_empty()).map(str::to_owned),
+            access_key_secret: secret.into(),
+            security_token: token.filter(|t| !t.is_empty()).map(Secret::from),
             expiration,
         });
         OK
