@@ -30,6 +30,12 @@
 //! ossmc says so once on stderr and goes on (that connector logs warnings and errors to
 //! stderr; no audit). A path the user configured must work, and failing to open it is an
 //! error naming the path.
+//!
+//! Both files escape line breaks and control characters in what they write ([`escape`]):
+//! messages quote servers and keys, which must not forge lines or drive a terminal. A host's
+//! own logger formats ossmc's records itself.
+
+mod escape;
 
 use std::cell::RefCell;
 use std::fmt::Write as _;
@@ -48,6 +54,7 @@ use log::{LevelFilter, Record};
 
 use crate::config::{Config, LogPath};
 use crate::error::{Error, ErrorKind, Result};
+use escape::push_escaped;
 
 static LOG_FALLBACK_WARNING: Once = Once::new();
 static AUDIT_FALLBACK_WARNING: Once = Once::new();
@@ -106,20 +113,24 @@ fn log_target(p: &LogPath) -> Result<LogTarget> {
     }
 }
 
-/// `2025-03-14T12:34:56.789Z INFO  [ossmc::client] message`, in UTC like the audit file.
+/// `2025-03-14T12:34:56.789Z INFO  [ossmc::client] message`, in UTC like the audit file,
+/// with the message escaped so that it stays on this one line.
 fn log_format(
     w: &mut dyn std::io::Write,
     _now: &mut DeferredNow,
     record: &Record,
 ) -> std::io::Result<()> {
-    write!(
-        w,
-        "{} {:<5} [{}] {}",
+    let mut line = format!(
+        "{} {:<5} [{}] ",
         rfc3339_millis(SystemTime::now()),
         record.level(),
         record.module_path().unwrap_or("?"),
-        record.args()
-    )
+    );
+    match record.args().as_str() {
+        Some(text) => push_escaped(&mut line, text),
+        None => push_escaped(&mut line, &record.args().to_string()),
+    }
+    w.write_all(line.as_bytes())
 }
 
 /// True for ossmc's own records (kept at the connector's level; others at WARN at most).
@@ -568,7 +579,8 @@ impl std::fmt::Debug for Audit {
     }
 }
 
-/// One audit line, newline included.
+/// One audit line, newline included. Keys and request ids are escaped, so that each record
+/// stays one line of the same number of fields.
 fn format_record(now: SystemTime, r: &AuditRecord) -> String {
     let mut s = String::with_capacity(128 + r.key.len());
     s.push_str(&rfc3339_millis(now));
@@ -589,20 +601,6 @@ fn format_record(now: SystemTime, r: &AuditRecord) -> String {
     }
     s.push('\n');
     s
-}
-
-/// Keys may hold tabs and newlines; escape them (and `\`) so each record stays one line of
-/// the same number of fields.
-fn push_escaped(s: &mut String, field: &str) {
-    for c in field.chars() {
-        match c {
-            '\t' => s.push_str("\\t"),
-            '\n' => s.push_str("\\n"),
-            '\r' => s.push_str("\\r"),
-            '\\' => s.push_str("\\\\"),
-            c => s.push(c),
-        }
-    }
 }
 
 /// `2025-03-14T12:34:56.789Z`.
@@ -816,6 +814,32 @@ mod tests {
     /// in the test binaries).
     fn assert_routed(log: &ConnectorLog) {
         assert!(log.sink.is_some(), "another logger was installed: {log:?}");
+    }
+
+    #[test]
+    fn log_lines_escape_what_could_forge_lines_or_drive_a_terminal() {
+        let message =
+            "server said: nope\n[2099-01-01T00:00:00.000Z INFO  [ossmc::client] FAKE LINE\x1b[31m";
+        let mut line = Vec::new();
+        log_format(
+            &mut line,
+            &mut DeferredNow::new(),
+            &Record::builder()
+                .args(format_args!("{message}"))
+                .level(log::Level::Warn)
+                .module_path(Some("ossmc::client"))
+                .build(),
+        )
+        .unwrap();
+        let line = String::from_utf8(line).unwrap();
+        assert!(!line.contains('\n') && !line.contains('\x1b'), "{line:?}");
+        assert!(
+            line.ends_with(
+                " WARN  [ossmc::client] server said: nope\\n[2099-01-01T00:00:00.000Z INFO  \
+                 [ossmc::client] FAKE LINE\\x1b[31m"
+            ),
+            "{line:?}"
+        );
     }
 
     #[test]
