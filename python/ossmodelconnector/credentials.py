@@ -38,28 +38,41 @@ def _field(creds: Any, method: str, attribute: str) -> Any:
 
 
 def _encode(value: Any, what: str, required: bool) -> Optional[bytes]:
+    # Strings are converted by helpers that return None rather than raise: the
+    # UnicodeDecodeError or UnicodeEncodeError would carry the secret itself (as .object) to
+    # whoever catches it, and raising ours inside their except block would chain them.
+    if isinstance(value, bytes):
+        value = _utf8_decoded(value)
+        if value is None:
+            raise ValueError(f"the credentials provider returned {_article(what)} {what} that is not valid UTF-8")
     if value is None or value == "":
         if required:
             raise ValueError(f"the credentials provider returned no {what}")
         return None
-    if isinstance(value, bytes):
-        # Decoded here rather than with .decode(), whose UnicodeDecodeError would carry the
-        # secret itself (as .object) to whoever catches it.
-        text = _utf8_or_none(value)
-        if text is None:
-            raise ValueError(f"the credentials provider returned {_article(what)} {what} that is not valid UTF-8")
-        value = text
     if not isinstance(value, str):
         raise TypeError(f"the credentials provider returned a {type(value).__name__} as {what}, not a str")
     if "\0" in value:
         raise ValueError(f"the credentials provider returned a {what} containing a NUL character")
-    return value.encode("utf-8")
+    encoded = _utf8_encoded(value)
+    if encoded is None:
+        raise ValueError(
+            f"the credentials provider returned {_article(what)} {what} that is not valid UTF-8 "
+            "(it holds a lone surrogate)"
+        )
+    return encoded
 
 
-def _utf8_or_none(value: bytes) -> Optional[str]:
+def _utf8_decoded(value: bytes) -> Optional[str]:
     try:
         return value.decode("utf-8")
     except UnicodeDecodeError:
+        return None
+
+
+def _utf8_encoded(value: str) -> Optional[bytes]:
+    try:
+        return value.encode("utf-8")
+    except UnicodeEncodeError:
         return None
 
 
@@ -78,7 +91,7 @@ _PROVENANCE = (
 def _message(error: BaseException) -> str:
     try:
         return str(error)
-    except Exception:  # noqa: B902 - a broken __str__ must not hide the error itself
+    except BaseException:  # noqa: B902 - a broken __str__ must not hide the error itself
         return "<unprintable message>"
 
 
@@ -93,7 +106,7 @@ def _clean_copy(error: BaseException) -> BaseException:
     if not isinstance(error, UnicodeError) and all(isinstance(a, _PLAIN_ARGS) for a in error.args):
         try:
             clean = kind(*error.args)
-        except Exception:  # noqa: B902 - any constructor may refuse; fall back below
+        except BaseException:  # noqa: B902 - any constructor may refuse; nothing may reach C
             clean = None
         if clean is not None and (type(clean) is not kind or _message(clean) != _message(error)):
             clean = None

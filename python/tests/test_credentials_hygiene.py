@@ -69,14 +69,18 @@ def test_provider_exception_keeps_type_and_message_but_not_the_frames_holding_se
 
 
 class _ReturnsNonUtf8Secret:
+    def __init__(self, form: str) -> None:
+        self.form = form
+
     def get_credentials(self):
-        return types.SimpleNamespace(
-            access_key_id="LTAIhygiene", access_key_secret=b"\xff" + SECRET.encode(), security_token=TOKEN
-        )
+        # Made here: the test's own frame (in the traceback) must not hold it.
+        secret = b"\xff" + SECRET.encode() if self.form == "bytes" else "\udcff" + SECRET
+        return types.SimpleNamespace(access_key_id="LTAIhygiene", access_key_secret=secret, security_token=TOKEN)
 
 
-def test_non_utf8_secret_is_a_clear_error_without_the_secret(tmp_config):
-    connector = OssModelConnector(ENDPOINT, cred_provider=_ReturnsNonUtf8Secret(), config_path=tmp_config)
+@pytest.mark.parametrize("form", ["bytes", "str with a lone surrogate"])
+def test_non_utf8_secret_is_a_clear_error_without_the_secret(form, tmp_config):
+    connector = OssModelConnector(ENDPOINT, cred_provider=_ReturnsNonUtf8Secret(form), config_path=tmp_config)
     with pytest.raises(ValueError, match="access key secret that is not valid UTF-8") as info:
         connector.list("models", "")
     assert not isinstance(info.value, UnicodeError)
@@ -96,6 +100,24 @@ class _RaisesUnrebuildable:
         raise _OddError("the vault answered 503", {"secret": SECRET})
 
 
+class _RebuildInterrupts(Exception):
+    """An exception whose constructor, run again to copy it, raises KeyboardInterrupt."""
+
+    built = 0
+
+    def __init__(self, reason: str) -> None:
+        type(self).built += 1
+        if type(self).built > 1:
+            raise KeyboardInterrupt
+        super().__init__(reason)
+
+
+class _RaisesRebuildInterrupts:
+    def get_credentials(self):
+        _RebuildInterrupts.built = 0
+        raise _RebuildInterrupts("the vault is sealed")
+
+
 class _RaisesUnicodeDecodeError:
     def get_credentials(self):
         return (b"\xff" + SECRET.encode()).decode("utf-8")
@@ -103,7 +125,11 @@ class _RaisesUnicodeDecodeError:
 
 @pytest.mark.parametrize(
     "provider, kind",
-    [(_RaisesUnrebuildable(), "_OddError"), (_RaisesUnicodeDecodeError(), "UnicodeDecodeError")],
+    [
+        (_RaisesUnrebuildable(), "_OddError"),
+        (_RaisesUnicodeDecodeError(), "UnicodeDecodeError"),
+        (_RaisesRebuildInterrupts(), "_RebuildInterrupts"),
+    ],
 )
 def test_provider_exceptions_that_carry_secrets_become_a_provider_error_naming_them(provider, kind, tmp_config):
     connector = OssModelConnector(ENDPOINT, cred_provider=provider, config_path=tmp_config)
