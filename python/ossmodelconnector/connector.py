@@ -230,7 +230,8 @@ class OssModelConnector:
 
     def _raise_for_status(self, status: int) -> None:
         """Raises the exception for ``status``, which a libossmc call on this thread just
-        returned; a credentials provider's own exception wins over the generic one."""
+        returned; (a clean copy of) a credentials provider's own exception wins over the
+        generic one."""
         exc = errors.error_from_last(status)
         if status in _CREDENTIALS_STATUSES and self._bridge is not None:
             pending = self._bridge.pending_error()
