@@ -1,0 +1,153 @@
+//! Listings against a hostile server (oss-local `--listing-fault`): continuation tokens that
+//! go round in circles or never end, pages that start over, keys with NUL, XML cut short or
+//! garbled. The normal list and FastList end with an error that names the bucket, the
+//! prefix and what the server did, after a bounded number of requests, or recover exactly.
+
+mod common;
+
+use common::*;
+use ossmc::{Connector, ErrorKind};
+use ossmc_testkit::oss_local::OssLocal;
+use ossmc_testkit::synthetic::key_name;
+
+/// Keys under `p/` in the test bucket: three pages of the normal list.
+const KEYS: u64 = 2500;
+
+/// The most pages without a key a listing follows (the library's cap).
+const MAX_PAGES_WITHOUT_KEYS: u64 = 100;
+
+/// Most requests a FastList sends before a failing part stops it: each of its requests in
+/// flight (1 vcpu × 16 workers, and the delimiter probe) may follow its own chain.
+const FAST_IN_FLIGHT: u64 = 17;
+
+fn start(mode: &str, rate: &str) -> (OssLocal, Connector, TempDir) {
+    let keys = format!("bkt/p/:{KEYS}");
+    let server = OssLocal::start(&[
+        "--keys",
+        &keys,
+        "--listing-fault",
+        mode,
+        "--listing-fault-rate",
+        rate,
+        "--seed",
+        "11",
+    ]);
+    let dir = TempDir::new("hostile-list");
+    let conn = connector(&server, config(&dir));
+    (server, conn, dir)
+}
+
+fn list_requests(server: &OssLocal) -> u64 {
+    stat(server, "requests.ListObjectsV2")
+}
+
+/// Asserts a protocol error naming the listing and containing `what`.
+fn assert_refused(e: &ossmc::Error, what: &str) {
+    let text = e.to_string();
+    assert_eq!(e.kind(), ErrorKind::Protocol, "{text}");
+    assert!(text.contains(what), "{text:?} lacks {what:?}");
+    assert!(text.contains("bkt") && text.contains("p/"), "{text}");
+}
+
+fn expected_keys() -> Vec<String> {
+    let mut v: Vec<String> = (0..KEYS).map(|i| key_name("p/", i)).collect();
+    v.sort();
+    v
+}
+
+#[test]
+fn cycling_continuation_tokens_end_the_listing() {
+    let (server, conn, _dir) = start("cycle-tokens", "1");
+    let e = conn.list("bkt", "p/").expect_err("a cycle");
+    assert_refused(&e, "again without listing a key");
+    // First page (token A), then B, then A again.
+    assert_eq!(list_requests(&server), 3);
+
+    let e = conn.fast_list("bkt", "p/").expect_err("a cycle");
+    assert_refused(&e, "again without listing a key");
+    assert!(list_requests(&server) - 3 <= 3 * FAST_IN_FLIGHT);
+}
+
+#[test]
+fn endless_new_tokens_end_the_listing() {
+    let (server, conn, _dir) = start("endless-tokens", "1");
+    let e = conn.list("bkt", "p/").expect_err("no end");
+    assert_refused(&e, "pages in a row without a key");
+    assert_eq!(list_requests(&server), MAX_PAGES_WITHOUT_KEYS);
+
+    let e = conn.fast_list("bkt", "p/").expect_err("no end");
+    assert_refused(&e, "pages in a row without a key");
+    assert!(
+        list_requests(&server) - MAX_PAGES_WITHOUT_KEYS <= MAX_PAGES_WITHOUT_KEYS * FAST_IN_FLIGHT
+    );
+}
+
+#[test]
+fn a_listing_that_starts_over_is_refused() {
+    let (server, conn, _dir) = start("repeat-pages", "1");
+    let e = conn.list("bkt", "p/").expect_err("keys repeat");
+    assert_refused(&e, "keys must come in increasing order");
+    assert_eq!(list_requests(&server), 2);
+    assert_eq!(stat(&server, "faults.listing"), 1);
+    // FastList goes on with start-after, which this server answers honestly.
+    let mut got: Vec<String> = conn
+        .fast_list("bkt", "p/")
+        .expect("fast list")
+        .into_iter()
+        .map(|o| o.key)
+        .collect();
+    got.sort();
+    assert_eq!(got, expected_keys());
+}
+
+#[test]
+fn a_key_with_nul_is_an_error_not_a_cut_key() {
+    let (server, conn, _dir) = start("nul-key", "1");
+    let e = conn.list("bkt", "p/").expect_err("NUL");
+    assert_refused(&e, "which contains NUL");
+    // The server's answer, not a transport fault: not tried again.
+    assert_eq!(list_requests(&server), 1);
+
+    let e = conn.fast_list("bkt", "p/").expect_err("NUL");
+    assert_refused(&e, "which contains NUL");
+}
+
+/// Broken XML now and then is retried and the listing comes out exact; broken XML every
+/// time fails clearly after the configured attempts.
+fn broken_xml(mode: &str) {
+    let (server, conn, _dir) = start(mode, "0.3");
+    let keys: Vec<String> = conn
+        .list("bkt", "p/")
+        .expect("list")
+        .into_iter()
+        .map(|o| o.key)
+        .collect();
+    assert_eq!(keys, expected_keys());
+    assert!(stat(&server, "faults.listing") > 0, "no fault was drawn");
+    let mut fast: Vec<String> = conn
+        .fast_list("bkt", "p/")
+        .expect("fast list")
+        .into_iter()
+        .map(|o| o.key)
+        .collect();
+    fast.sort();
+    assert_eq!(fast, expected_keys());
+
+    let (server, conn, dir) = start(mode, "1");
+    let attempts = u64::from(config(&dir).retry.max_attempts);
+    let e = conn.list("bkt", "p/").expect_err("always broken");
+    assert_refused(&e, "is malformed");
+    assert_eq!(list_requests(&server), attempts);
+    let e = conn.fast_list("bkt", "p/").expect_err("always broken");
+    assert_refused(&e, "is malformed");
+}
+
+#[test]
+fn truncated_xml_is_retried() {
+    broken_xml("truncated-xml");
+}
+
+#[test]
+fn malformed_xml_is_retried() {
+    broken_xml("malformed-xml");
+}
