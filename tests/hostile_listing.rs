@@ -151,3 +151,61 @@ fn truncated_xml_is_retried() {
 fn malformed_xml_is_retried() {
     broken_xml("malformed-xml");
 }
+
+/// The C ABI: `ossmc_list` fails with `OSSMC_PROTOCOL` and a message saying what the server
+/// sent, and hands out no list whose keys a C caller would see cut at the NUL.
+#[test]
+fn the_c_api_refuses_a_key_with_nul() {
+    use ossmc::ffi::connector::{ossmc_connector, ossmc_connector_free, ossmc_connector_new};
+    use ossmc::ffi::last_error::{ossmc_error_detail, ossmc_last_error};
+    use ossmc::ffi::list::{ossmc_list, ossmc_listing};
+    use ossmc::ffi::status::{OSSMC_OK, OSSMC_PROTOCOL};
+    use ossmc_testkit::oss_local::{TEST_ACCESS_KEY_ID, TEST_ACCESS_KEY_SECRET};
+    use std::ffi::{CStr, CString};
+
+    let server = OssLocal::start(&["--keys", "bkt/p/:20", "--listing-fault", "nul-key"]);
+    let dir = TempDir::new("hostile-list-c");
+    let cred = dir.path("credentials.json");
+    std::fs::write(
+        &cred,
+        format!(r#"{{"AccessKeyId":"{TEST_ACCESS_KEY_ID}","AccessKeySecret":"{TEST_ACCESS_KEY_SECRET}"}}"#),
+    )
+    .unwrap();
+    let conf = dir.path("config.json");
+    let logs = (dir.path("connector.log"), dir.path("audit.log"));
+    std::fs::write(
+        &conf,
+        serde_json::json!({
+            "logPath": logs.0.to_str().unwrap(),
+            "auditPath": logs.1.to_str().unwrap(),
+            "retry": {"maxAttempts": 2, "baseDelayMs": 5, "maxDelayMs": 20},
+        })
+        .to_string(),
+    )
+    .unwrap();
+    let c = |s: &str| CString::new(s).unwrap();
+    let (endpoint, cred, conf) = (
+        c(&server.endpoint),
+        c(cred.to_str().unwrap()),
+        c(conf.to_str().unwrap()),
+    );
+    let mut conn: *mut ossmc_connector = std::ptr::null_mut();
+    let status =
+        unsafe { ossmc_connector_new(endpoint.as_ptr(), cred.as_ptr(), conf.as_ptr(), &mut conn) };
+    assert_eq!(status, OSSMC_OK);
+    let (bucket, prefix) = (c("bkt"), c("p/"));
+    for fast in [0, 1] {
+        let mut list: *mut ossmc_listing = std::ptr::null_mut();
+        let status = unsafe { ossmc_list(conn, bucket.as_ptr(), prefix.as_ptr(), fast, &mut list) };
+        assert_eq!(status, OSSMC_PROTOCOL, "fast={fast}");
+        assert!(list.is_null());
+        let mut detail = std::mem::MaybeUninit::<ossmc_error_detail>::zeroed();
+        assert_eq!(unsafe { ossmc_last_error(detail.as_mut_ptr()) }, OSSMC_OK);
+        let detail = unsafe { detail.assume_init() };
+        assert_eq!(detail.status, OSSMC_PROTOCOL);
+        let message = unsafe { CStr::from_ptr(detail.message) }.to_str().unwrap();
+        assert!(message.contains("which contains NUL"), "{message}");
+        assert!(message.contains("oss://bkt/p/"), "{message}");
+    }
+    unsafe { ossmc_connector_free(conn) };
+}
