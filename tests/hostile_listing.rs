@@ -209,3 +209,24 @@ fn the_c_api_refuses_a_key_with_nul() {
     }
     unsafe { ossmc_connector_free(conn) };
 }
+
+/// Pages beyond what OSS can send: a key longer than 1023 bytes, a size no object has, more
+/// entries than `max-keys`. Each is the server's answer, refused without another try.
+#[test]
+fn pages_beyond_the_limits_are_refused() {
+    for (mode, what) in [
+        ("overlong-key", "bytes long (OSS keys are at most 1023)"),
+        (
+            "huge-size",
+            "with size 18446744073709551615 (not a possible object size)",
+        ),
+        ("extra-entries", "1001 entries in a page of at most 1000"),
+    ] {
+        let (server, conn, _dir) = start(mode, "1");
+        let e = conn.list("bkt", "p/").expect_err(mode);
+        assert_refused(&e, what);
+        assert_eq!(list_requests(&server), 1, "{mode}");
+        let e = conn.fast_list("bkt", "p/").expect_err(mode);
+        assert_refused(&e, what);
+    }
+}

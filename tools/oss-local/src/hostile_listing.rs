@@ -29,6 +29,13 @@ pub enum Mode {
     RepeatPages,
     /// The first key of the page gets a NUL byte appended (`%00` when url-encoded).
     NulKey,
+    /// The first key of the page gets 1024 `x` appended: longer than OSS allows.
+    OverlongKey,
+    /// The first object of the page claims a size of 2^64 - 1 bytes.
+    HugeSize,
+    /// The page gets objects after its last one (its last key with `~0000`, `~0001`, …
+    /// appended) until it holds one entry more than `max-keys`; an empty page is left be.
+    ExtraEntries,
     /// The body is cut at `floor(v1 · length)` bytes and sent whole with that length.
     TruncatedXml,
     /// A stray `</Oops>` is inserted into the root element, `floor(v1 · length)` bytes in.
@@ -117,6 +124,19 @@ impl Applied {
                 }
                 None => xml,
             },
+            Mode::OverlongKey => match xml.find("</Key>") {
+                Some(at) => format!("{}{}{}", &xml[..at], "x".repeat(1024), &xml[at..]),
+                None => xml,
+            },
+            Mode::HugeSize => match xml.find("<Size>") {
+                Some(at) => {
+                    let from = at + "<Size>".len();
+                    let to = xml[from..].find('<').map_or(from, |i| from + i);
+                    format!("{}{}{}", &xml[..from], u64::MAX, &xml[to..])
+                }
+                None => xml,
+            },
+            Mode::ExtraEntries => extra_entries(p, xml),
             Mode::TruncatedXml => {
                 let mut cut = offset_in(self.at, xml.len() as u64) as usize;
                 while !xml.is_char_boundary(cut) {
@@ -137,6 +157,27 @@ impl Applied {
             }
         }
     }
+}
+
+/// `xml` with objects after its last one until it holds `max-keys + 1` entries.
+fn extra_entries(p: &Params, xml: String) -> String {
+    let (Some(start), Some(end)) = (xml.rfind("<Contents>"), xml.rfind("</Contents>")) else {
+        return xml;
+    };
+    let end = end + "</Contents>".len();
+    let last = &xml[start..end];
+    let Some(k1) = last.find("</Key>") else {
+        return xml;
+    };
+    let entries = xml.matches("<Contents>").count() + xml.matches("<CommonPrefixes>").count();
+    let mut extra = String::new();
+    for i in 0..(p.max_keys + 1).saturating_sub(entries) {
+        // `~` and digits are sent as they are whether or not names are url-encoded.
+        extra.push_str(&last[..k1]);
+        extra.push_str(&format!("~{i:04}"));
+        extra.push_str(&last[k1..]);
+    }
+    format!("{}{extra}{}", &xml[..end], &xml[end..])
 }
 
 /// A ListObjectsV2 page with no entries that says more follow after `token`.
@@ -204,5 +245,23 @@ mod tests {
         }
         .rewrite(&p, xml.clone());
         assert!(nul.contains("<Key>a%00</Key>"));
+        let huge = Applied {
+            mode: Mode::HugeSize,
+            at: 0.0,
+        }
+        .rewrite(
+            &p,
+            "<Contents><Key>a</Key><Size>12</Size></Contents>".into(),
+        );
+        assert!(huge.contains("<Size>18446744073709551615</Size>"), "{huge}");
+        let mut two = p.clone();
+        two.max_keys = 2;
+        let extra = Applied {
+            mode: Mode::ExtraEntries,
+            at: 0.0,
+        }
+        .rewrite(&two, xml.clone());
+        assert_eq!(extra.matches("<Contents>").count(), 3, "{extra}");
+        assert!(extra.contains("<Key>a~0001</Key>"), "{extra}");
     }
 }
