@@ -230,3 +230,33 @@ fn pages_beyond_the_limits_are_refused() {
         assert_refused(&e, what);
     }
 }
+
+/// A server that ignores `start-after`: the normal list goes on after the last object of a
+/// broken page with it, and gets the same keys again; it must stop there, not keep the
+/// keys and ask again forever. FastList splits with `start-after` and stops too.
+#[test]
+fn a_listing_that_does_not_advance_after_a_break_is_refused() {
+    let keys = format!("bkt/p/:{KEYS}");
+    let server = OssLocal::start(&[
+        "--keys",
+        &keys,
+        "--listing-fault",
+        "ignore-start-after",
+        "--list-reset-after",
+        "20000",
+    ]);
+    let dir = TempDir::new("hostile-list");
+    let conn = connector(&server, config(&dir));
+    let e = conn.list("bkt", "p/").expect_err("no progress");
+    assert_refused(&e, "keys must come in increasing order");
+    // The broken first page, then the same keys again.
+    assert_eq!(list_requests(&server), 2);
+    assert_eq!(stat(&server, "faults.listing"), 1);
+
+    let e = conn.fast_list("bkt", "p/").expect_err("no progress");
+    assert_eq!(e.kind(), ErrorKind::Protocol, "{e}");
+    assert!(
+        e.to_string().contains("not after the start-after key"),
+        "{e}"
+    );
+}

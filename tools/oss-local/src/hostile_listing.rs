@@ -14,7 +14,7 @@ use rand::{Rng, SeedableRng};
 use rand_chacha::ChaCha8Rng;
 
 use crate::faults::offset_in;
-use crate::listing::{encode_token, Params};
+use crate::listing::{encode_token, Params, Version};
 
 /// What a hostile listing response does.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
@@ -27,6 +27,9 @@ pub enum Mode {
     /// A request with a continuation token is answered as if it had none: the listing
     /// starts over, with the same keys and tokens as the first page.
     RepeatPages,
+    /// A ListObjectsV2 request with `start-after` (and no continuation token) is answered
+    /// as if it had none: from the first key under the prefix.
+    IgnoreStartAfter,
     /// The first key of the page gets a NUL byte appended (`%00` when url-encoded).
     NulKey,
     /// The first key of the page gets 1024 `x` appended: longer than OSS allows.
@@ -84,24 +87,31 @@ impl HostileListing {
 }
 
 impl Applied {
-    /// Changes the request before it is listed (`repeat-pages`); returns whether the
-    /// answer to `p` is changed at all (`repeat-pages` leaves a request without a token be).
+    /// Changes the request before it is listed (`repeat-pages`, `ignore-start-after`);
+    /// returns whether the answer to `p` is changed at all (those two modes leave a request
+    /// without a token, or without `start-after`, be).
     pub fn adjust(&self, p: &mut Params) -> bool {
-        if self.mode != Mode::RepeatPages {
-            return true;
+        match self.mode {
+            Mode::RepeatPages if p.token.is_some() => {
+                p.token = None;
+                p.after = p.start_after.clone();
+                true
+            }
+            Mode::IgnoreStartAfter
+                if p.version == Version::V2 && p.token.is_none() && !p.after.is_empty() =>
+            {
+                p.after.clear();
+                true
+            }
+            Mode::RepeatPages | Mode::IgnoreStartAfter => false,
+            _ => true,
         }
-        if p.token.is_none() {
-            return false;
-        }
-        p.token = None;
-        p.after = p.start_after.clone();
-        true
     }
 
     /// The body to send instead of `xml`, the honest answer to `p`.
     pub fn rewrite(&self, p: &Params, xml: String) -> String {
         match self.mode {
-            Mode::RepeatPages => xml,
+            Mode::RepeatPages | Mode::IgnoreStartAfter => xml,
             Mode::CycleTokens => {
                 let (a, b) = (encode_token("cycle-a"), encode_token("cycle-b"));
                 let next = if p.token.as_deref() == Some(a.as_str()) {
@@ -213,7 +223,7 @@ mod tests {
                    </ListBucketResult>"
             .to_owned();
         let p = Params {
-            version: crate::listing::Version::V2,
+            version: Version::V2,
             prefix: String::new(),
             delimiter: String::new(),
             max_keys: 10,
