@@ -20,8 +20,10 @@ use crate::client::{body_error, Attempt, CancelToken, Client, Exchange, Request}
 use crate::error::{Error, ErrorKind, Result};
 
 mod page_xml;
+pub(crate) mod rules;
 
 pub(crate) use page_xml::{parse_page, parse_partial};
+pub(crate) use rules::Progress;
 
 /// Most keys a ListObjectsV2 page may hold.
 pub(crate) const MAX_KEYS: u32 = 1000;
@@ -75,7 +77,8 @@ pub(crate) fn list_page(
         delimiter,
         max_keys,
     );
-    client.call(cancel, |ex| match fetch_page(ex, &req, false) {
+    let asked = Asked { prefix, max_keys };
+    client.call(cancel, |ex| match fetch_page(ex, &req, &asked, false) {
         Fetched::Page(page) => Attempt::Done(page),
         Fetched::Broken(e, _) => Attempt::Retry(e),
         Fetched::Failed(a) => a,
@@ -104,7 +107,8 @@ pub(crate) fn list_page_or_part(
         None,
         max_keys,
     );
-    client.call(cancel, |ex| match fetch_page(ex, &req, true) {
+    let asked = Asked { prefix, max_keys };
+    client.call(cancel, |ex| match fetch_page(ex, &req, &asked, true) {
         Fetched::Page(page) => Attempt::Done(page),
         Fetched::Broken(e, kept) if kept.is_empty() => Attempt::Retry(e),
         Fetched::Broken(e, kept) => {
@@ -169,9 +173,38 @@ enum Fetched<T> {
     Failed(Attempt<T>),
 }
 
+/// What a request asked for, to check its page against and to name in errors.
+struct Asked<'a> {
+    prefix: &'a str,
+    max_keys: u32,
+}
+
+/// The error for a page that breaks the listing rules ([`rules`]): the server's answer, so
+/// it is not tried again.
+fn refused(bucket: &str, asked: &Asked<'_>, why: &str) -> Error {
+    Error::new(
+        ErrorKind::Protocol,
+        format!(
+            "listing oss://{bucket}/{}: {why}; the listing is abandoned",
+            asked.prefix
+        ),
+    )
+    .with_object(bucket, None)
+}
+
 /// Sends `req` and reads its page; with `keep_partial`, a body that breaks off still yields
 /// the objects complete before the break.
-fn fetch_page<T>(ex: &mut Exchange<'_>, req: &Request<'_>, keep_partial: bool) -> Fetched<T> {
+///
+/// A body that arrived whole but is not a well-formed page (cut short, garbled) is tried
+/// again like a broken connection: a proxy or a server under stress can send one, and the
+/// next try usually gets the page. A well-formed page that breaks the listing rules is
+/// refused for good.
+fn fetch_page<T>(
+    ex: &mut Exchange<'_>,
+    req: &Request<'_>,
+    asked: &Asked<'_>,
+    keep_partial: bool,
+) -> Fetched<T> {
     let mut resp = match ex.send(req) {
         Ok(r) => r,
         Err(a) => return Fetched::Failed(a),
@@ -191,14 +224,24 @@ fn fetch_page<T>(ex: &mut Exchange<'_>, req: &Request<'_>, keep_partial: bool) -
                 } else {
                     Vec::new()
                 };
-                Fetched::Broken(body_error(req, &e, got as u64, announced), kept)
+                match rules::check_objects(None, &kept) {
+                    Ok(()) => Fetched::Broken(body_error(req, &e, got as u64, announced), kept),
+                    Err(why) => Fetched::Failed(Attempt::Fail(refused(req.bucket, asked, &why))),
+                }
             }
             Ok(n) => match parse_page(&buf[..n]) {
-                Ok(page) => Fetched::Page(page),
-                Err(msg) => Fetched::Failed(Attempt::Fail(
+                Ok(page) => match rules::check_page(&page, asked.max_keys.clamp(1, MAX_KEYS)) {
+                    Ok(()) => Fetched::Page(page),
+                    Err(why) => Fetched::Failed(Attempt::Fail(refused(req.bucket, asked, &why))),
+                },
+                Err(msg) => Fetched::Failed(Attempt::Retry(
                     Error::new(
                         ErrorKind::Protocol,
-                        format!("the ListObjectsV2 response is malformed: {msg}"),
+                        format!(
+                            "listing oss://{}/{}: the ListObjectsV2 response ({n} bytes) is \
+                             malformed: {msg}",
+                            req.bucket, asked.prefix
+                        ),
                     )
                     .with_object(req.bucket, None),
                 )),
@@ -258,13 +301,25 @@ fn read_body(
 /// the same order, as the continuation token would have given), as a request of its own
 /// ([`Attempt::Progress`]). So a listing only fails when `retry.max_attempts` tries in a row
 /// get no further, however long it is and however often its responses break.
+///
+/// Keys must strictly increase across the whole listing (an honest OSS lists in UTF-8 byte
+/// order, and going on after the last key kept relies on it): a key out of order is an
+/// error, not something to sort out, since it means the server repeats or skips keys. That
+/// also makes every page with keys progress, so only pages without keys can loop; those end
+/// the listing at a repeated continuation token or after
+/// [`rules::MAX_PAGES_WITHOUT_KEYS`] of them in a row ([`Progress`]).
 pub(crate) fn list_all(
     client: &Client,
     cancel: &CancelToken,
     bucket: &str,
     prefix: &str,
 ) -> Result<Vec<ObjectInfo>> {
+    let asked = Asked {
+        prefix,
+        max_keys: MAX_KEYS,
+    };
     let mut all: Vec<ObjectInfo> = Vec::new();
+    let mut progress = Progress::default();
     // Where the next page starts: after a continuation token (the previous page was whole),
     // or after the last key kept (the previous response broke off); never both.
     let mut token: Option<String> = None;
@@ -279,12 +334,15 @@ pub(crate) fn list_all(
                 None,
                 MAX_KEYS,
             );
-            match fetch_page(ex, &req, true) {
+            match fetch_page(ex, &req, &asked, true) {
                 Fetched::Page(page) => Attempt::Done(page),
                 Fetched::Broken(e, kept) => {
                     let Some(last) = kept.last() else {
                         return Attempt::Retry(e);
                     };
+                    if let Err(why) = progress.objects(&kept) {
+                        return Attempt::Fail(refused(bucket, &asked, &why));
+                    }
                     let message = format!(
                         "{}; the {} objects before the break are kept (the last {:?}) and the \
                          listing goes on after them",
@@ -300,23 +358,26 @@ pub(crate) fn list_all(
                 Fetched::Failed(a) => a,
             }
         })?;
+        progress
+            .objects(&page.objects)
+            .map_err(|why| refused(bucket, &asked, &why))?;
+        let had_keys = !page.objects.is_empty();
         all.extend(page.objects);
         if !page.is_truncated {
             return Ok(all);
         }
-        match page.next_token {
-            Some(t) if Some(&t) != token.as_ref() => {
-                token = Some(t);
-                after = None;
-            }
-            _ => {
-                return Err(Error::new(
-                    ErrorKind::Protocol,
-                    "the ListObjectsV2 response says more pages follow but gives no new continuation token",
-                )
-                .with_object(bucket, None))
-            }
-        }
+        let Some(t) = page.next_token else {
+            return Err(refused(
+                bucket,
+                &asked,
+                "the server says more pages follow but gives no continuation token",
+            ));
+        };
+        progress
+            .token(&t, had_keys)
+            .map_err(|why| refused(bucket, &asked, &why))?;
+        token = Some(t);
+        after = None;
     }
 }
 

@@ -257,6 +257,8 @@ class OssModelConnector:
         :raises FileNotFoundError: the bucket does not exist.
         :raises PermissionError: OSS refused the credentials.
         :raises ValueError: an invalid bucket name.
+        :raises ProtocolError: (an ``OSError``) the server's listing cannot be right: a key
+            with NUL or out of order, a continuation token that goes round in circles.
         """
         c_bucket = _c_string(bucket, "bucket")
         c_prefix = _c_string(prefix if prefix is not None else "", "prefix")

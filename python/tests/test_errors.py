@@ -219,6 +219,22 @@ def test_a_listing_that_gets_no_further_says_how_far_it_got(oss_env, tmp_config)
         assert e.bucket == "data"
 
 
+def test_a_listing_with_a_nul_key_raises_a_protocol_error(oss_env, tmp_config):
+    # A key with NUL would reach Python cut at the NUL through the C API: the listing is
+    # refused instead, the normal one and FastList alike.
+    with start_server(["--keys", "data/set/:40", "--listing-fault", "nul-key"]) as server:
+        connector = OssModelConnector(server.endpoint, config_path=tmp_config)
+        for fast in (False, True):
+            with pytest.raises(OSError) as info:
+                connector.list("data", "set/", fast=fast)
+            e = info.value
+            assert isinstance(e, omc.ProtocolError)
+            assert "which contains NUL" in str(e) and "oss://data/set/" in str(e)
+            assert e.bucket == "data"
+        assert server.stats()["faults"]["listing"] >= 2
+        connector.close()
+
+
 def test_use_after_close_is_a_value_error(model_server, oss_env, tmp_config):
     connector = OssModelConnector(model_server.endpoint, config_path=tmp_config)
     obj = connector.open(shard_uri(1))

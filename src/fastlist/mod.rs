@@ -87,7 +87,12 @@ pub(crate) fn list(
         prefix,
     };
     let started = std::time::Instant::now();
-    let (objects, stats) = fast_list(&source, prefix, max_in_flight, cancel)?;
+    // The plan's own errors (a page that breaks the rules) do not know the bucket.
+    let (objects, stats) =
+        fast_list(&source, prefix, max_in_flight, cancel).map_err(|e| match e.bucket() {
+            Some(_) => e,
+            None => e.with_object(bucket, None),
+        })?;
     log::info!(
         "fast list of oss://{bucket}/{prefix}: {} objects in {} ms with {} requests \
          ({} splits, {} gallops, {} pages without new keys)",

@@ -33,7 +33,7 @@ use std::sync::Arc;
 
 use super::keyspace::{self, Alphabet};
 use crate::error::{Error, ErrorKind, Result};
-use crate::listing::{ObjectInfo, Page};
+use crate::listing::{ObjectInfo, Page, Progress};
 
 /// Keys per ListObjectsV2 page (the page size the lister asks for).
 pub(crate) const PAGE_KEYS: usize = crate::listing::MAX_KEYS as usize;
@@ -102,6 +102,10 @@ struct InFlight {
     /// For a split: the evidence of the interval it split, given back to the lower part if
     /// the upper part turns out empty (the split was a miss, the lower part is still big).
     parent_evidence: u32,
+    /// For a request that goes on with a continuation token after pages without keys: the
+    /// tokens of those pages, so that a server going round in circles (or handing out new
+    /// tokens forever) ends the listing.
+    run: Progress,
 }
 
 /// Where keys were seen near an interval: a page's first and last tails, its key count, and
@@ -259,7 +263,7 @@ impl Plan {
     /// Fails when the page contradicts the listing's rules (keys outside the prefix, out of
     /// order, not after `start-after`), which would make the result wrong.
     pub fn on_page(&mut self, id: u64, mut page: Page) -> Result<()> {
-        let Some(req) = self.in_flight.remove(&id) else {
+        let Some(mut req) = self.in_flight.remove(&id) else {
             return Ok(());
         };
         if req.kind == Kind::Gallop {
@@ -290,7 +294,20 @@ impl Plan {
                     "a ListObjectsV2 page came back empty, truncated and without a continuation token",
                 ));
             };
+            req.run.token(&token, false).map_err(|why| {
+                Error::new(
+                    ErrorKind::Protocol,
+                    format!(
+                        "fast list under prefix {:?}, part after {:?}: {why}",
+                        self.prefix,
+                        req.start.as_deref().unwrap_or("")
+                    ),
+                )
+            })?;
             let new_id = self.issue(req.start.clone(), req.kind);
+            if let Some(next) = self.in_flight.get_mut(&new_id) {
+                next.run = std::mem::take(&mut req.run);
+            }
             self.repoint(id, Some(new_id));
             let mut job = self.job(new_id);
             job.continuation_token = Some(token);
@@ -466,6 +483,7 @@ impl Plan {
                 start,
                 kind,
                 parent_evidence: 0,
+                run: Progress::default(),
             },
         );
         id

@@ -431,3 +431,50 @@ fn an_empty_truncated_page_is_followed_by_its_token() {
         .values()
         .any(|t| t.as_deref() == Some("h/")));
 }
+
+#[test]
+fn pages_without_keys_cannot_keep_a_part_going_forever() {
+    /// Answers every listing request with an empty truncated page; `cycle`: its token
+    /// alternates between two values, else each token is new.
+    struct Nowhere {
+        cycle: bool,
+        requests: AtomicU64,
+    }
+    impl PageSource for Nowhere {
+        fn page(&self, _c: &CancelToken, job: &Job) -> Result<Page> {
+            let n = self.requests.fetch_add(1, Ordering::SeqCst);
+            let token = match (self.cycle, job.continuation_token.as_deref()) {
+                (true, Some("A")) => "B".to_owned(),
+                (true, _) => "A".to_owned(),
+                (false, _) => format!("t{n}"),
+            };
+            Ok(Page {
+                objects: Vec::new(),
+                common_prefixes: Vec::new(),
+                next_token: Some(token),
+                is_truncated: true,
+            })
+        }
+    }
+    for cycle in [true, false] {
+        let source = Nowhere {
+            cycle,
+            requests: AtomicU64::new(0),
+        };
+        let err = fast_list(&source, "p/", 4, &CancelToken::new()).expect_err("a loop");
+        assert_eq!(err.kind(), ErrorKind::Protocol);
+        let want = if cycle {
+            "continuation token \"A\" again"
+        } else {
+            "pages in a row without a key"
+        };
+        assert!(err.to_string().contains(want), "{err}");
+        assert!(err.to_string().contains("prefix \"p/\""), "{err}");
+        // Each part gives up after the cap; a few parts may be in flight at once.
+        let sent = source.requests.load(Ordering::SeqCst);
+        assert!(
+            sent <= 8 * u64::from(crate::listing::rules::MAX_PAGES_WITHOUT_KEYS),
+            "{sent} requests"
+        );
+    }
+}

@@ -63,7 +63,13 @@ pub fn unsupported_subresource(q: &Query) -> bool {
 /// streamed when it is sent chunked (`--chunked-listings`) or cut short (`--list-reset-rate`,
 /// `--list-reset-after`).
 pub async fn list_objects(ctx: &Ctx, bucket: &Arc<Bucket>) -> Result<Resp, OssError> {
-    let params = Params::from_query(&ctx.query)?;
+    let mut params = Params::from_query(&ctx.query)?;
+    let hostile = ctx
+        .app
+        .faults
+        .hostile_listing
+        .draw()
+        .filter(|h| h.adjust(&mut params));
     let render = || {
         let snap = bucket.snapshot(&params.prefix);
         let page = listing::list(&snap, &params);
@@ -73,6 +79,13 @@ pub async fn list_objects(ctx: &Ctx, bucket: &Arc<Bucket>) -> Result<Resp, OssEr
         // Directory buckets are scanned from the disk: keep that off the async threads.
         Uploads::Dir(_) => tokio::task::block_in_place(render),
         Uploads::Memory(_) => render(),
+    };
+    let xml = match hostile {
+        Some(h) => {
+            ctx.app.stats.listing_fault();
+            h.rewrite(&params, xml)
+        }
+        None => xml,
     };
     let faults = &ctx.app.faults;
     let len = xml.len() as u64;

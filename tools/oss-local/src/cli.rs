@@ -92,6 +92,14 @@ pub struct Args {
     #[arg(long, default_value_t = 0.0, value_parser = parse_probability)]
     pub corrupt_rate: f64,
 
+    /// Answer listings with hostile responses of this kind (see README.md).
+    #[arg(long, value_enum)]
+    pub listing_fault: Option<crate::hostile_listing::Mode>,
+
+    /// Fraction of listing requests that `--listing-fault` applies to.
+    #[arg(long, default_value_t = 1.0, value_parser = parse_probability)]
+    pub listing_fault_rate: f64,
+
     /// Seed of the fault decisions (see README.md for the scheme).
     #[arg(long, default_value_t = 0)]
     pub seed: u64,
@@ -118,6 +126,8 @@ impl fmt::Debug for Args {
             .field("list_reset_after", &self.list_reset_after)
             .field("chunked_listings", &self.chunked_listings)
             .field("corrupt_rate", &self.corrupt_rate)
+            .field("listing_fault", &self.listing_fault)
+            .field("listing_fault_rate", &self.listing_fault_rate)
             .field("seed", &self.seed)
             .finish_non_exhaustive()
     }

@@ -39,6 +39,8 @@ pub struct FaultConfig {
     pub latency: Duration,
     /// Bytes per second per connection; 0 = unlimited.
     pub rate_bytes_per_sec: f64,
+    /// Hostile listing answers (`--listing-fault`), drawn apart from the faults above.
+    pub hostile_listing: std::sync::Arc<crate::hostile_listing::HostileListing>,
 }
 
 /// The faults drawn for one request.

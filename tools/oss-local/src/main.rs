@@ -54,6 +54,7 @@ mod dirstore;
 mod error;
 mod faults;
 mod generate;
+mod hostile_listing;
 mod listing;
 mod listing_xml;
 mod objects;
@@ -101,6 +102,11 @@ fn run(args: cli::Args) -> Result<(), String> {
         seed: args.seed,
         latency: Duration::from_millis(args.latency_ms),
         rate_bytes_per_sec: args.rate_mbps * 1e6,
+        hostile_listing: Arc::new(hostile_listing::HostileListing::new(
+            args.listing_fault,
+            args.listing_fault_rate,
+            args.seed,
+        )),
     };
     let app = Arc::new(server::App::new(
         store,

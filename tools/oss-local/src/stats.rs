@@ -70,6 +70,7 @@ pub struct Stats {
     faults_fail: AtomicU64,
     faults_reset: AtomicU64,
     faults_corrupt: AtomicU64,
+    faults_listing: AtomicU64,
 }
 
 /// Which fault was injected.
@@ -144,6 +145,11 @@ impl Stats {
         .fetch_add(1, Relaxed);
     }
 
+    /// Counts a hostile listing answer (`--listing-fault`).
+    pub fn listing_fault(&self) {
+        self.faults_listing.fetch_add(1, Relaxed);
+    }
+
     /// Counts a connection as open. Called on a connection's first OSS request rather than
     /// at accept, so that connections used only for `/_stats` are not counted.
     pub fn connection_opened(self: &Arc<Self>) -> OpenConnection {
@@ -172,6 +178,7 @@ impl Stats {
         self.faults_fail.store(0, Relaxed);
         self.faults_reset.store(0, Relaxed);
         self.faults_corrupt.store(0, Relaxed);
+        self.faults_listing.store(0, Relaxed);
     }
 
     /// The `/_stats` document.
@@ -212,6 +219,7 @@ impl Stats {
                 "fail": self.faults_fail.load(Relaxed),
                 "reset": self.faults_reset.load(Relaxed),
                 "corrupt": self.faults_corrupt.load(Relaxed),
+                "listing": self.faults_listing.load(Relaxed),
             },
         })
     }
