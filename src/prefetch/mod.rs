@@ -14,7 +14,8 @@
 //! * [`verify`]: CRC-64 verification rounds;
 //! * [`direct`]: reads fetched straight into the caller's buffer;
 //! * [`read`]: a reader's read, from buffers and directly;
-//! * [`worker`]: the fetcher threads;
+//! * [`worker`]: the fetcher threads; [`panics`]: a panic on one fails its task, never
+//!   leaves a reader waiting;
 //! * [`pace`]: how many requests to keep in flight; [`fetch`]: one ranged GET.
 //!
 //! # Scheduling
@@ -84,6 +85,7 @@ pub(crate) mod fetch;
 mod memory;
 mod object;
 mod pace;
+mod panics;
 mod read;
 mod schedule;
 mod verify;
