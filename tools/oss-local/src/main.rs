@@ -9,6 +9,7 @@
 //!           [--region cn-hangzhou] [--no-auth] [--service-host HOST]...
 //!           [--latency-ms N] [--rate-mbps N] [--fail-rate P] [--reset-rate P] [--corrupt-rate P] [--seed N]
 //!           [--list-reset-rate P] [--list-reset-after BYTES] [--chunked-listings]
+//!           [--skew-date-secs N] [--absurd-date-rate P] [--stall-get-rate P]
 //! ```
 //!
 //! When ready it prints one line, `listening on http://HOST:PORT`, on stdout; logs go to
@@ -50,6 +51,7 @@ mod body;
 mod buckets;
 mod bufpool;
 mod cli;
+mod clock_faults;
 mod dirstore;
 mod error;
 mod faults;
@@ -61,6 +63,7 @@ mod range;
 mod response;
 mod routing;
 mod server;
+mod stall;
 mod stats;
 mod store;
 mod synth;
@@ -102,13 +105,16 @@ fn run(args: cli::Args) -> Result<(), String> {
         latency: Duration::from_millis(args.latency_ms),
         rate_bytes_per_sec: args.rate_mbps * 1e6,
     };
-    let app = Arc::new(server::App::new(
+    let mut app = server::App::new(
         store,
         auth,
         faults,
         args.service_hosts.clone(),
         args.region.clone(),
-    ));
+    );
+    app.clock = clock_faults::ClockFaults::new(&args.clock, args.seed);
+    app.stalls = stall::Stalls::new(&args.stall, args.seed);
+    let app = Arc::new(app);
 
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .enable_all()

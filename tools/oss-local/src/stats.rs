@@ -70,6 +70,8 @@ pub struct Stats {
     faults_fail: AtomicU64,
     faults_reset: AtomicU64,
     faults_corrupt: AtomicU64,
+    faults_absurd_date: AtomicU64,
+    faults_stall: AtomicU64,
 }
 
 /// Which fault was injected.
@@ -78,6 +80,10 @@ pub enum Fault {
     Fail,
     Reset,
     Corrupt,
+    /// Answered RequestTimeTooSkewed with an absurd `Date` (`--absurd-date-rate`).
+    AbsurdDate,
+    /// Never answered (`--stall-get-rate`).
+    Stall,
 }
 
 fn raise_peak(peak: &AtomicU64, now: u64) {
@@ -140,6 +146,8 @@ impl Stats {
             Fault::Fail => &self.faults_fail,
             Fault::Reset => &self.faults_reset,
             Fault::Corrupt => &self.faults_corrupt,
+            Fault::AbsurdDate => &self.faults_absurd_date,
+            Fault::Stall => &self.faults_stall,
         }
         .fetch_add(1, Relaxed);
     }
@@ -172,6 +180,8 @@ impl Stats {
         self.faults_fail.store(0, Relaxed);
         self.faults_reset.store(0, Relaxed);
         self.faults_corrupt.store(0, Relaxed);
+        self.faults_absurd_date.store(0, Relaxed);
+        self.faults_stall.store(0, Relaxed);
     }
 
     /// The `/_stats` document.
@@ -212,6 +222,8 @@ impl Stats {
                 "fail": self.faults_fail.load(Relaxed),
                 "reset": self.faults_reset.load(Relaxed),
                 "corrupt": self.faults_corrupt.load(Relaxed),
+                "absurd_date": self.faults_absurd_date.load(Relaxed),
+                "stall": self.faults_stall.load(Relaxed),
             },
         })
     }
