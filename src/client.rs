@@ -228,6 +228,13 @@ impl Client {
         }
     }
 
+    /// The connector is gone: its credentials provider is never asked again (threads still
+    /// finishing a request fail it as cancelled). Waits for a call of the provider in
+    /// progress.
+    pub(crate) fn close(&self) {
+        self.credentials.close();
+    }
+
     /// The retry policy in use.
     pub(crate) fn retry_config(&self) -> &RetryConfig {
         &self.retry

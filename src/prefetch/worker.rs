@@ -192,6 +192,9 @@ fn fetch_loop(sh: &Arc<Shared>, running: &Cell<Option<Running>>) {
         st = sh.lock();
     }
     st.threads -= 1;
+    drop(st);
+    // Dropping the prefetcher waits for this (see `Prefetcher::drop`).
+    sh.data.notify_all();
 }
 
 /// A finished task's target, with the buffer it filled.
