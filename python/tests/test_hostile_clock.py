@@ -6,11 +6,11 @@ from __future__ import annotations
 
 import threading
 
+from conftest import start_server
 from ossmc_testkit import shard_key
 
 import ossmodelconnector as omc
 from ossmodelconnector import OssModelConnector
-from conftest import start_server
 
 # Far beyond what failing takes; before the fix the read waited forever.
 BOUND_S = 30.0
