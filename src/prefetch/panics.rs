@@ -18,11 +18,37 @@ use super::object::Slot;
 use super::{unlock, worker, Shared};
 use crate::error::{Error, ErrorKind, Result};
 
-/// The task a fetcher is running, for [`recover`].
+/// The task a fetcher is running, and how far its completion was booked, for [`recover`].
 #[derive(Debug, Clone, Copy)]
-pub(super) enum Running {
-    Chunk { id: u64, idx: u32 },
-    Piece { read: u64, piece: usize },
+pub(super) struct Running {
+    pub target: RunningTarget,
+    pub stage: Stage,
+    /// Counted in `State::jumped_in_flight`.
+    pub jumped: bool,
+}
+
+#[derive(Debug, Clone, Copy)]
+pub(super) enum RunningTarget {
+    /// `reserved` bytes count against the memory limit until the fetch is booked.
+    Chunk {
+        id: u64,
+        idx: u32,
+        reserved: u64,
+    },
+    Piece {
+        read: u64,
+        piece: usize,
+    },
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(super) enum Stage {
+    /// The request: counted in flight, its memory reserved.
+    Fetching,
+    /// No longer counted in flight; a chunk's reservation still is.
+    Booked,
+    /// Being recorded (`complete_chunk`, `complete_piece`): nothing more to undo.
+    Completing,
 }
 
 /// Runs one fetch of `[start, start + len)` of `meta`'s object; a panic becomes its error.
@@ -54,8 +80,23 @@ pub(super) fn recover(sh: &Shared, running: Option<Running>, payload: &(dyn Any 
     log::error!("{why}");
     // The state lock may be poisoned by the panic: its data is still the best there is.
     let mut st = sh.lock();
-    match running {
-        Some(Running::Chunk { id, idx }) => {
+    if let Some(r) = running {
+        if r.stage == Stage::Fetching {
+            if r.jumped {
+                st.jumped_in_flight = st.jumped_in_flight.saturating_sub(1);
+            }
+            st.add_in_flight(-1);
+        }
+        if let (Stage::Fetching | Stage::Booked, RunningTarget::Chunk { reserved, .. }) =
+            (r.stage, r.target)
+        {
+            // Its buffer was dropped while unwinding.
+            st.in_flight_bytes = st.in_flight_bytes.saturating_sub(reserved);
+            st.mem.held = st.mem.held.saturating_sub(reserved);
+        }
+    }
+    match running.map(|r| r.target) {
+        Some(RunningTarget::Chunk { id, idx, .. }) => {
             if let Some(c) = st
                 .objects
                 .get_mut(&id)
@@ -66,7 +107,7 @@ pub(super) fn recover(sh: &Shared, running: Option<Running>, payload: &(dyn Any 
                 }
             }
         }
-        Some(Running::Piece { read, piece }) => {
+        Some(RunningTarget::Piece { read, piece }) => {
             // This thread is unwinding: it writes no more into the reader's buffer.
             if let Some(p) = st
                 .reads
@@ -160,15 +201,18 @@ mod tests {
         rx.recv_timeout(std::time::Duration::from_secs(30)).ok()
     }
 
-    #[test]
-    fn a_panic_on_a_fetcher_fails_the_waiting_reads_instead_of_hanging_them() {
+    /// A prefetcher whose fetches panic (its credentials provider does), logging into a
+    /// scratch directory (removed by the caller).
+    fn panicking_prefetcher(
+        tag: &str,
+    ) -> (std::sync::Arc<super::super::Prefetcher>, std::path::PathBuf) {
         use crate::client::Client;
         use crate::config::{Config, LogPath};
         use crate::endpoint::Endpoint;
         use crate::logging::ConnectorLog;
         use std::sync::Arc;
 
-        let dir = std::env::temp_dir().join(format!("ossmc-panics-{}", std::process::id()));
+        let dir = std::env::temp_dir().join(format!("ossmc-panics-{tag}-{}", std::process::id()));
         std::fs::create_dir_all(&dir).unwrap();
         let mut cfg = Config {
             log_level: 0,
@@ -189,16 +233,23 @@ mod tests {
         ));
         let log = ConnectorLog::open(&cfg).unwrap();
         let p = Arc::new(super::super::Prefetcher::new(client, &cfg.prefetch, log));
-        let meta = || {
-            Arc::new(ObjectMeta {
-                size: 4 << 20,
-                ..meta()
-            })
-        };
+        (p, dir)
+    }
+
+    fn four_mib() -> std::sync::Arc<ObjectMeta> {
+        std::sync::Arc::new(ObjectMeta {
+            size: 4 << 20,
+            ..meta()
+        })
+    }
+
+    #[test]
+    fn a_panic_on_a_fetcher_fails_the_waiting_reads_instead_of_hanging_them() {
+        let (p, dir) = panicking_prefetcher("reads");
         // A read of whole chunks (pieces fetched into the caller's buffer), and a read of
         // part of a chunk (through a chunk buffer), each of a fresh object.
         for (offset, len) in [(0, 4 << 20), (100, 10)] {
-            let id = p.open(meta()).unwrap();
+            let id = p.open(four_mib()).unwrap();
             let e = read_bounded(&p, id, offset, len)
                 .expect("the read ended")
                 .unwrap_err();
@@ -210,6 +261,64 @@ mod tests {
             assert_eq!(e.key(), Some("a/b.bin"));
             p.close(id);
         }
+        drop(p);
+        let _ = std::fs::remove_dir_all(&dir);
+    }
+
+    #[test]
+    fn recovering_from_a_panic_mid_fetch_gives_back_what_the_fetch_held() {
+        let (p, dir) = panicking_prefetcher("recover");
+        let sh = &p.shared;
+        // An object registered by hand: nothing queued, no fetcher started.
+        let id = 99;
+        // What a fetcher taking chunk 1 books (see `schedule::take_task`), as if it then
+        // panicked outside the fetch itself, its buffer dropped while unwinding.
+        let reserved = {
+            let mut st = sh.lock();
+            let obj = super::super::object::Object::new(four_mib(), sh.chunk_size, false);
+            st.objects.insert(id, obj);
+            let (buf, reserved) = st.mem.reserve(1 << 20);
+            drop(buf);
+            st.in_flight_bytes += reserved;
+            st.add_in_flight(1);
+            st.jumped_in_flight += 1;
+            st.threads += 1;
+            st.objects.get_mut(&id).unwrap().chunks[1].slot = Slot::InFlight;
+            reserved
+        };
+        let before = sh.lock().threads;
+        let running = Running {
+            target: RunningTarget::Chunk {
+                id,
+                idx: 1,
+                reserved,
+            },
+            stage: Stage::Fetching,
+            jumped: true,
+        };
+        recover(sh, Some(running), &"a bookkeeping bug");
+        let st = sh.lock();
+        assert_eq!(st.threads, before - 1);
+        assert_eq!(
+            (st.in_flight, st.in_flight_bytes, st.jumped_in_flight),
+            (0, 0, 0)
+        );
+        assert_eq!(
+            st.mem.held,
+            st.mem.pooled(),
+            "the reservation was given back"
+        );
+        let obj = &st.objects[&id];
+        assert!(matches!(obj.chunks[1].slot, Slot::Empty));
+        let e = obj.error.as_ref().expect("the object failed");
+        assert_eq!(e.kind(), ErrorKind::Internal);
+        assert!(
+            e.message()
+                .contains("a fetcher thread panicked: a bookkeeping bug"),
+            "{e}"
+        );
+        drop(st);
+        p.close(id);
         drop(p);
         let _ = std::fs::remove_dir_all(&dir);
     }

@@ -9,7 +9,7 @@ use super::buffer::ChunkBuf;
 use super::direct::PieceState;
 use super::fetch;
 use super::object::{Buffer, Slot};
-use super::panics::{self, Running};
+use super::panics::{self, Running, RunningTarget, Stage};
 use super::schedule::{self, Target, AHEAD_RECHECK};
 use super::verify::{record_crc, Verdict};
 use super::{memory, unlock, Shared, State};
@@ -123,16 +123,22 @@ fn fetch_loop(sh: &Arc<Shared>, running: &Cell<Option<Running>>) {
         if more && st.idle > 0 && st.in_flight < st.pace.limit() {
             sh.work.notify_one();
         }
-        running.set(Some(match &task.target {
-            Target::Chunk { idx, .. } => Running::Chunk {
-                id: task.id,
-                idx: *idx,
+        let mut now_running = Running {
+            target: match &task.target {
+                Target::Chunk { idx, reserved, .. } => RunningTarget::Chunk {
+                    id: task.id,
+                    idx: *idx,
+                    reserved: *reserved,
+                },
+                Target::Piece { read, piece, .. } => RunningTarget::Piece {
+                    read: *read,
+                    piece: *piece,
+                },
             },
-            Target::Piece { read, piece, .. } => Running::Piece {
-                read: *read,
-                piece: *piece,
-            },
-        }));
+            stage: Stage::Fetching,
+            jumped: task.jumped,
+        };
+        running.set(Some(now_running));
         unlock(st);
         let (target, result) = run(
             sh,
@@ -152,6 +158,8 @@ fn fetch_loop(sh: &Arc<Shared>, running: &Cell<Option<Running>>) {
             }
         }
         st.add_in_flight(-1);
+        now_running.stage = Stage::Booked;
+        running.set(Some(now_running));
         if result.is_ok() {
             st.bytes_fetched += task.len as u64;
             let secs = task.started.elapsed().as_secs_f64();
@@ -177,6 +185,8 @@ fn fetch_loop(sh: &Arc<Shared>, running: &Cell<Option<Running>>) {
                 sh.work.notify_all();
             }
         }
+        now_running.stage = Stage::Completing;
+        running.set(Some(now_running));
         match target {
             Done::Chunk {
                 idx,
