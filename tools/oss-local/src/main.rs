@@ -37,7 +37,7 @@
 //!  "total_requests": n, "status": {"200": n, "206": n, ...}, "bytes_sent": n,
 //!  "connections": {"open": n, "peak": n, "total": n},
 //!  "in_flight": {"GetObject": {"current": n, "peak": n}, ...},
-//!  "faults": {"fail": n, "reset": n, "corrupt": n}}
+//!  "faults": {"fail": n, "reset": n, "corrupt": n, "absurd_date": n, "stall": n}}
 //! ```
 //! `bytes_sent` counts response body bytes handed to connections; a connection counts once
 //! it has carried an OSS request. `GET /_stats?reset` and `POST /_stats/reset` return the
