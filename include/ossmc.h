@@ -251,7 +251,9 @@ int32_t ossmc_connector_interrupt(const struct ossmc_connector *conn);
 
 // Frees a connector. NULL is a no-op. Objects and lists made from it stay usable until they
 // are closed and freed themselves; close them first all the same, so that a connector's
-// threads and connections go away when this returns.
+// threads and connections go away when this returns (a thread still waiting on a silent
+// server is cancelled and left to end by itself; this does not wait for it, and the
+// credentials callback is not called again).
 void ossmc_connector_free(struct ossmc_connector *conn);
 
 // Stores credentials in `sink`; call it from inside an `ossmc_credentials_callback`.

@@ -10,14 +10,15 @@
 //! expired credentials, clock skew) before handing back only successful responses.
 
 use std::io::Read;
-use std::sync::atomic::{AtomicBool, AtomicI64, Ordering};
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
-use std::time::{Duration, Instant, SystemTime};
+use std::time::{Duration, Instant};
 
 use base64::Engine as _;
 use crossbeam_channel::{Receiver, Sender};
 use quick_xml::events::Event;
 
+use crate::clock::{ClockOffset, Correction};
 use crate::config::{Addressing, Config, RetryConfig, SignatureVersion};
 use crate::credentials::{CredentialsCache, CredentialsProvider};
 use crate::endpoint::Endpoint;
@@ -168,8 +169,8 @@ pub(crate) struct Client {
     credentials: CredentialsCache,
     retry: RetryConfig,
     audit: Option<Audit>,
-    /// Server time minus local time, in seconds, learned from a RequestTimeTooSkewed response.
-    clock_offset_secs: AtomicI64,
+    /// The local clock's correction, learned from RequestTimeTooSkewed responses.
+    clock: ClockOffset,
 }
 
 impl std::fmt::Debug for Client {
@@ -223,8 +224,15 @@ impl Client {
             credentials: CredentialsCache::new(provider),
             retry: config.retry.clone(),
             audit,
-            clock_offset_secs: AtomicI64::new(0),
+            clock: ClockOffset::new(),
         }
+    }
+
+    /// The connector is gone: its credentials provider is never asked again (threads still
+    /// finishing a request fail it as cancelled). Waits for a call of the provider in
+    /// progress.
+    pub(crate) fn close(&self) {
+        self.credentials.close();
     }
 
     /// The retry policy in use.
@@ -308,16 +316,6 @@ impl Client {
         Duration::from_nanos(fastrand::u64(0..=nanos)).max(Duration::from_millis(1))
     }
 
-    fn now(&self) -> SystemTime {
-        let off = self.clock_offset_secs.load(Ordering::Relaxed);
-        let now = SystemTime::now();
-        if off >= 0 {
-            now + Duration::from_secs(off as u64)
-        } else {
-            now - Duration::from_secs(off.unsigned_abs())
-        }
-    }
-
     /// Sends one request and returns the raw response (any status) or a transport error.
     fn send_raw(&self, req: &Request<'_>) -> Result<(ureq::http::Response<ureq::Body>, Instant)> {
         let (base, host) = self.endpoint.base_url(Some(req.bucket), self.addressing);
@@ -342,7 +340,7 @@ impl Client {
             self.signature_version,
             &self.region,
             &creds,
-            self.now(),
+            self.clock.now()?,
             &SigningRequest {
                 method: req.method,
                 bucket: Some(req.bucket),
@@ -350,7 +348,8 @@ impl Client {
                 query: &req.query,
                 headers: &headers,
             },
-        );
+        )
+        .map_err(|e| e.with_object(req.bucket, req.key))?;
         let mut builder = ureq::http::Request::builder().method(req.method).uri(&url);
         for (name, value) in headers.iter().chain(signed.iter()) {
             builder = builder.header(name.as_str(), value.as_str());
@@ -444,25 +443,26 @@ impl Exchange<'_> {
             }
             "RequestTimeTooSkewed" if !self.clock_corrected => {
                 self.clock_corrected = true;
-                if let Some(server) = parts
-                    .headers
-                    .get("date")
-                    .and_then(|v| v.to_str().ok())
-                    .and_then(|d| httpdate::parse_http_date(d).ok())
-                {
-                    let offset = match server.duration_since(SystemTime::now()) {
-                        Ok(d) => d.as_secs() as i64,
-                        Err(e) => -(e.duration().as_secs() as i64),
-                    };
-                    self.client
-                        .clock_offset_secs
-                        .store(offset, Ordering::Relaxed);
-                    log::warn!(
-                        "the local clock is {} s off the server's; correcting and retrying once",
-                        -offset
-                    );
+                let date = parts.headers.get("date").and_then(|v| v.to_str().ok());
+                match self.client.clock.learn(date) {
+                    Correction::Learned { secs } => {
+                        log::warn!(
+                            "the local clock is {} s off the server's; correcting and retrying once",
+                            -secs
+                        );
+                        Err(Attempt::RetryNow(error))
+                    }
+                    Correction::NoDate => Err(Attempt::RetryNow(error)),
+                    Correction::TooFar(why) => Err(Attempt::Fail(
+                        Error::from_oss(
+                            status,
+                            error.code().map(str::to_owned),
+                            format!("{}: {why}", error.message()),
+                            error.request_id().map(str::to_owned),
+                        )
+                        .with_object(req.bucket, req.key),
+                    )),
                 }
-                Err(Attempt::RetryNow(error))
             }
             _ if is_retryable_status(status, code) => Err(Attempt::Retry(error)),
             _ => Err(Attempt::Fail(error)),

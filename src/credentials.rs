@@ -387,6 +387,9 @@ struct CacheState {
     credentials: Option<Arc<Credentials>>,
     invalidated: bool,
     last_asked: Option<Instant>,
+    /// The connector was freed: the provider (a C callback whose user data the caller may
+    /// free now) is never asked again.
+    closed: bool,
 }
 
 /// Lock a mutex; a poisoned one is still consistent here (plain values, replaced whole).
@@ -395,6 +398,13 @@ fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
 }
 
 impl CredentialsCache {
+    /// Never asks the provider again (a request a detached thread still makes fails as
+    /// cancelled). Waits for a call of the provider in progress: once this returns, the
+    /// provider is not running and will not run.
+    pub(crate) fn close(&self) {
+        lock(&self.state).closed = true;
+    }
+
     /// A cache over `provider`, empty until first used.
     pub(crate) fn new(provider: Arc<dyn CredentialsProvider>) -> Self {
         Self::with_min_refresh_interval(provider, Duration::from_secs(1))
@@ -419,6 +429,12 @@ impl CredentialsCache {
     /// (and were not invalidated), they are still used and the failure is logged.
     pub(crate) fn current(&self) -> Result<Arc<Credentials>> {
         let mut state = lock(&self.state);
+        if state.closed {
+            return Err(Error::new(
+                ErrorKind::Cancelled,
+                "the connector was freed: its credentials provider is no longer asked",
+            ));
+        }
         let now = SystemTime::now();
         let due = match &state.credentials {
             None => true,
@@ -551,6 +567,18 @@ mod tests {
             self.calls.fetch_add(1, Ordering::SeqCst);
             self.next.lock().unwrap().clone()
         }
+    }
+
+    #[test]
+    fn a_closed_cache_never_asks_the_provider_again() {
+        let p = Counting::new(sts(None));
+        let cache = CredentialsCache::new(p.clone());
+        assert!(cache.current().is_ok());
+        cache.invalidate();
+        cache.close();
+        let e = cache.current().unwrap_err();
+        assert_eq!(e.kind(), ErrorKind::Cancelled);
+        assert_eq!(p.calls(), 1);
     }
 
     #[test]

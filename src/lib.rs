@@ -17,6 +17,7 @@
 //! - [`ffi`]: the C ABI (`libossmc.so`, `include/ossmc.h`), converting and delegating only.
 
 pub(crate) mod client;
+mod clock;
 pub mod config;
 mod connector;
 pub mod credentials;

@@ -10,7 +10,7 @@
 //! HMACs) is derived once per (secret, day, region) and kept in a small process-wide cache.
 
 use std::sync::Mutex;
-use std::time::SystemTime;
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use base64::Engine as _;
 use hmac::{Hmac, Mac};
@@ -20,6 +20,7 @@ use zeroize::Zeroizing;
 
 use crate::config::SignatureVersion;
 use crate::credentials::Credentials;
+use crate::error::{Error, ErrorKind, Result};
 use crate::secret::Secret;
 use crate::uri::{encode_key_path, encode_query_value};
 
@@ -75,17 +76,39 @@ const V1_SUB_RESOURCES: &[&str] = &[
 /// `x-oss-content-sha256` (V4), `x-oss-security-token` (when the credentials have one) and
 /// `authorization`. `region` is the V4 scope region (unused by V1). The headers are zeroed
 /// when dropped: the security token is among them.
+///
+/// `now` outside the years 1970 to 9999 (a wildly wrong clock, or a correction learned from
+/// a server's absurd `Date`) cannot be written in either signature's date format: that is
+/// an error, not a panic (the formatting libraries panic on such times).
 pub(crate) fn sign(
     version: SignatureVersion,
     region: &str,
     creds: &Credentials,
     now: SystemTime,
     req: &SigningRequest,
-) -> Zeroizing<Vec<(String, String)>> {
-    Zeroizing::new(match version {
+) -> Result<Zeroizing<Vec<(String, String)>>> {
+    check_signable(now)?;
+    Ok(Zeroizing::new(match version {
         SignatureVersion::V4 => sign_v4(region, creds, now, req),
         SignatureVersion::V1 => sign_v1(creds, now, req),
-    })
+    }))
+}
+
+/// The first second after 9999-12-31T23:59:59Z: HTTP dates have four-digit years.
+const END_OF_YEAR_9999: Duration = Duration::from_secs(253_402_300_800);
+
+/// Whether `now` can be written as a V1 (HTTP date) and V4 (`YYYYMMDDTHHMMSSZ`) date.
+fn check_signable(now: SystemTime) -> Result<()> {
+    match now.duration_since(UNIX_EPOCH) {
+        Ok(d) if d < END_OF_YEAR_9999 => Ok(()),
+        _ => Err(Error::new(
+            ErrorKind::Internal,
+            format!(
+                "cannot sign a request dated {now:?}: request times must lie between the \
+                 years 1970 and 9999"
+            ),
+        )),
+    }
 }
 
 fn sign_v4(
@@ -412,7 +435,7 @@ mod tests {
     fn v1(req: &SigningRequest, token: bool) -> (String, String) {
         let date = httpdate::fmt_http_date(now());
         let sts = v1_string_to_sign(req, &date, token.then_some(TOKEN));
-        let added = sign(SignatureVersion::V1, REGION, &creds(token), now(), req);
+        let added = sign(SignatureVersion::V1, REGION, &creds(token), now(), req).unwrap();
         assert_eq!(
             header(&added, "date"),
             Some("Fri, 14 Mar 2025 12:34:56 GMT")
@@ -564,7 +587,7 @@ mod tests {
 
     /// Signs with V4 and checks the canonical request and string to sign against the vector.
     fn v4(req: &SigningRequest, token: bool, canonical: &str, string_to_sign: &str) -> String {
-        let added = sign(SignatureVersion::V4, REGION, &creds(token), now(), req);
+        let added = sign(SignatureVersion::V4, REGION, &creds(token), now(), req).unwrap();
         assert_eq!(header(&added, "x-oss-date"), Some("20250314T123456Z"));
         assert_eq!(
             header(&added, "x-oss-content-sha256"),
@@ -732,5 +755,35 @@ mod tests {
         };
         assert_eq!(v1_string_to_sign(&req, "D", None), "GET\n\n\nD\n/");
         assert!(v4_canonical_request(&req, &[]).starts_with("GET\n/\n\n"));
+    }
+
+    #[test]
+    fn times_outside_the_four_digit_years_are_an_error_not_a_panic() {
+        let req = SigningRequest {
+            method: "GET",
+            bucket: Some(BUCKET),
+            key: Some(KEY_A),
+            query: &[],
+            headers: &[],
+        };
+        let last = UNIX_EPOCH + END_OF_YEAR_9999 - Duration::from_secs(1);
+        let too_late = [
+            UNIX_EPOCH + END_OF_YEAR_9999,
+            // What a `Date: Fri, 31 Dec 9999 23:59:59 GMT` learned as a clock offset gives.
+            last + (last.duration_since(UNIX_EPOCH).unwrap()),
+        ];
+        let too_early = UNIX_EPOCH - Duration::from_secs(1);
+        for version in [SignatureVersion::V4, SignatureVersion::V1] {
+            let added = sign(version, REGION, &creds(false), last, &req).unwrap();
+            assert!(header(&added, "authorization").is_some());
+            for t in too_late.iter().chain([&too_early]) {
+                let e = sign(version, REGION, &creds(false), *t, &req).unwrap_err();
+                assert_eq!(e.kind(), ErrorKind::Internal);
+                assert!(
+                    e.message().contains("between the years 1970 and 9999"),
+                    "{e}"
+                );
+            }
+        }
     }
 }

@@ -19,6 +19,7 @@ import re
 import shutil
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 import pytest
@@ -335,6 +336,51 @@ def test_prepare_dir_makes_the_directory_and_then_keeps_it(tmp_path, build_dir, 
     assert server.stats()["requests"]["GetObject"] == gets
     bad = run([build_dir / "prepare_dir", "-q", "-f", config_path, server.endpoint, "oss://Bad/x", dst], env, check=False)
     assert bad.returncode == 1 and b"OSSMC_INVALID_ARGUMENT" in bad.stderr
+
+
+@pytest.mark.parametrize("under", ["plain", "valgrind"])
+def test_close_and_free_return_promptly_while_the_server_is_silent(under, tmp_path, build_dir, env):
+    # Every GetObject is left unanswered: prefetching sits in requests until the read timeout.
+    argv = [build_dir / "silent"]
+    if under == "valgrind":
+        if os.environ.get("OSSMC_VALGRIND") == "0":
+            pytest.skip("OSSMC_VALGRIND=0")
+        if shutil.which("valgrind") is None:
+            pytest.fail("valgrind is missing: apt-get install valgrind")
+        argv = ["valgrind", "--quiet", "--error-exitcode=99", "--leak-check=full",
+                "--errors-for-leak-kinds=definite,indirect", "--show-leak-kinds=definite,indirect",
+                f"--suppressions={EXAMPLES / 'tests' / 'valgrind.supp'}", *argv]
+    read_ms = 3000
+    config = tmp_path / "config.json"
+    config.write_text(json.dumps({
+        "logPath": str(tmp_path / "connector.log"),
+        "auditPath": str(tmp_path / "audit.log"),
+        "timeouts": {"readMs": read_ms},
+    }))
+    keys = shard_keys(MODEL, 2)
+    with OssLocal(["--model", f"{BUCKET}/{MODEL}:2:8", "--stall-get-rate", "1"]) as silent:
+        # The program waits past the read timeout after freeing, so the fetchers left behind
+        # end their requests while it runs.
+        p = subprocess.Popen(
+            [str(a) for a in argv] + ["-f", str(config), silent.endpoint, BUCKET, *keys],
+            env=dict(env, SILENT_WAIT_SECS=str(read_ms // 1000 + 2)),
+            stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+        )
+        try:
+            assert p.stdout.readline() == b"opened\n", p.stderr.read().decode(errors="replace")
+            # Both objects' prefetching is in flight, unanswered.
+            deadline = time.monotonic() + 60
+            while silent.stats()["faults"]["stall"] < 2:
+                assert time.monotonic() < deadline, "no GetObject reached the server"
+                time.sleep(0.01)
+            p.stdin.write(b"go\n")
+            p.stdin.flush()
+            out, err = p.communicate(timeout=300)
+        finally:
+            if p.poll() is None:
+                p.kill()
+    assert p.returncode == 0, (out + err).decode(errors="replace")[-6000:]
+    assert b"silent: all checks passed" in out
 
 
 # ---------------------------------------------------------------------------- valgrind

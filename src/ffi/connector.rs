@@ -133,7 +133,9 @@ pub unsafe extern "C" fn ossmc_connector_interrupt(conn: *const ossmc_connector)
 
 /// Frees a connector. NULL is a no-op. Objects and lists made from it stay usable until they
 /// are closed and freed themselves; close them first all the same, so that a connector's
-/// threads and connections go away when this returns.
+/// threads and connections go away when this returns (a thread still waiting on a silent
+/// server is cancelled and left to end by itself; this does not wait for it, and the
+/// credentials callback is not called again).
 #[no_mangle]
 pub unsafe extern "C" fn ossmc_connector_free(conn: *mut ossmc_connector) {
     boundary::call_void(|| unsafe { handle::free(conn) });

@@ -14,7 +14,8 @@
 //! * [`verify`]: CRC-64 verification rounds;
 //! * [`direct`]: reads fetched straight into the caller's buffer;
 //! * [`read`]: a reader's read, from buffers and directly;
-//! * [`worker`]: the fetcher threads;
+//! * [`worker`]: the fetcher threads; [`panics`]: a panic on one fails its task, never
+//!   leaves a reader waiting;
 //! * [`pace`]: how many requests to keep in flight; [`fetch`]: one ranged GET.
 //!
 //! # Scheduling
@@ -53,7 +54,11 @@
 //!
 //! Closing an object (dropping its reader) frees its buffers at once, removes its queued
 //! chunks, and cancels its requests in flight (they stop at their next socket read, and their
-//! bytes are discarded). Dropping the prefetcher stops and joins every thread.
+//! bytes are discarded). Dropping the prefetcher cancels everything and waits a moment
+//! ([`SHUTDOWN_WAIT`]) for the fetchers to stop; a fetcher still waiting on a silent server
+//! then is left to stop by itself (within the read timeout), holding what it needs (the
+//! shared state, its chunk buffer) alive itself: dropping never blocks for long, and a late
+//! fetcher writes only into memory it owns.
 //!
 //! # Integrity
 //! When the server sends `x-oss-hash-crc64ecma`, each chunk's CRC-64 is computed as its bytes
@@ -84,6 +89,7 @@ pub(crate) mod fetch;
 mod memory;
 mod object;
 mod pace;
+mod panics;
 mod read;
 mod schedule;
 mod verify;
@@ -93,7 +99,7 @@ use std::collections::{BTreeSet, HashMap, HashSet, VecDeque};
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Condvar, Mutex, MutexGuard};
 use std::thread::JoinHandle;
-use std::time::Instant;
+use std::time::{Duration, Instant};
 
 use crate::client::Client;
 use crate::config::PrefetchConfig;
@@ -460,6 +466,12 @@ impl Prefetcher {
     }
 }
 
+/// How long dropping the prefetcher waits for its fetchers to stop. Cancelled fetchers stop
+/// at their next socket read, within milliseconds on a working link; one whose server went
+/// silent would only stop at the read timeout (30 s by default), too long for a free
+/// function, which must not block.
+const SHUTDOWN_WAIT: Duration = Duration::from_millis(250);
+
 impl Drop for Prefetcher {
     fn drop(&mut self) {
         let sh = &self.shared;
@@ -475,13 +487,41 @@ impl Drop for Prefetcher {
             st.queue.clear();
             st.urgent.clear();
         }
+        // The caller may free a credentials callback's user data once this returns: a fetcher
+        // left behind must not call it.
+        sh.client.close();
         sh.work.notify_all();
         sh.data.notify_all();
+        // Fetchers leaving their loop say so on `data` (see `worker::fetch_loop`).
+        let deadline = Instant::now() + SHUTDOWN_WAIT;
+        let mut st = sh.lock();
+        while st.threads > 0 {
+            let left = deadline.saturating_duration_since(Instant::now());
+            if left.is_zero() {
+                break;
+            }
+            st = sh
+                .data
+                .wait_timeout(st, left)
+                .unwrap_or_else(|p| p.into_inner())
+                .0;
+        }
+        let busy = st.threads;
+        drop(st);
         let handles = std::mem::take(&mut *sh.threads.lock().unwrap_or_else(|p| p.into_inner()));
         for h in handles {
-            if h.join().is_err() {
+            // A fetcher out of its loop ends at once: join it. One still in a request is
+            // detached; its `Arc<Shared>` keeps what it uses alive until it ends.
+            if (busy == 0 || h.is_finished()) && h.join().is_err() {
                 log::error!("a fetcher thread panicked");
             }
+        }
+        if busy > 0 {
+            log::warn!(
+                "{busy} fetcher thread(s) still wait for the server after {} ms; they stop \
+                 by themselves (at the read timeout at the latest)",
+                SHUTDOWN_WAIT.as_millis()
+            );
         }
     }
 }

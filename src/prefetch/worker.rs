@@ -2,12 +2,14 @@
 //! and records the outcome: a chunk buffer stored (or discarded), a piece of a direct read
 //! done, CRCs checked, readers woken.
 
+use std::cell::Cell;
 use std::sync::Arc;
 
 use super::buffer::ChunkBuf;
 use super::direct::PieceState;
 use super::fetch;
 use super::object::{Buffer, Slot};
+use super::panics::{self, Running, RunningTarget, Stage};
 use super::schedule::{self, Target, AHEAD_RECHECK};
 use super::verify::{record_crc, Verdict};
 use super::{memory, unlock, Shared, State};
@@ -67,15 +69,26 @@ pub(super) fn wake(sh: &Arc<Shared>, st: &mut State, new_tasks: usize) {
     }
 }
 
-/// The fetcher thread's loop.
+/// A fetcher thread: its loop, and what is left to do when a panic escapes it (see
+/// [`panics`]).
 fn fetcher(sh: Arc<Shared>) {
     let _log = sh.log.enter();
+    let running = Cell::new(None);
+    if let Err(payload) =
+        std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| fetch_loop(&sh, &running)))
+    {
+        panics::recover(&sh, running.get(), payload.as_ref());
+    }
+}
+
+/// The fetcher's loop; `running` tells [`panics::recover`] which task it runs.
+fn fetch_loop(sh: &Arc<Shared>, running: &Cell<Option<Running>>) {
     let mut st = sh.lock();
     loop {
         if st.shutdown {
             break;
         }
-        let Some(task) = schedule::take_task(&sh, &mut st) else {
+        let Some(task) = schedule::take_task(sh, &mut st) else {
             // Making room may have given up buffers: drop them unlocked, then look again.
             if !st.mem.released.is_empty() {
                 unlock(st);
@@ -110,9 +123,25 @@ fn fetcher(sh: Arc<Shared>) {
         if more && st.idle > 0 && st.in_flight < st.pace.limit() {
             sh.work.notify_one();
         }
+        let mut now_running = Running {
+            target: match &task.target {
+                Target::Chunk { idx, reserved, .. } => RunningTarget::Chunk {
+                    id: task.id,
+                    idx: *idx,
+                    reserved: *reserved,
+                },
+                Target::Piece { read, piece, .. } => RunningTarget::Piece {
+                    read: *read,
+                    piece: *piece,
+                },
+            },
+            stage: Stage::Fetching,
+            jumped: task.jumped,
+        };
+        running.set(Some(now_running));
         unlock(st);
         let (target, result) = run(
-            &sh,
+            sh,
             task.target,
             &task.cancel,
             &task.meta,
@@ -129,6 +158,8 @@ fn fetcher(sh: Arc<Shared>) {
             }
         }
         st.add_in_flight(-1);
+        now_running.stage = Stage::Booked;
+        running.set(Some(now_running));
         if result.is_ok() {
             st.bytes_fetched += task.len as u64;
             let secs = task.started.elapsed().as_secs_f64();
@@ -150,24 +181,30 @@ fn fetcher(sh: Arc<Shared>) {
             }
             if grew && !st.shutdown {
                 let n = spawn_count(&st, st.pace.limit());
-                spawn(&sh, &mut st, n);
+                spawn(sh, &mut st, n);
                 sh.work.notify_all();
             }
         }
+        now_running.stage = Stage::Completing;
+        running.set(Some(now_running));
         match target {
             Done::Chunk {
                 idx,
                 data,
                 reserved,
-            } => complete_chunk(&sh, &mut st, task.id, idx, reserved, data, result),
-            Done::Piece { read, piece } => complete_piece(&sh, &mut st, read, piece, result),
+            } => complete_chunk(sh, &mut st, task.id, idx, reserved, data, result),
+            Done::Piece { read, piece } => complete_piece(sh, &mut st, read, piece, result),
         }
+        running.set(None);
         schedule::trim_pool(&mut st);
         unlock(st);
         sh.data.notify_all();
         st = sh.lock();
     }
     st.threads -= 1;
+    drop(st);
+    // Dropping the prefetcher waits for this (see `Prefetcher::drop`).
+    sh.data.notify_all();
 }
 
 /// A finished task's target, with the buffer it filled.
@@ -199,14 +236,16 @@ fn run(
             reserved,
         } => {
             let mut data = buffer.unwrap_or_else(|| ChunkBuf::new(len));
-            let result = fetch::fetch_range(
-                &sh.client,
-                cancel,
-                meta,
-                start,
-                &mut data[..len],
-                &sh.received,
-            );
+            let result = panics::catch_fetch(meta, start, len, || {
+                fetch::fetch_range(
+                    &sh.client,
+                    cancel,
+                    meta,
+                    start,
+                    &mut data[..len],
+                    &sh.received,
+                )
+            });
             (
                 Done::Chunk {
                     idx,
@@ -221,7 +260,9 @@ fn run(
             // this piece; that reader waits until this piece is done before it returns (see
             // the `direct` module), and no other task writes these bytes.
             let out = unsafe { std::slice::from_raw_parts_mut(dst.0, len) };
-            let result = fetch::fetch_range(&sh.client, cancel, meta, start, out, &sh.received);
+            let result = panics::catch_fetch(meta, start, len, || {
+                fetch::fetch_range(&sh.client, cancel, meta, start, out, &sh.received)
+            });
             (Done::Piece { read, piece }, result)
         }
     }
@@ -394,7 +435,7 @@ fn after_mismatch(st: &mut State, id: u64, idx: u32, verdict: Verdict) {
 
 /// Fails object `id` with `e` (unless it is a cancellation, or it failed already): its
 /// buffers are freed and its queued chunks dropped, so nothing more is fetched for it.
-fn fail(st: &mut State, id: u64, e: crate::error::Error) {
+pub(super) fn fail(st: &mut State, id: u64, e: crate::error::Error) {
     let Some(obj) = st.objects.get_mut(&id) else {
         return;
     };

@@ -103,6 +103,14 @@ pub struct Args {
     /// Seed of the fault decisions (see README.md for the scheme).
     #[arg(long, default_value_t = 0)]
     pub seed: u64,
+
+    /// A skewed or absurd server clock.
+    #[command(flatten)]
+    pub clock: crate::clock_faults::ClockArgs,
+
+    /// Requests never answered.
+    #[command(flatten)]
+    pub stall: crate::stall::StallArgs,
 }
 
 impl fmt::Debug for Args {
@@ -129,11 +137,13 @@ impl fmt::Debug for Args {
             .field("listing_fault", &self.listing_fault)
             .field("listing_fault_rate", &self.listing_fault_rate)
             .field("seed", &self.seed)
+            .field("clock", &self.clock)
+            .field("stall", &self.stall)
             .finish_non_exhaustive()
     }
 }
 
-fn parse_probability(s: &str) -> Result<f64, String> {
+pub fn parse_probability(s: &str) -> Result<f64, String> {
     let p: f64 = s.parse().map_err(|_| format!("{s:?} is not a number"))?;
     if (0.0..=1.0).contains(&p) {
         Ok(p)

@@ -9,6 +9,7 @@
 //!           [--region cn-hangzhou] [--no-auth] [--service-host HOST]...
 //!           [--latency-ms N] [--rate-mbps N] [--fail-rate P] [--reset-rate P] [--corrupt-rate P] [--seed N]
 //!           [--list-reset-rate P] [--list-reset-after BYTES] [--chunked-listings]
+//!           [--skew-date-secs N] [--absurd-date-rate P] [--stall-get-rate P]
 //! ```
 //!
 //! When ready it prints one line, `listening on http://HOST:PORT`, on stdout; logs go to
@@ -36,7 +37,7 @@
 //!  "total_requests": n, "status": {"200": n, "206": n, ...}, "bytes_sent": n,
 //!  "connections": {"open": n, "peak": n, "total": n},
 //!  "in_flight": {"GetObject": {"current": n, "peak": n}, ...},
-//!  "faults": {"fail": n, "reset": n, "corrupt": n}}
+//!  "faults": {"fail": n, "reset": n, "corrupt": n, "absurd_date": n, "stall": n}}
 //! ```
 //! `bytes_sent` counts response body bytes handed to connections; a connection counts once
 //! it has carried an OSS request. `GET /_stats?reset` and `POST /_stats/reset` return the
@@ -50,6 +51,7 @@ mod body;
 mod buckets;
 mod bufpool;
 mod cli;
+mod clock_faults;
 mod dirstore;
 mod error;
 mod faults;
@@ -62,6 +64,7 @@ mod range;
 mod response;
 mod routing;
 mod server;
+mod stall;
 mod stats;
 mod store;
 mod synth;
@@ -108,13 +111,16 @@ fn run(args: cli::Args) -> Result<(), String> {
             args.seed,
         )),
     };
-    let app = Arc::new(server::App::new(
+    let mut app = server::App::new(
         store,
         auth,
         faults,
         args.service_hosts.clone(),
         args.region.clone(),
-    ));
+    );
+    app.clock = clock_faults::ClockFaults::new(&args.clock, args.seed);
+    app.stalls = stall::Stalls::new(&args.stall, args.seed);
+    let app = Arc::new(app);
 
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .enable_all()

@@ -5,7 +5,6 @@
 use std::convert::Infallible;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, OnceLock};
-use std::time::SystemTime;
 
 use hyper::body::Incoming;
 use hyper::header::{HeaderValue, CONTENT_LENGTH, CONTENT_TYPE, HOST};
@@ -15,9 +14,11 @@ use tokio::net::TcpListener;
 
 use crate::auth::{self, AuthConfig, AuthRequest};
 use crate::body::OssBody;
+use crate::clock_faults::ClockFaults;
 use crate::error::OssError;
 use crate::faults::{Draw, FaultConfig, Throttle};
 use crate::routing::{self, Query, Target};
+use crate::stall::Stalls;
 use crate::stats::{Fault, Op, OpenConnection, Stats};
 use crate::store::{Bucket, Store};
 use crate::{buckets, objects, response};
@@ -32,6 +33,10 @@ pub struct App {
     pub region: String,
     /// Number of the next request that faults apply to (see `faults`).
     fault_counter: AtomicU64,
+    /// The server's clock, and absurd `Date`s (see `clock_faults`).
+    pub clock: ClockFaults,
+    /// Requests never answered (see `stall`).
+    pub stalls: Stalls,
 }
 
 impl App {
@@ -51,6 +56,8 @@ impl App {
             service_hosts,
             region,
             fault_counter: AtomicU64::new(0),
+            clock: ClockFaults::default(),
+            stalls: Stalls::default(),
         }
     }
 }
@@ -192,7 +199,7 @@ async fn handle(
         key: target.key.as_deref(),
         raw_query,
         headers: &parts.headers,
-        now: SystemTime::now(),
+        now: app.clock.now(),
     };
     let verdict = auth::verify(&app.auth, &auth_req);
 
@@ -218,8 +225,19 @@ async fn handle(
         draw,
     };
 
+    // Drawn for every authenticated GetObject, so the numbering does not depend on the rates.
+    let get = verdict.is_ok() && op == Op::GetObject;
+    let absurd = get && app.clock.draw_absurd();
+    if get && app.stalls.draw() {
+        app.stats.fault(Fault::Stall);
+        Stalls::forever().await;
+    }
     let result = match verdict {
         Err(e) => Err(e),
+        Ok(()) if absurd => {
+            app.stats.fault(Fault::AbsurdDate);
+            Err(app.clock.absurd_error())
+        }
         Ok(()) => {
             if !app.faults.latency.is_zero() {
                 tokio::time::sleep(app.faults.latency).await;
@@ -259,6 +277,10 @@ async fn handle(
         ctx.request_id
     );
     app.stats.record(op, resp.status().as_u16());
+    let mut resp = resp;
+    if let Some(date) = app.clock.date(absurd) {
+        response::set_header(&mut resp, "date", &date);
+    }
     let resp = match resp.into_parts() {
         (parts, OssBody::Stream(s)) => {
             hyper::Response::from_parts(parts, OssBody::Stream(Box::new(s.hold(in_flight))))

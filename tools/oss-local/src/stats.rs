@@ -71,6 +71,8 @@ pub struct Stats {
     faults_reset: AtomicU64,
     faults_corrupt: AtomicU64,
     faults_listing: AtomicU64,
+    faults_absurd_date: AtomicU64,
+    faults_stall: AtomicU64,
 }
 
 /// Which fault was injected.
@@ -79,6 +81,10 @@ pub enum Fault {
     Fail,
     Reset,
     Corrupt,
+    /// Answered RequestTimeTooSkewed with an absurd `Date` (`--absurd-date-rate`).
+    AbsurdDate,
+    /// Never answered (`--stall-get-rate`).
+    Stall,
 }
 
 fn raise_peak(peak: &AtomicU64, now: u64) {
@@ -141,6 +147,8 @@ impl Stats {
             Fault::Fail => &self.faults_fail,
             Fault::Reset => &self.faults_reset,
             Fault::Corrupt => &self.faults_corrupt,
+            Fault::AbsurdDate => &self.faults_absurd_date,
+            Fault::Stall => &self.faults_stall,
         }
         .fetch_add(1, Relaxed);
     }
@@ -179,6 +187,8 @@ impl Stats {
         self.faults_reset.store(0, Relaxed);
         self.faults_corrupt.store(0, Relaxed);
         self.faults_listing.store(0, Relaxed);
+        self.faults_absurd_date.store(0, Relaxed);
+        self.faults_stall.store(0, Relaxed);
     }
 
     /// The `/_stats` document.
@@ -220,6 +230,8 @@ impl Stats {
                 "reset": self.faults_reset.load(Relaxed),
                 "corrupt": self.faults_corrupt.load(Relaxed),
                 "listing": self.faults_listing.load(Relaxed),
+                "absurd_date": self.faults_absurd_date.load(Relaxed),
+                "stall": self.faults_stall.load(Relaxed),
             },
         })
     }
