@@ -95,6 +95,10 @@ pub struct Args {
     /// Seed of the fault decisions (see README.md for the scheme).
     #[arg(long, default_value_t = 0)]
     pub seed: u64,
+
+    /// Hostile responses: lying headers, ignored ranges and conditions.
+    #[command(flatten)]
+    pub hostile: crate::hostile::HostileArgs,
 }
 
 impl fmt::Debug for Args {
@@ -119,11 +123,12 @@ impl fmt::Debug for Args {
             .field("chunked_listings", &self.chunked_listings)
             .field("corrupt_rate", &self.corrupt_rate)
             .field("seed", &self.seed)
+            .field("hostile", &self.hostile)
             .finish_non_exhaustive()
     }
 }
 
-fn parse_probability(s: &str) -> Result<f64, String> {
+pub(crate) fn parse_probability(s: &str) -> Result<f64, String> {
     let p: f64 = s.parse().map_err(|_| format!("{s:?} is not a number"))?;
     if (0.0..=1.0).contains(&p) {
         Ok(p)

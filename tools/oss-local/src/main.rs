@@ -54,6 +54,7 @@ mod dirstore;
 mod error;
 mod faults;
 mod generate;
+mod hostile;
 mod listing;
 mod listing_xml;
 mod objects;
@@ -102,13 +103,17 @@ fn run(args: cli::Args) -> Result<(), String> {
         latency: Duration::from_millis(args.latency_ms),
         rate_bytes_per_sec: args.rate_mbps * 1e6,
     };
-    let app = Arc::new(server::App::new(
-        store,
-        auth,
-        faults,
-        args.service_hosts.clone(),
-        args.region.clone(),
-    ));
+    let hostile = hostile::Hostile::new(args.hostile.clone(), args.seed);
+    let app = Arc::new(
+        server::App::new(
+            store,
+            auth,
+            faults,
+            args.service_hosts.clone(),
+            args.region.clone(),
+        )
+        .with_hostile(hostile),
+    );
 
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .enable_all()

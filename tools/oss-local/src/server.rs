@@ -17,6 +17,7 @@ use crate::auth::{self, AuthConfig, AuthRequest};
 use crate::body::OssBody;
 use crate::error::OssError;
 use crate::faults::{Draw, FaultConfig, Throttle};
+use crate::hostile::Hostile;
 use crate::routing::{self, Query, Target};
 use crate::stats::{Fault, Op, OpenConnection, Stats};
 use crate::store::{Bucket, Store};
@@ -32,6 +33,8 @@ pub struct App {
     pub region: String,
     /// Number of the next request that faults apply to (see `faults`).
     fault_counter: AtomicU64,
+    /// Lying object responses (see `hostile`); none unless set with [`App::with_hostile`].
+    pub hostile: Hostile,
 }
 
 impl App {
@@ -51,7 +54,13 @@ impl App {
             service_hosts,
             region,
             fault_counter: AtomicU64::new(0),
+            hostile: Hostile::default(),
         }
+    }
+
+    /// The same server, answering some object requests with lies.
+    pub fn with_hostile(self, hostile: Hostile) -> App {
+        App { hostile, ..self }
     }
 }
 
@@ -360,9 +369,12 @@ fn stats_endpoint(
             return response::error(&e, request_id, "localhost", *method == Method::HEAD);
         }
     };
-    let json = app.stats.to_json().to_string();
+    let mut json = app.stats.to_json();
+    app.hostile.add_counts(&mut json["faults"]);
+    let json = json.to_string();
     if reset {
         app.stats.reset();
+        app.hostile.reset();
     }
     let len = json.len();
     let mut r = response::base(200, request_id, OssBody::full(json));
