@@ -110,6 +110,7 @@ fn the_whole_object_is_used_when_the_range_was_the_whole_object() {
     let conn = connector(&server, cfg);
     let mut r = open(&conn);
     read_checked(&mut r, 1 << 20).expect("one chunk: the whole object is the range");
+    assert!(r.verified());
     assert!(stat(&server, "status.200") >= 1);
 }
 

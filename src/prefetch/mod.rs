@@ -56,6 +56,10 @@
 //! bytes are discarded). Dropping the prefetcher stops and joins every thread.
 //!
 //! # Integrity
+//! Every response is first checked by [`fetch`]: its ETag is the one from open (so a server
+//! that ignores `If-Match` cannot slip in another version), its range and length are exactly
+//! those asked for, and its body is no longer; none of its bytes is used otherwise.
+//!
 //! When the server sends `x-oss-hash-crc64ecma`, each chunk's CRC-64 is computed as its bytes
 //! arrive, into a chunk buffer or a caller's buffer alike, and the chunk CRCs are combined
 //! into the whole object's CRC (no second pass over the data); see [`verify`]. Two policies
@@ -74,7 +78,9 @@
 //!
 //! Bytes fetched into a caller's buffer count as handed over only when the read returns
 //! them: a read during which a mismatch starts a second round fetches its bytes again.
-//! Without a CRC header there is no check.
+//! Without a CRC header there is no check. An object is *verified* ([`Prefetcher::verified`])
+//! once every chunk was fetched in a round and the combined CRC matched; an object read at
+//! random may never be.
 
 mod access;
 mod buffer;
@@ -421,6 +427,16 @@ impl Prefetcher {
     }
 
     /// Current gauges and counters.
+    /// Whether every byte of object `id` has been checked against the server's CRC-64 (see
+    /// Integrity in the module docs): every chunk was fetched and their combined CRC matched
+    /// the header. Never true for an object without a CRC header.
+    pub(crate) fn verified(&self, id: u64) -> bool {
+        let st = self.shared.lock();
+        st.objects
+            .get(&id)
+            .is_some_and(|o| o.verified && o.meta.crc64.is_some())
+    }
+
     pub(crate) fn stats(&self) -> PrefetchStats {
         let st = self.shared.lock();
         let pooled = st.mem.pooled();
