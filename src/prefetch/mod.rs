@@ -107,7 +107,7 @@ use crate::error::{Error, ErrorKind, Result};
 use crate::logging::ConnectorLog;
 pub(crate) use fetch::ObjectMeta;
 use memory::Memory;
-use object::{Object, Slot};
+use object::{ChunkIndex, Object, Slot};
 
 /// Gauges and counters of the prefetcher, for tests and monitoring.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
@@ -157,15 +157,15 @@ struct State {
     objects: HashMap<u64, Object>,
     next_id: u64,
     /// Chunks in open order: (object id, chunk index). Ids grow with open order.
-    queue: BTreeSet<(u64, u32)>,
+    queue: BTreeSet<(u64, ChunkIndex)>,
     /// Chunks a reader waits for; may hold stale entries (checked when taken).
-    urgent: VecDeque<(u64, u32)>,
+    urgent: VecDeque<(u64, ChunkIndex)>,
     /// Chunks read to their end, least recently first; may hold stale entries.
-    consumed: VecDeque<(u64, u32)>,
+    consumed: VecDeque<(u64, ChunkIndex)>,
     /// Chunks a reader blocked on out of open order (a seek ahead or back): while they are
     /// fetched, no new prefetch request starts, so the read gets the bandwidth. May hold
     /// stale entries (dropped when the chunk is taken or its object closed).
-    jumped: HashSet<(u64, u32)>,
+    jumped: HashSet<(u64, ChunkIndex)>,
     /// Requests in flight for such chunks, and for the pieces of such direct reads.
     jumped_in_flight: usize,
     /// Direct reads in progress, by read id.
@@ -385,7 +385,8 @@ impl Prefetcher {
             }
         );
         let n_chunks = obj.chunks.len();
-        st.queue.extend((0..n_chunks as u32).map(|i| (id, i)));
+        st.queue
+            .extend((0..n_chunks as ChunkIndex).map(|i| (id, i)));
         st.objects.insert(id, obj);
         st.idle_since = None;
         // Opening counts as reading: the reader usually comes at once, and its first read
@@ -411,7 +412,7 @@ impl Prefetcher {
         st.jumped.retain(|&(o, _)| o != id);
         for (i, mut c) in obj.chunks.into_iter().enumerate() {
             if matches!(c.slot, Slot::Queued) {
-                st.queue.remove(&(id, i as u32));
+                st.queue.remove(&(id, i as ChunkIndex));
             }
             if let Some(b) = c.take_buffer(Slot::Empty) {
                 st.mem.free(b);
