@@ -155,3 +155,31 @@ fn some_responses_of_another_version_never_mix_into_a_read() {
     assert_eq!(e.kind(), ErrorKind::ObjectChanged, "{e}");
     assert!(stat(&server, "faults.etag_change") >= 1);
 }
+
+#[test]
+fn prepare_directory_and_map_refuse_another_version_too() {
+    let server = serve(&["--etag-change-rate", "1"]);
+    let dir = TempDir::new("etag-change-prepare");
+    let conn = connector(&server, config(&dir));
+    let out = dir.path("model");
+    let e = conn
+        .prepare_directory(
+            "oss://bkt/m",
+            &out,
+            &ossmc::PrepareOptions {
+                progress: Some(false),
+            },
+        )
+        .expect_err("every GET answers another version");
+    assert_eq!(e.kind(), ErrorKind::ObjectChanged, "{e}");
+    let final_file = out.join(key().strip_prefix("m/").unwrap());
+    assert!(
+        !final_file.exists(),
+        "a file of mixed versions was put in place"
+    );
+
+    let mut r = open(&conn);
+    let e = r.map().expect_err("every GET answers another version");
+    assert_eq!(e.kind(), ErrorKind::ObjectChanged, "{e}");
+    assert!(!r.verified());
+}
