@@ -1,5 +1,5 @@
 //! A server that lies (oss-local's hostile responses): a huge or wrong Content-Length at
-//! open, a Content-Range other than the range asked for, 200 with the whole object instead
+//! open, a huge one on a range, a Content-Range other than the range asked for, 200 with the whole object instead
 //! of 206, a body longer than the range, an object that looks replaced while If-Match is
 //! ignored. Each read either ends with a clear error naming the object and what the server
 //! did, or returns exact bytes; never a panic, a hang or a wrong byte.
@@ -182,4 +182,17 @@ fn prepare_directory_and_map_refuse_another_version_too() {
     let e = r.map().expect_err("every GET answers another version");
     assert_eq!(e.kind(), ErrorKind::ObjectChanged, "{e}");
     assert!(!r.verified());
+}
+
+#[test]
+fn a_huge_content_length_on_a_range_is_refused() {
+    let server = serve(&["--huge-get-length-rate", "1"]);
+    let dir = TempDir::new("huge-get-length");
+    let conn = connector(&server, config(&dir));
+    let mut r = open(&conn);
+    let e = read_until_error(&mut r);
+    assert_eq!(e.kind(), ErrorKind::Protocol, "{e}");
+    assert_names_object(&e);
+    assert!(e.message().contains("18446744073709551615"), "{e}");
+    assert!(stat(&server, "faults.huge_get_length") >= 1);
 }

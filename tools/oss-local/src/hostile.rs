@@ -5,8 +5,8 @@
 //!
 //! Scheme: GetObject, HeadObject and GetObjectMeta requests are numbered 0, 1, 2, … in the
 //! order the server starts handling them (only while some hostile rate is set). Request `n`
-//! draws six numbers v0..v5 uniform in [0, 1) from ChaCha8 seeded with `--seed` XOR
-//! [`SEED_SALT`], stream `n`, always all six, one per kind in the order of [`Lie::ALL`]; the
+//! draws seven numbers v0..v6 uniform in [0, 1) from ChaCha8 seeded with `--seed` XOR
+//! [`SEED_SALT`], stream `n`, always all seven, one per kind in the order of [`Lie::ALL`]; the
 //! first kind that applies to the request with `v_i < rate` is what the server does.
 
 use std::sync::atomic::{AtomicU64, Ordering::Relaxed};
@@ -32,6 +32,11 @@ pub struct HostileArgs {
     /// has.
     #[arg(long, default_value_t = 0.0, value_parser = crate::cli::parse_probability)]
     pub wrong_length_rate: f64,
+
+    /// Fraction of GetObject responses announcing Content-Length 18446744073709551615 (the
+    /// body is the right one; the connection closes after it).
+    #[arg(long, default_value_t = 0.0, value_parser = crate::cli::parse_probability)]
+    pub huge_get_length_rate: f64,
 
     /// Fraction of ranged GetObject responses (206) that send a range shifted by one byte,
     /// with a Content-Range saying so.
@@ -62,17 +67,19 @@ pub enum Lie {
     WholeObject,
     Overlong,
     EtagChange,
+    HugeGetLength,
 }
 
 impl Lie {
     /// Every kind, in draw order.
-    pub const ALL: [Lie; 6] = [
+    pub const ALL: [Lie; 7] = [
         Lie::HugeLength,
         Lie::WrongLength,
         Lie::WrongRange,
         Lie::WholeObject,
         Lie::Overlong,
         Lie::EtagChange,
+        Lie::HugeGetLength,
     ];
 
     /// The kind's name in `/_stats` `faults`.
@@ -84,6 +91,7 @@ impl Lie {
             Lie::WholeObject => "whole_object",
             Lie::Overlong => "overlong",
             Lie::EtagChange => "etag_change",
+            Lie::HugeGetLength => "huge_get_length",
         }
     }
 
@@ -98,7 +106,7 @@ pub struct Hostile {
     args: HostileArgs,
     seed: u64,
     next: AtomicU64,
-    sent: [AtomicU64; 6],
+    sent: [AtomicU64; 7],
 }
 
 impl Hostile {
@@ -119,6 +127,7 @@ impl Hostile {
             Lie::WholeObject => a.whole_object_rate,
             Lie::Overlong => a.overlong_rate,
             Lie::EtagChange => a.etag_change_rate,
+            Lie::HugeGetLength => a.huge_get_length_rate,
         }
     }
 
@@ -135,7 +144,7 @@ impl Hostile {
     fn draw_for(&self, n: u64, head: bool) -> Option<Lie> {
         let mut rng = ChaCha8Rng::seed_from_u64(self.seed ^ SEED_SALT);
         rng.set_stream(n);
-        let v: [f64; 6] = std::array::from_fn(|_| rng.random::<f64>());
+        let v: [f64; 7] = std::array::from_fn(|_| rng.random::<f64>());
         Lie::ALL
             .into_iter()
             .zip(v)

@@ -212,7 +212,8 @@ pub async fn get(ctx: &Ctx, bucket: &Arc<Bucket>, key: &str, head: bool) -> Resu
         OssBody::empty()
     } else {
         let stream = ObjectStream::new(source, from, to, opts, ctx.app.stats.clone());
-        OssBody::Stream(Box::new(if extra > 0 {
+        // A length of our own in the header: the body must not announce one too.
+        OssBody::Stream(Box::new(if extra > 0 || lie == Some(Lie::HugeGetLength) {
             stream.unannounced()
         } else {
             stream
@@ -220,7 +221,11 @@ pub async fn get(ctx: &Ctx, bucket: &Arc<Bucket>, key: &str, head: bool) -> Resu
     };
     let mut r = response::base(status, &ctx.request_id, body);
     object_headers(&mut r, meta, false);
-    if extra == 0 {
+    if lie == Some(Lie::HugeGetLength) && len > 0 {
+        hostile.sent(Lie::HugeGetLength);
+        r.headers_mut()
+            .insert(CONTENT_LENGTH, HeaderValue::from(u64::MAX));
+    } else if extra == 0 {
         r.headers_mut()
             .insert(CONTENT_LENGTH, HeaderValue::from(len));
     }

@@ -112,3 +112,14 @@ fn draws_are_reproducible_from_the_seed() {
     assert_eq!(a, statuses());
     assert!(a.contains(&200) && a.contains(&206), "{a:?}");
 }
+
+#[test]
+fn a_huge_get_length_is_announced_before_the_right_body() {
+    let s = start(&["--model", "b01/m:1:1", "--huge-get-length-rate", "1"]);
+    let key = shard_key("m", 1, 1);
+    let r = get(s.port, &path(), &[("range", &range(0, 99))]);
+    assert_eq!(r.status, 206);
+    assert_eq!(r.header("content-length"), Some("18446744073709551615"));
+    assert_eq!(r.body, synthetic(&key, 0, 100));
+    assert_eq!(stats(&s)["faults"]["huge_get_length"], 1);
+}
