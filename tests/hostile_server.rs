@@ -138,6 +138,11 @@ fn another_version_behind_an_ignored_if_match_never_reaches_the_caller() {
     assert_names_object(&e);
     assert!(e.message().contains("ETag"), "{e}");
     assert!(e.request_id().is_some(), "{e:?}");
+    assert_eq!(
+        e.http_status(),
+        Some(206),
+        "the status the server really sent"
+    );
     assert!(stat(&server, "faults.etag_change") >= 1);
 }
 

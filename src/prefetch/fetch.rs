@@ -71,7 +71,8 @@ pub(crate) fn fetch_range(
                 // Every range asked for lies within the size from open.
                 return Attempt::Fail(size_disagrees(
                     meta,
-                    &format!("refused bytes {a}-{b} as out of range (HTTP 416)"),
+                    &format!("refused bytes {a}-{b} as out of range"),
+                    416,
                     e.request_id(),
                 ));
             }
@@ -83,17 +84,16 @@ pub(crate) fn fetch_range(
             Some(etag) if !etag.eq_ignore_ascii_case(&meta.etag) => {
                 ex.client().record_ok(&req, &resp, 0);
                 return Attempt::Fail(
-                    Error::from_oss(
-                        412,
-                        Some("PreconditionFailed".to_owned()),
+                    Error::new(
+                        ErrorKind::ObjectChanged,
                         format!(
                             "the object was replaced while it was being read: GetObject for \
-                             bytes {a}-{b} answered with ETag {etag}, not {} (the server \
-                             ignored If-Match)",
-                            meta.etag
+                             bytes {a}-{b} answered HTTP {} with ETag {etag}, not {} (the \
+                             server ignored If-Match)",
+                            resp.status, meta.etag
                         ),
-                        Some(resp.request_id.clone()),
                     )
+                    .with_response(resp.status, Some(&resp.request_id))
                     .with_object(&meta.bucket, Some(&meta.key)),
                 );
             }
@@ -112,6 +112,7 @@ pub(crate) fn fetch_range(
                         return Attempt::Fail(size_disagrees(
                             meta,
                             &what,
+                            resp.status,
                             Some(&resp.request_id),
                         ));
                     }
@@ -220,17 +221,21 @@ pub(crate) fn fetch_range(
 
 /// The server contradicts the size it reported at open: the object was replaced, or the
 /// server is inconsistent. Either way none of its bytes are used.
-fn size_disagrees(meta: &ObjectMeta, what: &str, request_id: Option<&str>) -> Error {
-    Error::from_oss(
-        412,
-        Some("PreconditionFailed".to_owned()),
+fn size_disagrees(
+    meta: &ObjectMeta,
+    what: &str,
+    http_status: u16,
+    request_id: Option<&str>,
+) -> Error {
+    Error::new(
+        ErrorKind::ObjectChanged,
         format!(
-            "GetObject {what}, but the object was {} bytes at open: it was replaced or the \
-             server is inconsistent",
+            "GetObject {what} (HTTP {http_status}), but the object was {} bytes at open: it \
+             was replaced or the server is inconsistent",
             meta.size
         ),
-        request_id.map(str::to_owned),
     )
+    .with_response(http_status, request_id)
     .with_object(&meta.bucket, Some(&meta.key))
 }
 
