@@ -417,6 +417,13 @@ int32_t ossmc_tell(const struct ossmc_object *obj, uint64_t *out_pos);
 // Stores the size of `obj` in bytes (as of `ossmc_open`) in `*out_size`. Never blocks.
 int32_t ossmc_size(const struct ossmc_object *obj, uint64_t *out_size);
 
+// Stores in `*out_verified` 1 if every byte of `obj` has been checked (all of it fetched and
+// its CRC-64 equal to the server's `x-oss-hash-crc64ecma`), else 0. It becomes 1 once a read
+// through to the end or `ossmc_mmap` succeeded; it stays 0 without a CRC header and for an
+// object read at random that never had all its bytes fetched (see "Integrity" in the
+// README). Never blocks.
+int32_t ossmc_verified(const struct ossmc_object *obj, int32_t *out_verified);
+
 // Closes an object: stops its prefetching and frees its buffers. NULL is a no-op. Does not
 // wait for requests in flight to finish.
 void ossmc_close(struct ossmc_object *obj);

@@ -240,6 +240,10 @@ impl std::fmt::Debug for Connector {
     }
 }
 
+/// The largest object OSS can hold: 10,000 parts of 5 GiB (48.8 TiB). A HEAD that reports
+/// more is not believed.
+pub(crate) const MAX_OBJECT_SIZE: u64 = 10_000 * (5 << 30);
+
 /// HEADs an object: its size, ETag and CRC-64.
 fn head_object(
     client: &Client,
@@ -278,7 +282,14 @@ fn head_object(
             .header("content-length")
             .map(|v| v.trim().parse::<u64>())
         {
-            Some(Ok(n)) => n,
+            Some(Ok(n)) if n <= MAX_OBJECT_SIZE => n,
+            // Refused before any state is sized by it.
+            Some(Ok(n)) => {
+                return protocol(&format!(
+                    "has Content-Length {n}, more than the largest object OSS can hold \
+                     ({MAX_OBJECT_SIZE} bytes, 48.8 TiB)"
+                ))
+            }
             Some(Err(_)) => return protocol("has an invalid Content-Length"),
             None => return protocol("has no Content-Length"),
         };

@@ -166,6 +166,14 @@ impl Error {
         })
     }
 
+    /// Attaches the HTTP status and request id of a response that was received but refused
+    /// (a success status whose headers contradict what was asked for).
+    pub(crate) fn with_response(mut self, http_status: u16, request_id: Option<&str>) -> Error {
+        self.inner.http_status = Some(http_status);
+        self.inner.request_id = request_id.map(str::to_owned);
+        self
+    }
+
     /// Attaches the bucket and key the failed operation was about.
     pub fn with_object(mut self, bucket: &str, key: Option<&str>) -> Error {
         self.inner.bucket = Some(bucket.to_owned());

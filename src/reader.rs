@@ -245,6 +245,15 @@ impl ObjectReader {
     pub fn crc64(&self) -> Option<u64> {
         self.meta.crc64
     }
+    /// Whether every byte of the object has been checked: all of it was fetched and its
+    /// CRC-64 equals the server's `x-oss-hash-crc64ecma`. True once a read through to the end
+    /// or [`ObjectReader::map`] succeeded. False without a CRC header (nothing to check
+    /// against) and for an object read at random that never had all its chunks fetched:
+    /// bytes handed over before then were checked only against the ETag from open (see the
+    /// crate docs' Integrity section). Never blocks.
+    pub fn verified(&self) -> bool {
+        self.inner.prefetcher.verified(self.id)
+    }
 }
 
 impl io::Read for ObjectReader {

@@ -65,6 +65,7 @@ static void null_pointers_and_bad_strings(void) {
     CHECK_STATUS(ossmc_seek(NULL, 0, OSSMC_SEEK_SET, &(uint64_t){0}), OSSMC_NULL_POINTER);
     CHECK_STATUS(ossmc_tell(NULL, &(uint64_t){0}), OSSMC_NULL_POINTER);
     CHECK_STATUS(ossmc_size(NULL, &(uint64_t){0}), OSSMC_NULL_POINTER);
+    CHECK_STATUS(ossmc_verified(NULL, &(int32_t){0}), OSSMC_NULL_POINTER);
     CHECK_STATUS(ossmc_last_error(NULL), OSSMC_NULL_POINTER);
     CHECK_STATUS(ossmc_credentials_sink_set(NULL, "id", "secret", NULL, 0), OSSMC_NULL_POINTER);
 

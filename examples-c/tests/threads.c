@@ -65,8 +65,14 @@ static void *worker(void *arg) {
             break;
         }
         if (n == 0) {
+            int32_t verified = 0;
             j->ok = j->bytes == size;
             if (!j->ok) snprintf(j->why, sizeof j->why, "read %llu of %llu bytes", (unsigned long long)j->bytes, (unsigned long long)size);
+            /* Read through: every byte was checked against the CRC-64. */
+            else if (ossmc_verified(obj, &verified) != OSSMC_OK || verified != 1) {
+                j->ok = 0;
+                snprintf(j->why, sizeof j->why, "read through but not verified");
+            }
             break;
         }
         long long bad = synth_first_mismatch(seed, j->bytes, buf, n);

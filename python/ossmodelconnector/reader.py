@@ -126,6 +126,19 @@ class OssObject(io.RawIOBase):
         Alibaba's package."""
         return self._size
 
+    @property
+    def verified(self) -> bool:
+        """Whether every byte of the object has been checked: all of it was fetched and its
+        CRC-64 equals the server's ``x-oss-hash-crc64ecma``. True once a read through to the
+        end, :meth:`mmap` or :meth:`view` succeeded; False without a CRC header (nothing to
+        check against) and for an object read at random that never had all its bytes
+        fetched, whose bytes were checked only against the ETag from open."""
+        with self._lock:
+            handle = self._live()
+            out = ffi.new("int32_t *")
+            errors.check(lib.ossmc_verified(handle, out))
+            return bool(out[0])
+
     # -- the whole object in memory -------------------------------------------------------
 
     def mmap(self) -> int:

@@ -165,3 +165,13 @@ def test_read_at_does_not_move_the_position(obj):
     assert obj.read_at(1 << 20, 100) == fill(SEED, 1 << 20, 100)
     assert obj.tell() == 10
     assert obj.read_at(SIZE - 1, 100) == fill(SEED, SIZE - 1, 1)
+
+
+def test_verified_once_read_through(model_server, oss_env, tmp_config):
+    connector = OssModelConnector(model_server.endpoint, config_path=tmp_config)
+    with connector.open(shard_uri(3)) as o:
+        data = o.read()
+        assert len(data) == SIZE
+        assert o.verified is True, "read through: every byte checked against the CRC-64"
+    with pytest.raises(ValueError):
+        _ = o.verified

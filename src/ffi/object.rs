@@ -280,6 +280,20 @@ pub unsafe extern "C" fn ossmc_size(obj: *const ossmc_object, out_size: *mut u64
     })
 }
 
+/// Stores in `*out_verified` 1 if every byte of `obj` has been checked (all of it fetched and
+/// its CRC-64 equal to the server's `x-oss-hash-crc64ecma`), else 0. It becomes 1 once a read
+/// through to the end or `ossmc_mmap` succeeded; it stays 0 without a CRC header and for an
+/// object read at random that never had all its bytes fetched (see "Integrity" in the
+/// README). Never blocks.
+#[no_mangle]
+pub unsafe extern "C" fn ossmc_verified(obj: *const ossmc_object, out_verified: *mut i32) -> i32 {
+    boundary::call(|| {
+        let out = unsafe { handle::out(out_verified, 0, "out_verified") }?;
+        *out = i32::from(unsafe { handle::try_ref(obj, "obj") }?.verified());
+        OK
+    })
+}
+
 /// Closes an object: stops its prefetching and frees its buffers. NULL is a no-op. Does not
 /// wait for requests in flight to finish.
 #[no_mangle]

@@ -5,6 +5,8 @@
 //!
 //! Pure bookkeeping: [`Access::on_read`] says what a read means, and the scheduler acts on it.
 
+use super::object::ChunkIndex;
+
 /// Reads that jump to another place in an object before it counts as read at random. Two,
 /// so that reading a header at the end and going back to the start is still sequential.
 pub(super) const RANDOM_AFTER_JUMPS: u32 = 2;
@@ -33,9 +35,9 @@ pub(super) enum ReadKind {
     /// Where the previous read ended (or next to it): the prefetcher is on its way.
     InOrder,
     /// In order again after reading at random: queue the object's chunks from `from` on.
-    BackInOrder { from: u32 },
+    BackInOrder { from: ChunkIndex },
     /// A seek: fetch what this read needs first, then carry on in order from `from`.
-    Jump { from: u32 },
+    Jump { from: ChunkIndex },
     /// From the start of an object a reader already went through: a second pass. Queue the
     /// whole object again.
     Rewind,
@@ -68,7 +70,7 @@ impl Access {
                 if self.random && self.streak >= SEQUENTIAL_AFTER_CHUNKS {
                     self.random = false;
                     self.jumps = 0;
-                    return ReadKind::BackInOrder { from: at as u32 };
+                    return ReadKind::BackInOrder { from: at };
                 }
             }
             return if self.random {
@@ -94,7 +96,7 @@ impl Access {
             self.random = true;
             return ReadKind::BecameRandom;
         }
-        ReadKind::Jump { from: at as u32 }
+        ReadKind::Jump { from: at }
     }
 
     /// A read ended at `offset`.

@@ -13,6 +13,7 @@
 //! when the reader gives up is withdrawn, never started later. So every write happens while
 //! the caller's `&mut [u8]` is borrowed by the read.
 
+use super::object::ChunkIndex;
 use crate::client::CancelToken;
 
 /// Pieces are at least this big (unless the read is smaller): each is a request, with its
@@ -44,7 +45,7 @@ pub(super) struct Piece {
     pub len: usize,
     pub dst: Dst,
     /// The chunk it lies in.
-    pub chunk: u32,
+    pub chunk: ChunkIndex,
     /// The read covers that chunk whole: the chunk's CRC comes from its pieces.
     pub whole: bool,
     /// The object's verification round when it completed.
@@ -77,7 +78,7 @@ impl DirectRead {
     }
 
     /// The CRC of chunk `idx` once every piece of it is done (their CRCs combined in order).
-    pub(super) fn chunk_crc(&self, idx: u32) -> Option<u64> {
+    pub(super) fn chunk_crc(&self, idx: ChunkIndex) -> Option<u64> {
         let mut parts = Vec::new();
         let pieces = self
             .pieces

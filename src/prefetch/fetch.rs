@@ -67,8 +67,38 @@ pub(crate) fn fetch_range(
             Err(Attempt::Fail(e)) if e.kind() == ErrorKind::ObjectChanged => {
                 return Attempt::Fail(object_changed(meta, e.request_id()));
             }
+            Err(Attempt::Fail(e)) if e.http_status() == Some(416) => {
+                // Every range asked for lies within the size from open.
+                return Attempt::Fail(size_disagrees(
+                    meta,
+                    &format!("refused bytes {a}-{b} as out of range"),
+                    416,
+                    e.request_id(),
+                ));
+            }
             Err(a) => return a,
         };
+        // A server that ignores If-Match answers with another version: its ETag gives it
+        // away before any of its bytes is read.
+        match resp.header("etag").map(str::trim) {
+            Some(etag) if !etag.eq_ignore_ascii_case(&meta.etag) => {
+                ex.client().record_ok(&req, &resp, 0);
+                return Attempt::Fail(
+                    Error::new(
+                        ErrorKind::ObjectChanged,
+                        format!(
+                            "the object was replaced while it was being read: GetObject for \
+                             bytes {a}-{b} answered HTTP {} with ETag {etag}, not {} (the \
+                             server ignored If-Match)",
+                            resp.status, meta.etag
+                        ),
+                    )
+                    .with_response(resp.status, Some(&resp.request_id))
+                    .with_object(&meta.bucket, Some(&meta.key)),
+                );
+            }
+            _ => {}
+        }
         let want = b - a + 1;
         match resp.status {
             206 => {
@@ -76,9 +106,15 @@ pub(crate) fn fetch_range(
                 match resp.header("content-range") {
                     Some(cr) if cr.trim() == expected => {}
                     Some(cr) if cr.trim().starts_with(&format!("bytes {a}-{b}/")) => {
-                        // Same range of a different-sized object: it was replaced.
+                        // Same range of a different-sized object.
                         ex.client().record_ok(&req, &resp, 0);
-                        return Attempt::Fail(object_changed(meta, Some(&resp.request_id)));
+                        let what = format!("answered bytes {a}-{b} with Content-Range {cr:?}");
+                        return Attempt::Fail(size_disagrees(
+                            meta,
+                            &what,
+                            resp.status,
+                            Some(&resp.request_id),
+                        ));
                     }
                     other => {
                         ex.client().record_ok(&req, &resp, 0);
@@ -171,8 +207,8 @@ pub(crate) fn fetch_range(
                 Error::new(
                     ErrorKind::Protocol,
                     format!(
-                        "GetObject for bytes {a}-{b} sent more than the {want} bytes announced \
-                         (request id {})",
+                        "GetObject for bytes {a}-{b} sent more than the {want} bytes asked \
+                         for (request id {})",
                         resp.request_id
                     ),
                 )
@@ -181,6 +217,26 @@ pub(crate) fn fetch_range(
         }
         Attempt::Done(crc.finish())
     })
+}
+
+/// The server contradicts the size it reported at open: the object was replaced, or the
+/// server is inconsistent. Either way none of its bytes are used.
+fn size_disagrees(
+    meta: &ObjectMeta,
+    what: &str,
+    http_status: u16,
+    request_id: Option<&str>,
+) -> Error {
+    Error::new(
+        ErrorKind::ObjectChanged,
+        format!(
+            "GetObject {what} (HTTP {http_status}), but the object was {} bytes at open: it \
+             was replaced or the server is inconsistent",
+            meta.size
+        ),
+    )
+    .with_response(http_status, request_id)
+    .with_object(&meta.bucket, Some(&meta.key))
 }
 
 fn object_changed(meta: &ObjectMeta, request_id: Option<&str>) -> Error {

@@ -61,6 +61,10 @@
 //! fetcher writes only into memory it owns.
 //!
 //! # Integrity
+//! Every response is first checked by [`fetch`]: its ETag is the one from open (so a server
+//! that ignores `If-Match` cannot slip in another version), its range and length are exactly
+//! those asked for, and its body is no longer; none of its bytes is used otherwise.
+//!
 //! When the server sends `x-oss-hash-crc64ecma`, each chunk's CRC-64 is computed as its bytes
 //! arrive, into a chunk buffer or a caller's buffer alike, and the chunk CRCs are combined
 //! into the whole object's CRC (no second pass over the data); see [`verify`]. Two policies
@@ -79,7 +83,9 @@
 //!
 //! Bytes fetched into a caller's buffer count as handed over only when the read returns
 //! them: a read during which a mismatch starts a second round fetches its bytes again.
-//! Without a CRC header there is no check.
+//! Without a CRC header there is no check. An object is *verified* ([`Prefetcher::verified`])
+//! once every chunk was fetched in a round and the combined CRC matched; an object read at
+//! random may never be.
 
 mod access;
 mod buffer;
@@ -107,7 +113,7 @@ use crate::error::{Error, ErrorKind, Result};
 use crate::logging::ConnectorLog;
 pub(crate) use fetch::ObjectMeta;
 use memory::Memory;
-use object::{Object, Slot};
+use object::{ChunkIndex, Object, Slot};
 
 /// Gauges and counters of the prefetcher, for tests and monitoring.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
@@ -157,15 +163,15 @@ struct State {
     objects: HashMap<u64, Object>,
     next_id: u64,
     /// Chunks in open order: (object id, chunk index). Ids grow with open order.
-    queue: BTreeSet<(u64, u32)>,
+    queue: BTreeSet<(u64, ChunkIndex)>,
     /// Chunks a reader waits for; may hold stale entries (checked when taken).
-    urgent: VecDeque<(u64, u32)>,
+    urgent: VecDeque<(u64, ChunkIndex)>,
     /// Chunks read to their end, least recently first; may hold stale entries.
-    consumed: VecDeque<(u64, u32)>,
+    consumed: VecDeque<(u64, ChunkIndex)>,
     /// Chunks a reader blocked on out of open order (a seek ahead or back): while they are
     /// fetched, no new prefetch request starts, so the read gets the bandwidth. May hold
     /// stale entries (dropped when the chunk is taken or its object closed).
-    jumped: HashSet<(u64, u32)>,
+    jumped: HashSet<(u64, ChunkIndex)>,
     /// Requests in flight for such chunks, and for the pieces of such direct reads.
     jumped_in_flight: usize,
     /// Direct reads in progress, by read id.
@@ -385,7 +391,8 @@ impl Prefetcher {
             }
         );
         let n_chunks = obj.chunks.len();
-        st.queue.extend((0..n_chunks as u32).map(|i| (id, i)));
+        st.queue
+            .extend((0..n_chunks as ChunkIndex).map(|i| (id, i)));
         st.objects.insert(id, obj);
         st.idle_since = None;
         // Opening counts as reading: the reader usually comes at once, and its first read
@@ -411,7 +418,7 @@ impl Prefetcher {
         st.jumped.retain(|&(o, _)| o != id);
         for (i, mut c) in obj.chunks.into_iter().enumerate() {
             if matches!(c.slot, Slot::Queued) {
-                st.queue.remove(&(id, i as u32));
+                st.queue.remove(&(id, i as ChunkIndex));
             }
             if let Some(b) = c.take_buffer(Slot::Empty) {
                 st.mem.free(b);
@@ -427,6 +434,16 @@ impl Prefetcher {
     }
 
     /// Current gauges and counters.
+    /// Whether every byte of object `id` has been checked against the server's CRC-64 (see
+    /// Integrity in the module docs): every chunk was fetched and their combined CRC matched
+    /// the header. Never true for an object without a CRC header.
+    pub(crate) fn verified(&self, id: u64) -> bool {
+        let st = self.shared.lock();
+        st.objects
+            .get(&id)
+            .is_some_and(|o| o.verified && o.meta.crc64.is_some())
+    }
+
     pub(crate) fn stats(&self) -> PrefetchStats {
         let st = self.shared.lock();
         let pooled = st.mem.pooled();

@@ -12,6 +12,10 @@ use super::fetch::ObjectMeta;
 use crate::client::CancelToken;
 use crate::error::Error;
 
+/// A chunk's number within its object. As wide as an object's size, so that no object size
+/// (checked at open against OSS's largest) can make it wrap.
+pub(super) type ChunkIndex = u64;
+
 /// Where a chunk's data is.
 pub(super) enum Slot {
     /// Not queued and no data (never fetched, dropped after being read, fetched straight into
@@ -110,7 +114,7 @@ pub(super) struct Object {
     /// Readers blocked on this object.
     pub waiting: usize,
     /// Chunks a blocked reader needs the data of.
-    pub demanded: BTreeSet<u32>,
+    pub demanded: BTreeSet<ChunkIndex>,
     pub error: Option<Error>,
     /// How it is being read (in order, at random).
     pub access: Access,
@@ -147,41 +151,41 @@ impl Object {
     }
 
     /// Start and length of chunk `idx`.
-    pub(super) fn chunk_range(&self, idx: u32) -> (u64, usize) {
-        let start = u64::from(idx) * self.chunk_size;
+    pub(super) fn chunk_range(&self, idx: ChunkIndex) -> (u64, usize) {
+        let start = idx * self.chunk_size;
         let len = (self.meta.size - start).min(self.chunk_size) as usize;
         (start, len)
     }
 
     /// The chunk holding byte `offset`.
-    pub(super) fn chunk_of(&self, offset: u64) -> u32 {
-        (offset / self.chunk_size) as u32
+    pub(super) fn chunk_of(&self, offset: u64) -> ChunkIndex {
+        offset / self.chunk_size
     }
 
-    pub(super) fn last_index(&self) -> u32 {
-        (self.chunks.len() as u32).saturating_sub(1)
+    pub(super) fn last_index(&self) -> ChunkIndex {
+        (self.chunks.len() as ChunkIndex).saturating_sub(1)
     }
 
     /// Bytes of chunk `idx` may reach a caller only once the object is verified: a held
     /// object's chunks, and a streamed object's final chunk (so a read of the object never
     /// completes on corrupted data). An object read at random is not read through, so its
     /// final chunk is not held back (see [`super`]'s Integrity section).
-    pub(super) fn held_back(&self, idx: u32) -> bool {
+    pub(super) fn held_back(&self, idx: ChunkIndex) -> bool {
         !self.verified && (self.hold || (idx == self.last_index() && !self.access.random))
     }
 
     /// May a reader copy chunk `idx` from its buffer now?
-    pub(super) fn releasable(&self, idx: u32) -> bool {
+    pub(super) fn releasable(&self, idx: ChunkIndex) -> bool {
         matches!(self.chunks[idx as usize].slot, Slot::Ready(_)) && !self.held_back(idx)
     }
 
     /// Chunks whose CRC of the current round is still unknown.
-    pub(super) fn chunks_without_crc(&self) -> impl Iterator<Item = u32> + '_ {
+    pub(super) fn chunks_without_crc(&self) -> impl Iterator<Item = ChunkIndex> + '_ {
         self.chunks
             .iter()
             .enumerate()
             .filter(|(_, c)| c.crc.is_none())
-            .map(|(i, _)| i as u32)
+            .map(|(i, _)| i as ChunkIndex)
     }
 }
 
@@ -212,6 +216,16 @@ pub(super) mod tests {
         assert!(empty.chunks.is_empty() && empty.verified);
         let unchecked = Object::new(meta(25, None), 10, false);
         assert!(unchecked.verified, "no CRC: nothing to wait for");
+    }
+
+    #[test]
+    fn chunk_indices_are_never_narrowed() {
+        // Past 2^32 chunks the old u32 index wrapped to another chunk. Open refuses sizes
+        // that large now, but the index arithmetic must not depend on that.
+        let o = Object::new(meta(1, Some(1)), 64 << 10, false);
+        let far = (1u64 << 33) * (64 << 10) + 5;
+        assert_eq!(o.chunk_of(far), 1 << 33);
+        assert_eq!(o.chunk_of(far) * o.chunk_size, far - 5);
     }
 
     #[test]

@@ -14,7 +14,7 @@ use std::panic::{catch_unwind, AssertUnwindSafe};
 
 use super::direct::PieceState;
 use super::fetch::ObjectMeta;
-use super::object::Slot;
+use super::object::{ChunkIndex, Slot};
 use super::{unlock, worker, Shared};
 use crate::error::{Error, ErrorKind, Result};
 
@@ -32,7 +32,7 @@ pub(super) enum RunningTarget {
     /// `reserved` bytes count against the memory limit until the fetch is booked.
     Chunk {
         id: u64,
-        idx: u32,
+        idx: ChunkIndex,
         reserved: u64,
     },
     Piece {

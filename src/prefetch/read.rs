@@ -19,7 +19,7 @@ use std::time::Instant;
 
 use super::access::ReadKind;
 use super::direct::{piece_size, split, DirectRead, Dst, Piece, PieceState, PATIENCE};
-use super::object::{Buffer, Object, Slot};
+use super::object::{Buffer, ChunkIndex, Object, Slot};
 use super::{schedule, unlock, worker, Shared, State};
 use crate::client::CancelToken;
 use crate::error::{Error, ErrorKind, Result};
@@ -210,7 +210,7 @@ struct Planned {
     id: u64,
     offset: u64,
     end: u64,
-    first: u32,
+    first: ChunkIndex,
     /// Fetch exactly the bytes read (a seek, random access), and pause prefetching for them.
     exact: bool,
     /// The caller's buffer (for direct pieces).
@@ -244,13 +244,13 @@ impl Planned {
         }
     }
 
-    fn chunks(&self) -> impl Iterator<Item = (usize, u32)> {
+    fn chunks(&self) -> impl Iterator<Item = (usize, ChunkIndex)> {
         let first = self.first;
-        (0..self.covered.len()).map(move |k| (k, first + k as u32))
+        (0..self.covered.len()).map(move |k| (k, first + k as ChunkIndex))
     }
 
     /// The part of chunk `idx` within the read: (object offset, length).
-    fn overlap(&self, obj: &Object, idx: u32) -> (u64, u64) {
+    fn overlap(&self, obj: &Object, idx: ChunkIndex) -> (u64, u64) {
         let (cstart, clen) = obj.chunk_range(idx);
         let a = cstart.max(self.offset);
         let b = (cstart + clen as u64).min(self.end);
@@ -369,9 +369,9 @@ impl Planned {
     }
 
     /// Plans direct pieces for chunks `to_plan` (not fetched, not being fetched).
-    fn plan(&mut self, sh: &Arc<Shared>, st: &mut State, to_plan: &[u32]) {
+    fn plan(&mut self, sh: &Arc<Shared>, st: &mut State, to_plan: &[ChunkIndex]) {
         let obj = &st.objects[&self.id];
-        let parts: Vec<(u32, u64, u64, bool)> = to_plan
+        let parts: Vec<(ChunkIndex, u64, u64, bool)> = to_plan
             .iter()
             .map(|&idx| {
                 let (a, n) = self.overlap(obj, idx);
@@ -514,7 +514,7 @@ impl Planned {
             {
                 continue;
             }
-            let idx = self.first + k as u32;
+            let idx = self.first + k as ChunkIndex;
             let whole = read.pieces[live[0]].whole;
             for &p in live {
                 read.pieces[p].state = PieceState::Withdrawn;

@@ -13,7 +13,7 @@ use super::access::ReadKind;
 use super::buffer::ChunkBuf;
 use super::direct::{Dst, PieceState};
 use super::memory::pool_keep;
-use super::object::Slot;
+use super::object::{ChunkIndex, Slot};
 use super::pace;
 use super::{Shared, State};
 use crate::client::CancelToken;
@@ -47,7 +47,7 @@ pub(super) enum Target {
     /// Into a chunk buffer: a pooled one, or a new one of `len` bytes. `reserved` bytes count
     /// against the limit.
     Chunk {
-        idx: u32,
+        idx: ChunkIndex,
         buffer: Option<ChunkBuf>,
         reserved: u64,
     },
@@ -257,7 +257,7 @@ fn take_piece(st: &mut State, which: impl Fn(&super::direct::DirectRead) -> bool
 }
 
 /// Marks a chunk in flight and reserves its memory (room was made by [`make_room`]).
-fn start_chunk(sh: &Shared, st: &mut State, id: u64, idx: u32) -> Task {
+fn start_chunk(sh: &Shared, st: &mut State, id: u64, idx: ChunkIndex) -> Task {
     let full = sh.chunk_size as usize;
     let jumped = st.jumped.remove(&(id, idx));
     st.jumped_in_flight += usize::from(jumped);
@@ -354,7 +354,7 @@ pub(super) fn make_room(sh: &Shared, st: &mut State, need: u64, urgent: bool) ->
         ids.sort_unstable_by(|a, b| b.cmp(a));
         let victim = ids.into_iter().find_map(|id| {
             let obj = &st.objects[&id];
-            (0..obj.chunks.len() as u32)
+            (0..obj.chunks.len() as ChunkIndex)
                 .rev()
                 .find(|&idx| {
                     matches!(obj.chunks[idx as usize].slot, Slot::Ready(_))
@@ -390,7 +390,7 @@ pub(super) fn trim_pool(st: &mut State) {
 
 /// Puts the chunks of object `id` from `from` on that hold no data and are not being fetched
 /// back into the prefetch queue. Returns how many.
-fn requeue_from(st: &mut State, id: u64, from: u32) -> usize {
+fn requeue_from(st: &mut State, id: u64, from: ChunkIndex) -> usize {
     let Some(obj) = st.objects.get_mut(&id) else {
         return 0;
     };
@@ -399,7 +399,7 @@ fn requeue_from(st: &mut State, id: u64, from: u32) -> usize {
         let c = &mut obj.chunks[i];
         if matches!(c.slot, Slot::Empty) {
             c.slot = Slot::Queued;
-            st.queue.insert((id, i as u32));
+            st.queue.insert((id, i as ChunkIndex));
             n += 1;
         }
     }
@@ -433,7 +433,7 @@ pub(super) fn follow_read(st: &mut State, id: u64, kind: ReadKind) -> bool {
             };
             let mut dropped = 0;
             for (i, c) in obj.chunks.iter_mut().enumerate() {
-                if matches!(c.slot, Slot::Queued) && st.queue.remove(&(id, i as u32)) {
+                if matches!(c.slot, Slot::Queued) && st.queue.remove(&(id, i as ChunkIndex)) {
                     c.slot = Slot::Empty;
                     dropped += 1;
                 }
@@ -456,17 +456,17 @@ pub(super) fn follow_read(st: &mut State, id: u64, kind: ReadKind) -> bool {
 pub(super) fn demand(
     st: &mut State,
     id: u64,
-    wanted: &[u32],
+    wanted: &[ChunkIndex],
     held_back: bool,
     jump: bool,
 ) -> usize {
     let Some(obj) = st.objects.get_mut(&id) else {
         return 0;
     };
-    let mut chunks: Vec<u32> = wanted.to_vec();
+    let mut chunks: Vec<ChunkIndex> = wanted.to_vec();
     obj.demanded.extend(wanted.iter().copied());
     if held_back {
-        let missing: Vec<u32> = obj.chunks_without_crc().collect();
+        let missing: Vec<ChunkIndex> = obj.chunks_without_crc().collect();
         chunks.extend(missing.into_iter().filter(|i| !wanted.contains(i)));
     }
     let mut newly_urgent = Vec::new();
@@ -521,7 +521,7 @@ mod tests {
     }
 
     /// Fetches chunk `idx` (a buffer on the books) and reads it to its end.
-    fn fetch_and_read(st: &mut State, idx: u32) {
+    fn fetch_and_read(st: &mut State, idx: ChunkIndex) {
         let (b, _) = st.mem.reserve(CHUNK as usize);
         let data = b.unwrap_or_else(|| ChunkBuf::new(CHUNK as usize));
         let c = &mut st.objects.get_mut(&1).unwrap().chunks[idx as usize];
@@ -622,7 +622,7 @@ mod tests {
         }
         st.objects.get_mut(&1).unwrap().read_to_end = true;
         assert!(follow_read(&mut st, 1, ReadKind::Rewind));
-        let queued: Vec<(u64, u32)> = st.queue.iter().copied().collect();
+        let queued: Vec<(u64, ChunkIndex)> = st.queue.iter().copied().collect();
         assert_eq!(queued, vec![(1, 0), (1, 1), (1, 2), (2, 0), (2, 1), (2, 2)]);
         // Random reading drops the queue; reading in order again brings it back from there.
         assert!(!follow_read(&mut st, 1, ReadKind::BecameRandom));

@@ -10,7 +10,7 @@
 //! Pure bookkeeping over [`Object`]: the scheduler moves buffers and queues as told.
 
 use super::crc::combine_all;
-use super::object::Object;
+use super::object::{ChunkIndex, Object};
 use crate::error::{Error, ErrorKind};
 
 /// What to do with a chunk whose fetch just completed with a CRC.
@@ -29,7 +29,12 @@ pub(super) enum Verdict {
 
 /// Records the CRC of chunk `idx` of `obj`, fetched just now. `max_failures`: how often a
 /// chunk of a verified object may fail its check before the object fails.
-pub(super) fn record_crc(obj: &mut Object, idx: u32, crc: u64, max_failures: u32) -> Verdict {
+pub(super) fn record_crc(
+    obj: &mut Object,
+    idx: ChunkIndex,
+    crc: u64,
+    max_failures: u32,
+) -> Verdict {
     let Some(expected) = obj.meta.crc64 else {
         return Verdict::Keep;
     };
@@ -44,7 +49,7 @@ pub(super) fn record_crc(obj: &mut Object, idx: u32, crc: u64, max_failures: u32
                         obj,
                         format!(
                             "chunk {idx} (bytes {}..) failed its CRC-64 check {} times",
-                            u64::from(idx) * full,
+                            idx * full,
                             obj.chunks[idx as usize].failures
                         ),
                     ));
@@ -84,7 +89,10 @@ pub(super) fn record_crc(obj: &mut Object, idx: u32, crc: u64, max_failures: u32
         None
     } else {
         Some(combine_all(obj.chunks.iter().enumerate().map(|(i, c)| {
-            (c.crc.unwrap_or(0), obj.chunk_range(i as u32).1 as u64)
+            (
+                c.crc.unwrap_or(0),
+                obj.chunk_range(i as ChunkIndex).1 as u64,
+            )
         })))
     };
     if combined == Some(expected) {
@@ -129,7 +137,7 @@ fn verified(obj: &mut Object) {
         return;
     }
     let bad = differing_chunks(obj);
-    let spoiled: Vec<u32> = bad
+    let spoiled: Vec<ChunkIndex> = bad
         .iter()
         .copied()
         .filter(|&i| obj.chunks[i as usize].delivered_first_round)
@@ -150,14 +158,14 @@ fn verified(obj: &mut Object) {
     }
 }
 
-fn differing_chunks(obj: &Object) -> Vec<u32> {
+fn differing_chunks(obj: &Object) -> Vec<ChunkIndex> {
     obj.chunks
         .iter()
         .enumerate()
         .filter(|(_, c)| {
             c.first_round_crc.is_some() && c.crc.is_some() && c.first_round_crc != c.crc
         })
-        .map(|(i, _)| i as u32)
+        .map(|(i, _)| i as ChunkIndex)
         .collect()
 }
 

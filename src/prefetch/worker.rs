@@ -8,7 +8,7 @@ use std::sync::Arc;
 use super::buffer::ChunkBuf;
 use super::direct::PieceState;
 use super::fetch;
-use super::object::{Buffer, Slot};
+use super::object::{Buffer, ChunkIndex, Slot};
 use super::panics::{self, Running, RunningTarget, Stage};
 use super::schedule::{self, Target, AHEAD_RECHECK};
 use super::verify::{record_crc, Verdict};
@@ -210,7 +210,7 @@ fn fetch_loop(sh: &Arc<Shared>, running: &Cell<Option<Running>>) {
 /// A finished task's target, with the buffer it filled.
 enum Done {
     Chunk {
-        idx: u32,
+        idx: ChunkIndex,
         data: ChunkBuf,
         reserved: u64,
     },
@@ -274,7 +274,7 @@ fn complete_chunk(
     sh: &Shared,
     st: &mut State,
     id: u64,
-    idx: u32,
+    idx: ChunkIndex,
     reserved: u64,
     data: ChunkBuf,
     result: Result<u64>,
@@ -384,7 +384,7 @@ fn complete_piece(sh: &Shared, st: &mut State, read_id: u64, p: usize, result: R
 
 /// Acts on a CRC verdict other than `Keep` for chunk `idx` of object `id` (whose data was
 /// discarded): fetch it again, fail the object, or start a second round.
-fn after_mismatch(st: &mut State, id: u64, idx: u32, verdict: Verdict) {
+fn after_mismatch(st: &mut State, id: u64, idx: ChunkIndex, verdict: Verdict) {
     st.crc_mismatches += 1;
     let Some(obj) = st.objects.get_mut(&id) else {
         return;
@@ -419,7 +419,7 @@ fn after_mismatch(st: &mut State, id: u64, idx: u32, verdict: Verdict) {
                     Slot::InFlight | Slot::Direct | Slot::Ready(_) => continue,
                     Slot::Queued => {}
                 }
-                requeue.push((id, i as u32));
+                requeue.push((id, i as ChunkIndex));
             }
             for t in requeue {
                 if urgent {
@@ -449,7 +449,7 @@ pub(super) fn fail(st: &mut State, id: u64, e: crate::error::Error) {
     for (i, c) in obj.chunks.iter_mut().enumerate() {
         if matches!(c.slot, Slot::Queued) {
             c.slot = Slot::Empty;
-            st.queue.remove(&(id, i as u32));
+            st.queue.remove(&(id, i as ChunkIndex));
         }
         if let Some(b) = c.take_buffer(Slot::Empty) {
             st.mem.free(b);

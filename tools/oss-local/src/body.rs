@@ -165,6 +165,12 @@ impl ObjectStream {
         s
     }
 
+    /// Sends the body chunked, announcing no length (hostile overlong responses).
+    pub fn unannounced(mut self) -> ObjectStream {
+        self.chunked = true;
+        self
+    }
+
     /// Keeps the request counted in flight while the body is being sent.
     pub fn hold(mut self, in_flight: InFlight) -> ObjectStream {
         self._in_flight = Some(in_flight);

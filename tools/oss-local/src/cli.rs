@@ -111,6 +111,9 @@ pub struct Args {
     /// Requests never answered.
     #[command(flatten)]
     pub stall: crate::stall::StallArgs,
+    /// Hostile responses: lying headers, ignored ranges and conditions.
+    #[command(flatten)]
+    pub hostile: crate::hostile::HostileArgs,
 }
 
 impl fmt::Debug for Args {
@@ -139,6 +142,7 @@ impl fmt::Debug for Args {
             .field("seed", &self.seed)
             .field("clock", &self.clock)
             .field("stall", &self.stall)
+            .field("hostile", &self.hostile)
             .finish_non_exhaustive()
     }
 }

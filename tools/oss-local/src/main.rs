@@ -56,6 +56,7 @@ mod dirstore;
 mod error;
 mod faults;
 mod generate;
+mod hostile;
 mod hostile_listing;
 mod listing;
 mod listing_xml;
@@ -111,13 +112,15 @@ fn run(args: cli::Args) -> Result<(), String> {
             args.seed,
         )),
     };
+    let hostile = hostile::Hostile::new(args.hostile.clone(), args.seed);
     let mut app = server::App::new(
         store,
         auth,
         faults,
         args.service_hosts.clone(),
         args.region.clone(),
-    );
+    )
+    .with_hostile(hostile);
     app.clock = clock_faults::ClockFaults::new(&args.clock, args.seed);
     app.stalls = stall::Stalls::new(&args.stall, args.seed);
     let app = Arc::new(app);

@@ -5,6 +5,7 @@ use std::sync::Arc;
 use std::time::{Duration, SystemTime};
 
 use base64::Engine as _;
+use bytes::Bytes;
 use http_body_util::BodyExt as _;
 use hyper::body::Incoming;
 use hyper::header::{HeaderValue, CONTENT_LENGTH};
@@ -12,6 +13,7 @@ use hyper::header::{HeaderValue, CONTENT_LENGTH};
 use crate::body::{ObjectStream, OssBody, Source, StreamOptions};
 use crate::error::OssError;
 use crate::faults::offset_in;
+use crate::hostile::{other_etag, Lie, OVERLONG_BYTES};
 use crate::range::{self, Outcome};
 use crate::response::{self, set_header, Resp};
 use crate::server::Ctx;
@@ -105,18 +107,39 @@ pub async fn get(ctx: &Ctx, bucket: &Arc<Bucket>, key: &str, head: bool) -> Resu
         .lookup(key)
         .await?
         .ok_or_else(|| OssError::no_such_key(key))?;
-    let meta = &obj.meta;
-    if check_conditions(ctx, meta)? {
-        let mut r = response::base(304, &ctx.request_id, OssBody::empty());
-        object_headers(&mut r, meta, true);
-        return Ok(r);
-    }
+    let hostile = &ctx.app.hostile;
+    let lie = hostile.draw(head);
+    // A replaced object whose server ignores If-Match: another ETag, conditions unchecked.
+    let replaced;
+    let meta = if lie == Some(Lie::EtagChange) {
+        hostile.sent(Lie::EtagChange);
+        replaced = ObjectMeta {
+            etag: other_etag(&obj.meta.etag),
+            ..obj.meta.clone()
+        };
+        &replaced
+    } else {
+        if check_conditions(ctx, &obj.meta)? {
+            let mut r = response::base(304, &ctx.request_id, OssBody::empty());
+            object_headers(&mut r, &obj.meta, true);
+            return Ok(r);
+        }
+        &obj.meta
+    };
     let size = meta.size;
     if head {
+        let announced = match lie {
+            Some(Lie::HugeLength) => u64::MAX,
+            Some(Lie::WrongLength) => size + 1,
+            _ => size,
+        };
+        if let Some(l) = lie {
+            hostile.sent(l);
+        }
         let mut r = response::base(200, &ctx.request_id, OssBody::empty());
         object_headers(&mut r, meta, ctx.query.has("objectMeta"));
         r.headers_mut()
-            .insert(CONTENT_LENGTH, HeaderValue::from(size));
+            .insert(CONTENT_LENGTH, HeaderValue::from(announced));
         return Ok(r);
     }
     let standard = ctx
@@ -131,11 +154,46 @@ pub async fn get(ctx: &Ctx, bucket: &Arc<Bucket>, key: &str, head: bool) -> Resu
                 .with("ActualObjectSize", size.to_string()))
         }
     };
+    let (status, start, end) = match (lie, status) {
+        (Some(Lie::WholeObject), 206) => {
+            hostile.sent(Lie::WholeObject);
+            (200, 0, size)
+        }
+        (Some(Lie::WrongRange), 206) if end < size => {
+            hostile.sent(Lie::WrongRange);
+            (206, start + 1, end + 1)
+        }
+        (Some(Lie::WrongRange), 206) if start > 0 => {
+            hostile.sent(Lie::WrongRange);
+            (206, start - 1, end - 1)
+        }
+        _ => (status, start, end),
+    };
     let len = end - start;
-    let source = match obj.content {
-        Content::Synthetic { seed } => Source::Synthetic { seed },
-        Content::Memory(b) => Source::Memory(b),
-        Content::File(p) => Source::File(p),
+    let synthetic = matches!(obj.content, Content::Synthetic { .. });
+    // Overlong: the body runs on past the range (a synthetic object has bytes everywhere).
+    let extra = match lie {
+        Some(Lie::Overlong) if len > 0 && synthetic => OVERLONG_BYTES,
+        Some(Lie::Overlong) if len > 0 => OVERLONG_BYTES.min(size - end),
+        _ => 0,
+    };
+    if extra > 0 {
+        hostile.sent(Lie::Overlong);
+    }
+    let (source, from, to) = match obj.content {
+        // Another version of a synthetic object: every byte differs.
+        Content::Synthetic { seed } if lie == Some(Lie::EtagChange) => {
+            (Source::Synthetic { seed: !seed }, start, end)
+        }
+        Content::Synthetic { seed } => (Source::Synthetic { seed }, start, end + extra),
+        content if lie == Some(Lie::EtagChange) && len > 0 => {
+            // Another version of a stored object: its first byte differs.
+            let mut bytes = range_bytes(content, start, end).await?.to_vec();
+            bytes[0] ^= 0xFF;
+            (Source::Memory(bytes.into()), 0, len)
+        }
+        Content::Memory(b) => (Source::Memory(b), start, end + extra),
+        Content::File(p) => (Source::File(p), start, end + extra),
     };
     let opts = StreamOptions {
         throttle: ctx.conn.throttle.clone(),
@@ -153,18 +211,24 @@ pub async fn get(ctx: &Ctx, bucket: &Arc<Bucket>, key: &str, head: bool) -> Resu
     let body = if len == 0 {
         OssBody::empty()
     } else {
-        OssBody::Stream(Box::new(ObjectStream::new(
-            source,
-            start,
-            end,
-            opts,
-            ctx.app.stats.clone(),
-        )))
+        let stream = ObjectStream::new(source, from, to, opts, ctx.app.stats.clone());
+        // A length of our own in the header: the body must not announce one too.
+        OssBody::Stream(Box::new(if extra > 0 || lie == Some(Lie::HugeGetLength) {
+            stream.unannounced()
+        } else {
+            stream
+        }))
     };
     let mut r = response::base(status, &ctx.request_id, body);
     object_headers(&mut r, meta, false);
-    r.headers_mut()
-        .insert(CONTENT_LENGTH, HeaderValue::from(len));
+    if lie == Some(Lie::HugeGetLength) && len > 0 {
+        hostile.sent(Lie::HugeGetLength);
+        r.headers_mut()
+            .insert(CONTENT_LENGTH, HeaderValue::from(u64::MAX));
+    } else if extra == 0 {
+        r.headers_mut()
+            .insert(CONTENT_LENGTH, HeaderValue::from(len));
+    }
     if status == 206 {
         set_header(
             &mut r,
@@ -185,6 +249,23 @@ pub async fn get(ctx: &Ctx, bucket: &Arc<Bucket>, key: &str, head: bool) -> Resu
         }
     }
     Ok(r)
+}
+
+/// Bytes `start..end` of stored (not synthetic) content, read into memory.
+async fn range_bytes(content: Content, start: u64, end: u64) -> Result<Bytes, OssError> {
+    match content {
+        Content::Memory(b) => Ok(b.slice(start as usize..end as usize)),
+        Content::File(p) => tokio::task::spawn_blocking(move || {
+            use std::os::unix::fs::FileExt;
+            let mut buf = vec![0u8; (end - start) as usize];
+            std::fs::File::open(&p)?.read_exact_at(&mut buf, start)?;
+            Ok::<_, std::io::Error>(Bytes::from(buf))
+        })
+        .await
+        .map_err(|e| OssError::internal(format!("reading the object failed: {e}")))?
+        .map_err(|e| OssError::internal(format!("reading the object failed: {e}"))),
+        Content::Synthetic { .. } => Err(OssError::internal("synthetic content is not stored")),
+    }
 }
 
 /// PutObject.

@@ -17,6 +17,7 @@ use crate::body::OssBody;
 use crate::clock_faults::ClockFaults;
 use crate::error::OssError;
 use crate::faults::{Draw, FaultConfig, Throttle};
+use crate::hostile::Hostile;
 use crate::routing::{self, Query, Target};
 use crate::stall::Stalls;
 use crate::stats::{Fault, Op, OpenConnection, Stats};
@@ -37,6 +38,8 @@ pub struct App {
     pub clock: ClockFaults,
     /// Requests never answered (see `stall`).
     pub stalls: Stalls,
+    /// Lying object responses (see `hostile`); none unless set with [`App::with_hostile`].
+    pub hostile: Hostile,
 }
 
 impl App {
@@ -58,7 +61,13 @@ impl App {
             fault_counter: AtomicU64::new(0),
             clock: ClockFaults::default(),
             stalls: Stalls::default(),
+            hostile: Hostile::default(),
         }
+    }
+
+    /// The same server, answering some object requests with lies.
+    pub fn with_hostile(self, hostile: Hostile) -> App {
+        App { hostile, ..self }
     }
 }
 
@@ -382,9 +391,12 @@ fn stats_endpoint(
             return response::error(&e, request_id, "localhost", *method == Method::HEAD);
         }
     };
-    let json = app.stats.to_json().to_string();
+    let mut json = app.stats.to_json();
+    app.hostile.add_counts(&mut json["faults"]);
+    let json = json.to_string();
     if reset {
         app.stats.reset();
+        app.hostile.reset();
     }
     let len = json.len();
     let mut r = response::base(200, request_id, OssBody::full(json));
