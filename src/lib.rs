@@ -24,6 +24,9 @@ pub(crate) mod endpoint;
 pub mod error;
 pub(crate) mod fastlist;
 pub mod ffi;
+#[cfg(feature = "fuzzing")]
+#[doc(hidden)]
+pub mod fuzzing;
 pub(crate) mod listing;
 pub(crate) mod logging;
 pub(crate) mod prefetch;
