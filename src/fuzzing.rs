@@ -12,8 +12,11 @@ use arbitrary::{Arbitrary, Unstructured};
 use crate::fastlist::keyspace::{ln_width, point_after, point_between, Alphabet};
 use crate::uri::MAX_KEY_BYTES;
 
+/// A fuzz entry point: takes the raw input.
+pub type Entry = fn(&[u8]);
+
 /// The targets, by name: the corpus directory `fuzz/corpus/<name>/` of each.
-pub const TARGETS: &[(&str, fn(&[u8]))] = &[
+pub const TARGETS: &[(&str, Entry)] = &[
     ("listing_page", listing_page),
     ("error_xml", error_xml),
     ("oss_err_header", oss_err_header),

@@ -26,7 +26,7 @@ for t in "${targets[@]}"; do
     status=0
     nice -n 19 cargo +nightly fuzz run -O "$t" "work/$t" "corpus/$t" -- \
         -max_total_time="$seconds" -print_final_stats=1 >"work/$t.log" 2>&1 || status=$?
-    grep -E '^#[0-9]+ +(INITED|DONE)|^stat::(number_of_executed_units|peak_rss_mb)|^SUMMARY' \
+    grep -E '^#[0-9]+[[:space:]]+(INITED|DONE)|^stat::(number_of_executed_units|peak_rss_mb)|^SUMMARY' \
         "work/$t.log" || true
     if [ "$status" -ne 0 ]; then
         echo "$t failed; see fuzz/work/$t.log and fuzz/artifacts/$t/" >&2
