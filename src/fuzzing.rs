@@ -1,9 +1,9 @@
-//! Entry points for the fuzz targets (`fuzz/`) and for the corpus replay test; compiled only
-//! with the `fuzzing` feature and not part of the public API.
+//! Entry points for the fuzz targets (`fuzz/`); compiled with the `fuzzing` feature (hidden,
+//! not part of the public API) and in the unit tests, which replay the committed corpora.
 //!
 //! Each entry point takes the raw fuzz input, runs one parser on it and checks what the parser
-//! promises; a broken promise panics. The fuzz targets and `tests/fuzz_corpus.rs` call the
-//! same functions, so a committed crash input is a regression test on stable.
+//! promises; a broken promise panics. The fuzz targets and the replay test below call the same
+//! functions, so a committed crash input is a regression test on stable.
 
 use std::time::SystemTime;
 
@@ -210,5 +210,36 @@ pub fn keyspace(data: &[u8]) {
         };
         inside(&p, prev.as_deref());
         prev = Some(p);
+    }
+}
+
+/// Replays every file of the committed corpora (`fuzz/corpus/<target>/`) through the entry
+/// point its fuzz target calls, so old findings are checked on stable without a fuzzer.
+#[cfg(test)]
+mod tests {
+    use super::TARGETS;
+    use std::path::Path;
+
+    #[test]
+    fn every_corpus_file_replays_without_a_panic() {
+        let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("fuzz/corpus");
+        let mut total = 0;
+        for (name, entry) in TARGETS {
+            let dir = root.join(name);
+            let mut files: Vec<_> = std::fs::read_dir(&dir)
+                .unwrap_or_else(|e| panic!("no corpus for {name} at {}: {e}", dir.display()))
+                .map(|e| e.unwrap().path())
+                .filter(|p| p.is_file())
+                .collect();
+            files.sort();
+            assert!(!files.is_empty(), "the corpus of {name} is empty");
+            for file in &files {
+                let data = std::fs::read(file).unwrap();
+                let outcome = std::panic::catch_unwind(|| entry(&data));
+                assert!(outcome.is_ok(), "{name}: {} panics", file.display());
+            }
+            total += files.len();
+        }
+        eprintln!("replayed {total} corpus files");
     }
 }

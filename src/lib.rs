@@ -24,7 +24,7 @@ pub(crate) mod endpoint;
 pub mod error;
 pub(crate) mod fastlist;
 pub mod ffi;
-#[cfg(feature = "fuzzing")]
+#[cfg(any(test, feature = "fuzzing"))]
 #[doc(hidden)]
 pub mod fuzzing;
 pub(crate) mod listing;
