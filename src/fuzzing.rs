@@ -166,7 +166,8 @@ struct KeySpace {
 }
 
 /// FastList key-space arithmetic: split points lie strictly inside their range, in order, so
-/// the parts between them cover the whole range, and stay within the key length limit.
+/// the parts between them cover the whole range, stay within the key length limit, and are
+/// made of learned characters.
 pub fn keyspace(data: &[u8]) {
     let Ok(mut ks) = KeySpace::arbitrary_take_rest(Unstructured::new(data)) else {
         return;
@@ -192,6 +193,10 @@ pub fn keyspace(data: &[u8]) {
         assert!(lo.map_or(true, |l| p > l), "{p:?} not above {lo:?}");
         assert!(hi.map_or(true, |h| p < h), "{p:?} not below {hi:?}");
         assert!(prefix_len + p.len() <= MAX_KEY_BYTES, "{p:?} too long");
+        assert!(
+            alpha.knows(p),
+            "{p:?} has characters never learned at their place"
+        );
     };
     let _ = ln_width(&alpha, lo.unwrap_or(""), hi);
     if let Some(p) = point_between(&alpha, prefix_len, lo, hi, ks.fraction) {
