@@ -494,9 +494,7 @@ impl Client {
         let mut doc: Option<OssErrorDoc> = None;
         if req.method == "HEAD" {
             if let Some(raw) = headers.get("x-oss-err").and_then(|v| v.to_str().ok()) {
-                if let Ok(bytes) = base64::engine::general_purpose::STANDARD.decode(raw.trim()) {
-                    doc = parse_error_xml(&String::from_utf8_lossy(&bytes));
-                }
+                doc = decode_oss_err(raw);
             }
         } else {
             let mut text = Vec::new();
@@ -555,6 +553,15 @@ pub(crate) struct OssErrorDoc {
     pub message: Option<String>,
     pub request_id: Option<String>,
     pub ec: Option<String>,
+}
+
+/// Parses the `x-oss-err` header of a HEAD error response (the base64 of an `<Error>`
+/// document); `None` if it is not one.
+pub(crate) fn decode_oss_err(raw: &str) -> Option<OssErrorDoc> {
+    let bytes = base64::engine::general_purpose::STANDARD
+        .decode(raw.trim())
+        .ok()?;
+    parse_error_xml(&String::from_utf8_lossy(&bytes))
 }
 
 /// Parses an OSS `<Error>` document; `None` if the text is not one.

@@ -236,7 +236,7 @@ impl CredentialsProvider for FileProvider {
 
 /// Parses the credentials file's JSON. Messages name fields, never their values (except
 /// `Expiration`, which is not secret).
-fn parse_credentials_json(text: &str, path: &Path) -> Result<Credentials> {
+pub(crate) fn parse_credentials_json(text: &str, path: &Path) -> Result<Credentials> {
     let source = format!("credentials file {}", path.display());
     // serde_json's syntax errors describe the position and the expected token, never the
     // text itself, so they cannot leak the secret.
@@ -288,7 +288,7 @@ fn parse_credentials_json(text: &str, path: &Path) -> Result<Credentials> {
 }
 
 /// `YYYY-MM-DDTHH:MM:SSZ`, and other RFC 3339 forms (fractions, offsets).
-fn parse_expiration(s: &str) -> Option<SystemTime> {
+pub(crate) fn parse_expiration(s: &str) -> Option<SystemTime> {
     OffsetDateTime::parse(s.trim(), &Rfc3339)
         .ok()
         .map(SystemTime::from)

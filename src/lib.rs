@@ -25,6 +25,9 @@ pub(crate) mod endpoint;
 pub mod error;
 pub(crate) mod fastlist;
 pub mod ffi;
+#[cfg(any(test, feature = "fuzzing"))]
+#[doc(hidden)]
+pub mod fuzzing;
 pub(crate) mod listing;
 pub(crate) mod logging;
 pub(crate) mod prefetch;

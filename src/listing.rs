@@ -382,7 +382,7 @@ pub(crate) fn list_all(
 }
 
 /// The exact form OSS sends, `YYYY-MM-DDTHH:MM:SS.mmmZ`, without the general parser.
-fn parse_fixed_utc(s: &str) -> Option<SystemTime> {
+pub(crate) fn parse_fixed_utc(s: &str) -> Option<SystemTime> {
     let b = s.as_bytes();
     if b.len() != 24
         || b[4] != b'-'
@@ -424,7 +424,7 @@ fn parse_fixed_utc(s: &str) -> Option<SystemTime> {
 }
 
 /// Parses `2025-03-14T12:00:00.000Z` (fraction optional).
-fn parse_iso8601(s: &str) -> Option<SystemTime> {
+pub(crate) fn parse_iso8601(s: &str) -> Option<SystemTime> {
     if let Some(t) = parse_fixed_utc(s) {
         return Some(t);
     }

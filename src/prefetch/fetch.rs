@@ -102,13 +102,16 @@ pub(crate) fn fetch_range(
         let want = b - a + 1;
         match resp.status {
             206 => {
-                let expected = format!("bytes {a}-{b}/{}", meta.size);
-                match resp.header("content-range") {
-                    Some(cr) if cr.trim() == expected => {}
-                    Some(cr) if cr.trim().starts_with(&format!("bytes {a}-{b}/")) => {
-                        // Same range of a different-sized object.
+                let cr = resp.header("content-range");
+                match check_content_range(cr, a, b, meta.size) {
+                    RangeAnswer::Match => {}
+                    RangeAnswer::OtherSize => {
+                        // Same range of a different-sized object: it was replaced.
                         ex.client().record_ok(&req, &resp, 0);
-                        let what = format!("answered bytes {a}-{b} with Content-Range {cr:?}");
+                        let what = format!(
+                            "answered bytes {a}-{b} with Content-Range {:?}",
+                            cr.unwrap_or("")
+                        );
                         return Attempt::Fail(size_disagrees(
                             meta,
                             &what,
@@ -116,13 +119,13 @@ pub(crate) fn fetch_range(
                             Some(&resp.request_id),
                         ));
                     }
-                    other => {
+                    RangeAnswer::Wrong => {
                         ex.client().record_ok(&req, &resp, 0);
                         return Attempt::Fail(
                             Error::new(
                                 ErrorKind::Protocol,
                                 format!(
-                                    "GetObject asked for bytes {a}-{b} and got Content-Range {other:?} \
+                                    "GetObject asked for bytes {a}-{b} and got Content-Range {cr:?} \
                                      (request id {})",
                                     resp.request_id
                                 ),
@@ -237,6 +240,32 @@ fn size_disagrees(
     )
     .with_response(http_status, request_id)
     .with_object(&meta.bucket, Some(&meta.key))
+}
+
+/// How a 206 response's Content-Range compares with the range asked for.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum RangeAnswer {
+    /// Exactly `bytes a-b/size`.
+    Match,
+    /// The range asked for, of an object of another size.
+    OtherSize,
+    /// Missing, malformed, or another range.
+    Wrong,
+}
+
+/// Checks the Content-Range of the response to a GET of bytes `a..=b` of an object of `size`
+/// bytes.
+pub(crate) fn check_content_range(cr: Option<&str>, a: u64, b: u64, size: u64) -> RangeAnswer {
+    let Some(cr) = cr.map(str::trim) else {
+        return RangeAnswer::Wrong;
+    };
+    if cr == format!("bytes {a}-{b}/{size}") {
+        RangeAnswer::Match
+    } else if cr.starts_with(&format!("bytes {a}-{b}/")) {
+        RangeAnswer::OtherSize
+    } else {
+        RangeAnswer::Wrong
+    }
 }
 
 fn object_changed(meta: &ObjectMeta, request_id: Option<&str>) -> Error {

@@ -21,7 +21,7 @@
 //! - Echoed strings to sign have the security token masked: the rule that secrets never
 //!   appear in error output wins over a byte-exact echo.
 
-mod canonical;
+pub(crate) mod canonical;
 mod v1;
 mod v4;
 
