@@ -20,6 +20,7 @@ pub(crate) mod client;
 pub mod config;
 mod connector;
 pub mod credentials;
+pub(crate) mod deadline;
 pub(crate) mod endpoint;
 pub mod error;
 pub(crate) mod fastlist;

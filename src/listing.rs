@@ -16,7 +16,7 @@ use std::cell::RefCell;
 use std::io::Read;
 use std::time::SystemTime;
 
-use crate::client::{body_error, Attempt, CancelToken, Client, Exchange, Request};
+use crate::client::{Attempt, CancelToken, Client, Exchange, Request};
 use crate::error::{Error, ErrorKind, Result};
 
 mod page_xml;
@@ -191,7 +191,7 @@ fn fetch_page<T>(ex: &mut Exchange<'_>, req: &Request<'_>, keep_partial: bool) -
                 } else {
                     Vec::new()
                 };
-                Fetched::Broken(body_error(req, &e, got as u64, announced), kept)
+                Fetched::Broken(ex.client().body_error(req, &e, got as u64, announced), kept)
             }
             Ok(n) => match parse_page(&buf[..n]) {
                 Ok(page) => Fetched::Page(page),

@@ -92,6 +92,14 @@ pub struct Args {
     #[arg(long, default_value_t = 0.0, value_parser = parse_probability)]
     pub corrupt_rate: f64,
 
+    /// Send every GetObject and listing body at this many bytes per second (headers as usual).
+    #[arg(long, value_parser = clap::value_parser!(u64).range(1..))]
+    pub trickle_bytes_per_sec: Option<u64>,
+
+    /// Send the headers of every GetObject and listing response, then nothing.
+    #[arg(long)]
+    pub stall_after_headers: bool,
+
     /// Seed of the fault decisions (see README.md for the scheme).
     #[arg(long, default_value_t = 0)]
     pub seed: u64,
@@ -118,6 +126,8 @@ impl fmt::Debug for Args {
             .field("list_reset_after", &self.list_reset_after)
             .field("chunked_listings", &self.chunked_listings)
             .field("corrupt_rate", &self.corrupt_rate)
+            .field("trickle_bytes_per_sec", &self.trickle_bytes_per_sec)
+            .field("stall_after_headers", &self.stall_after_headers)
             .field("seed", &self.seed)
             .finish_non_exhaustive()
     }

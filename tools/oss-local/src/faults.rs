@@ -39,6 +39,8 @@ pub struct FaultConfig {
     pub latency: Duration,
     /// Bytes per second per connection; 0 = unlimited.
     pub rate_bytes_per_sec: f64,
+    /// Trickled and stalled bodies (`slow_body`).
+    pub slow_bodies: crate::slow_body::SlowBodies,
 }
 
 /// The faults drawn for one request.

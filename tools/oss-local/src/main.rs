@@ -36,7 +36,7 @@
 //!  "total_requests": n, "status": {"200": n, "206": n, ...}, "bytes_sent": n,
 //!  "connections": {"open": n, "peak": n, "total": n},
 //!  "in_flight": {"GetObject": {"current": n, "peak": n}, ...},
-//!  "faults": {"fail": n, "reset": n, "corrupt": n}}
+//!  "faults": {"fail": n, "reset": n, "corrupt": n, "trickle": n, "stall": n}}
 //! ```
 //! `bytes_sent` counts response body bytes handed to connections; a connection counts once
 //! it has carried an OSS request. `GET /_stats?reset` and `POST /_stats/reset` return the
@@ -61,6 +61,7 @@ mod range;
 mod response;
 mod routing;
 mod server;
+mod slow_body;
 mod stats;
 mod store;
 mod synth;
@@ -101,6 +102,10 @@ fn run(args: cli::Args) -> Result<(), String> {
         seed: args.seed,
         latency: Duration::from_millis(args.latency_ms),
         rate_bytes_per_sec: args.rate_mbps * 1e6,
+        slow_bodies: slow_body::SlowBodies {
+            trickle_bytes_per_sec: args.trickle_bytes_per_sec,
+            stall_after_headers: args.stall_after_headers,
+        },
     };
     let app = Arc::new(server::App::new(
         store,

@@ -70,6 +70,8 @@ pub struct Stats {
     faults_fail: AtomicU64,
     faults_reset: AtomicU64,
     faults_corrupt: AtomicU64,
+    /// Bodies paced by `--trickle-bytes-per-sec` and `--stall-after-headers`.
+    pub slow_bodies: crate::slow_body::SlowBodyCounters,
 }
 
 /// Which fault was injected.
@@ -172,6 +174,7 @@ impl Stats {
         self.faults_fail.store(0, Relaxed);
         self.faults_reset.store(0, Relaxed);
         self.faults_corrupt.store(0, Relaxed);
+        self.slow_bodies.reset();
     }
 
     /// The `/_stats` document.
@@ -197,7 +200,7 @@ impl Stats {
             .iter()
             .map(|(k, v)| (k.to_string(), (*v).into()))
             .collect();
-        json!({
+        let mut doc = json!({
             "requests": requests,
             "total_requests": total,
             "status": status,
@@ -213,7 +216,9 @@ impl Stats {
                 "reset": self.faults_reset.load(Relaxed),
                 "corrupt": self.faults_corrupt.load(Relaxed),
             },
-        })
+        });
+        self.slow_bodies.add_to(&mut doc);
+        doc
     }
 }
 
