@@ -523,6 +523,8 @@ impl Client {
         request_id: &str,
     ) -> Error {
         let mut doc: Option<OssErrorDoc> = None;
+        // Why the error document is missing, when its body broke off or ran out of time.
+        let mut body_failure: Option<String> = None;
         if req.method == "HEAD" {
             if let Some(raw) = headers.get("x-oss-err").and_then(|v| v.to_str().ok()) {
                 if let Ok(bytes) = base64::engine::general_purpose::STANDARD.decode(raw.trim()) {
@@ -531,13 +533,20 @@ impl Client {
             }
         } else {
             let mut text = Vec::new();
-            if body
-                .as_reader()
-                .take(MAX_ERROR_BODY)
-                .read_to_end(&mut text)
-                .is_ok()
-            {
-                doc = parse_error_xml(&String::from_utf8_lossy(&text));
+            match body.as_reader().take(MAX_ERROR_BODY).read_to_end(&mut text) {
+                Ok(_) => doc = parse_error_xml(&String::from_utf8_lossy(&text)),
+                Err(e) => {
+                    let why = match BodyTimeout::of(&e) {
+                        Some(BodyTimeout::Stalled) => "it stalled".to_owned(),
+                        Some(BodyTimeout::TooSlow) => format!(
+                            "it arrived too slowly, {} bytes within {:.1} s",
+                            text.len(),
+                            self.body_deadline_of(req).as_secs_f64()
+                        ),
+                        None => format!("it broke off: {e}"),
+                    };
+                    body_failure = Some(why);
+                }
             }
         }
         let doc = doc.unwrap_or_default();
@@ -566,6 +575,9 @@ impl Client {
         };
         if let Some(ec) = ec {
             message.push_str(&format!(" (EC {ec})"));
+        }
+        if let Some(why) = body_failure {
+            message.push_str(&format!(" (no error document: {why})"));
         }
         let code = doc.code.filter(|c| !c.is_empty()).or_else(|| match status {
             // A HEAD without x-oss-err: name the likely code so the kind is right.

@@ -295,7 +295,14 @@ pub(crate) fn list_all(
                     after = Some(last.key.clone());
                     token = None;
                     all.extend(kept);
-                    Attempt::Progress(Error::new(e.kind(), message).with_object(bucket, None))
+                    let e = Error::new(e.kind(), message).with_object(bucket, None);
+                    // A body that ran out of time still counts as a try: a server trickling
+                    // an entry or two per deadline would otherwise hold the listing for hours.
+                    if e.kind() == ErrorKind::Timeout {
+                        Attempt::Retry(e)
+                    } else {
+                        Attempt::Progress(e)
+                    }
                 }
                 Fetched::Failed(a) => a,
             }
