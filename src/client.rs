@@ -21,6 +21,7 @@ use quick_xml::events::Event;
 use crate::clock::{ClockOffset, Correction};
 use crate::config::{Addressing, Config, RetryConfig, SignatureVersion};
 use crate::credentials::{CredentialsCache, CredentialsProvider};
+use crate::deadline::{BodyDeadline, BodyTimeout};
 use crate::endpoint::Endpoint;
 use crate::error::{Error, ErrorKind, Result};
 use crate::logging::{Audit, AuditRecord};
@@ -168,6 +169,8 @@ pub(crate) struct Client {
     signature_version: SignatureVersion,
     credentials: CredentialsCache,
     retry: RetryConfig,
+    /// How long each response body may take after its headers.
+    body_deadline: BodyDeadline,
     audit: Option<Audit>,
     /// The local clock's correction, learned from RequestTimeTooSkewed responses.
     clock: ClockOffset,
@@ -223,6 +226,7 @@ impl Client {
             signature_version: config.signature_version,
             credentials: CredentialsCache::new(provider),
             retry: config.retry.clone(),
+            body_deadline: BodyDeadline::new(config),
             audit,
             clock: ClockOffset::new(),
         }
@@ -361,6 +365,12 @@ impl Client {
             )
             .with_object(req.bucket, req.key)
         })?;
+        // The read timeout alone lets a trickling server hold the body open forever.
+        let request = self
+            .agent
+            .configure_request(request)
+            .timeout_recv_body(Some(self.body_deadline_of(req)))
+            .build();
         log::debug!("{} {} {url}", req.op, req.method);
         let started = Instant::now();
         match self.agent.run(request) {
@@ -476,6 +486,27 @@ impl Exchange<'_> {
 }
 
 impl Client {
+    /// The deadline of `req`'s response body: sized by its range, fixed for other bodies.
+    fn body_deadline_of(&self, req: &Request<'_>) -> Duration {
+        let size = req
+            .range
+            .map(|(a, b)| b.saturating_sub(a).saturating_add(1));
+        self.body_deadline.for_body(size)
+    }
+
+    /// An error while reading `req`'s response body (after the headers arrived): `got` bytes
+    /// had arrived of the `want` announced (`None`: no length was announced, as with a chunked
+    /// body).
+    pub(crate) fn body_error(
+        &self,
+        req: &Request<'_>,
+        e: &std::io::Error,
+        got: u64,
+        want: Option<u64>,
+    ) -> Error {
+        body_error(req, e, got, want, self.body_deadline_of(req))
+    }
+
     /// Writes the audit line of a successful response once its body was handled.
     pub(crate) fn record_ok(&self, req: &Request<'_>, resp: &Response, bytes: u64) {
         self.record(req, resp.status, bytes, resp.started, &resp.request_id);
@@ -492,19 +523,28 @@ impl Client {
         request_id: &str,
     ) -> Error {
         let mut doc: Option<OssErrorDoc> = None;
+        // Why the error document is missing, when its body broke off or ran out of time.
+        let mut body_failure: Option<String> = None;
         if req.method == "HEAD" {
             if let Some(raw) = headers.get("x-oss-err").and_then(|v| v.to_str().ok()) {
                 doc = decode_oss_err(raw);
             }
         } else {
             let mut text = Vec::new();
-            if body
-                .as_reader()
-                .take(MAX_ERROR_BODY)
-                .read_to_end(&mut text)
-                .is_ok()
-            {
-                doc = parse_error_xml(&String::from_utf8_lossy(&text));
+            match body.as_reader().take(MAX_ERROR_BODY).read_to_end(&mut text) {
+                Ok(_) => doc = parse_error_xml(&String::from_utf8_lossy(&text)),
+                Err(e) => {
+                    let why = match BodyTimeout::of(&e) {
+                        Some(BodyTimeout::Stalled) => "it stalled".to_owned(),
+                        Some(BodyTimeout::TooSlow) => format!(
+                            "it arrived too slowly, {} bytes within {:.1} s",
+                            text.len(),
+                            self.body_deadline_of(req).as_secs_f64()
+                        ),
+                        None => format!("it broke off: {e}"),
+                    };
+                    body_failure = Some(why);
+                }
             }
         }
         let doc = doc.unwrap_or_default();
@@ -533,6 +573,9 @@ impl Client {
         };
         if let Some(ec) = ec {
             message.push_str(&format!(" (EC {ec})"));
+        }
+        if let Some(why) = body_failure {
+            message.push_str(&format!(" (no error document: {why})"));
         }
         let code = doc.code.filter(|c| !c.is_empty()).or_else(|| match status {
             // A HEAD without x-oss-err: name the likely code so the kind is right.
@@ -660,28 +703,42 @@ fn transport_error(req: &Request<'_>, e: &ureq::Error) -> Error {
     Error::new(kind, format!("{} request failed: {e}", req.op)).with_object(req.bucket, req.key)
 }
 
-/// An error while reading a response body (after the headers arrived): `got` bytes had
-/// arrived of the `want` announced (`None`: no length was announced, as with a chunked body).
-pub(crate) fn body_error(
+/// See [`Client::body_error`]; `deadline` is the body's deadline, for the message.
+fn body_error(
     req: &Request<'_>,
     e: &std::io::Error,
     got: u64,
     want: Option<u64>,
+    deadline: Duration,
 ) -> Error {
-    let kind = if e.kind() == std::io::ErrorKind::TimedOut {
-        ErrorKind::Timeout
-    } else {
-        ErrorKind::Network
-    };
     let of = match want {
         Some(want) => format!("{got} of {want} bytes"),
         None => format!("{got} bytes (length not announced)"),
     };
-    Error::new(
-        kind,
-        format!("{} response body broke off after {of}: {e}", req.op),
-    )
-    .with_object(req.bucket, req.key)
+    let (kind, message) = match BodyTimeout::of(e) {
+        Some(BodyTimeout::Stalled) => (
+            ErrorKind::Timeout,
+            format!(
+                "{} response body stalled after {of}: no byte arrived within the read timeout \
+                 (timeouts.readMs)",
+                req.op
+            ),
+        ),
+        Some(BodyTimeout::TooSlow) => (
+            ErrorKind::Timeout,
+            format!(
+                "{} response body arrived too slowly: {of} within its deadline of {:.1} s \
+                 (timeouts.readMs plus its size at timeouts.minRateBps)",
+                req.op,
+                deadline.as_secs_f64()
+            ),
+        ),
+        None => (
+            ErrorKind::Network,
+            format!("{} response body broke off after {of}: {e}", req.op),
+        ),
+    };
+    Error::new(kind, message).with_object(req.bucket, req.key)
 }
 
 #[cfg(test)]
@@ -747,7 +804,14 @@ mod tests {
     #[test]
     fn broken_bodies_say_what_arrived_of_what() {
         let reset = std::io::Error::new(std::io::ErrorKind::UnexpectedEof, "Peer disconnected");
-        let e = body_error(&request("GetObject", Some("k")), &reset, 100, Some(4096));
+        let deadline = Duration::from_millis(2500);
+        let e = body_error(
+            &request("GetObject", Some("k")),
+            &reset,
+            100,
+            Some(4096),
+            deadline,
+        );
         assert_eq!(e.kind(), ErrorKind::Network);
         assert_eq!(
             e.message(),
@@ -755,19 +819,47 @@ mod tests {
         );
         assert_eq!(e.key(), Some("k"));
         // A chunked body announces no length: no "of 0 bytes".
-        let e = body_error(&request("ListObjectsV2", None), &reset, 52147, None);
+        let e = body_error(
+            &request("ListObjectsV2", None),
+            &reset,
+            52147,
+            None,
+            deadline,
+        );
         assert_eq!(
             e.message(),
             "ListObjectsV2 response body broke off after 52147 bytes (length not announced): \
              Peer disconnected"
         );
         assert_eq!(e.bucket(), Some("bkt"));
-        let slow = std::io::Error::new(std::io::ErrorKind::TimedOut, "timed out");
-        let e = body_error(&request("ListObjectsV2", None), &slow, 0, Some(0));
+        // ureq's timeouts arrive wrapped, as errors of kind Other: still timeouts.
+        let stalled = std::io::Error::other(ureq::Error::Timeout(ureq::Timeout::PerRead));
+        let e = body_error(
+            &request("ListObjectsV2", None),
+            &stalled,
+            0,
+            Some(10),
+            deadline,
+        );
         assert_eq!(e.kind(), ErrorKind::Timeout);
         assert_eq!(
             e.message(),
-            "ListObjectsV2 response body broke off after 0 of 0 bytes: timed out"
+            "ListObjectsV2 response body stalled after 0 of 10 bytes: no byte arrived within \
+             the read timeout (timeouts.readMs)"
+        );
+        let slow = std::io::Error::other(ureq::Error::Timeout(ureq::Timeout::RecvBody));
+        let e = body_error(
+            &request("GetObject", Some("k")),
+            &slow,
+            640,
+            Some(65536),
+            deadline,
+        );
+        assert_eq!(e.kind(), ErrorKind::Timeout);
+        assert_eq!(
+            e.message(),
+            "GetObject response body arrived too slowly: 640 of 65536 bytes within its deadline \
+             of 2.5 s (timeouts.readMs plus its size at timeouts.minRateBps)"
         );
     }
 

@@ -141,6 +141,11 @@ pub struct Config {
     pub connect_timeout: Duration,
     /// Timeout of each socket read (not of a whole request); default 30 s.
     pub read_timeout: Duration,
+    /// The slowest a response body may arrive, in bytes per second (`timeouts.minRateBps`);
+    /// default 32 KiB/s. A body must arrive within `read_timeout` plus its size at this rate
+    /// (a fixed 256 KiB for bodies whose size is not known in advance), so a server that
+    /// trickles bytes cannot hold a request open forever; see `crate::deadline`.
+    pub min_rate_bps: u64,
     /// V4 by default.
     pub signature_version: SignatureVersion,
     /// Region for V4 signing; `None` = derived from the endpoint.
@@ -148,6 +153,10 @@ pub struct Config {
     /// `None` = automatic (path style for an IP or `localhost`, virtual-hosted otherwise).
     pub addressing: Option<Addressing>,
 }
+
+/// Default `timeouts.minRateBps`: 32 KiB/s, far below what OSS serves a connection, yet
+/// with the default 256 requests in flight only 64 Mbit/s in all.
+pub const DEFAULT_MIN_RATE_BPS: u64 = 32 << 10;
 
 /// Default log file.
 pub const DEFAULT_LOG_PATH: &str = "/var/log/oss-connector/connector.log";
@@ -171,6 +180,7 @@ impl Default for Config {
             retry: RetryConfig::default(),
             connect_timeout: Duration::from_secs(10),
             read_timeout: Duration::from_secs(30),
+            min_rate_bps: DEFAULT_MIN_RATE_BPS,
             signature_version: SignatureVersion::V4,
             region: None,
             addressing: None,
@@ -194,6 +204,8 @@ mod bounds {
     pub(crate) const DELAY_MS: (u64, u64) = (0, 600_000);
     pub(crate) const CONNECT_MS: (u64, u64) = (1, 600_000);
     pub(crate) const READ_MS: (u64, u64) = (1, 3_600_000);
+    /// From 1 B/s (no deadline to speak of) to 1 GiB/s.
+    pub(crate) const MIN_RATE_BPS: (u64, u64) = (1, 1 << 30);
 }
 
 impl Config {
@@ -249,6 +261,7 @@ impl Config {
             self.read_timeout.as_millis() as u64,
             READ_MS,
         )?;
+        in_range("timeouts.minRateBps", self.min_rate_bps, MIN_RATE_BPS)?;
         for (name, pool) in [
             ("prefetch", (p.vcpus, p.workers)),
             ("fastList", (l.vcpus, l.workers)),
@@ -422,6 +435,7 @@ impl Parser<'_> {
                         match k.as_str() {
                             "connectMs" => c.connect_timeout = millis(&name, v, CONNECT_MS)?,
                             "readMs" => c.read_timeout = millis(&name, v, READ_MS)?,
+                            "minRateBps" => c.min_rate_bps = int(&name, v, MIN_RATE_BPS)?,
                             _ => self.unknown(&name),
                         }
                     }
@@ -609,6 +623,7 @@ mod tests {
         assert_eq!(c.retry.max_delay, Duration::from_secs(5));
         assert_eq!(c.connect_timeout, Duration::from_secs(10));
         assert_eq!(c.read_timeout, Duration::from_secs(30));
+        assert_eq!(c.min_rate_bps, 32 << 10);
         assert_eq!(c.signature_version, SignatureVersion::V4);
         assert_eq!((c.region.clone(), c.addressing), (None, None));
         assert!(c.validate().is_ok());
@@ -619,7 +634,8 @@ mod tests {
         let (c, w) = Config::from_json_str(
             r#"{"logLevel": 0, "logPath": "/tmp/x.log", "prefetch": {"chunkSize": 1048576,
                 "memoryLimit": 67108864, "holdLimit": 0}, "retry": {"maxAttempts": 3, "baseDelayMs": 10,
-                "maxDelayMs": 1000}, "timeouts": {"connectMs": 500, "readMs": 2000},
+                "maxDelayMs": 1000}, "timeouts": {"connectMs": 500, "readMs": 2000,
+                "minRateBps": 4096},
                 "signatureVersion": "V1", "region": "cn-beijing", "addressing": "path",
                 "auditPath": null}"#,
         )
@@ -647,6 +663,7 @@ mod tests {
         assert_eq!(c.retry.max_delay, Duration::from_millis(1000));
         assert_eq!(c.connect_timeout, Duration::from_millis(500));
         assert_eq!(c.read_timeout, Duration::from_millis(2000));
+        assert_eq!(c.min_rate_bps, 4096);
         assert_eq!(c.signature_version, SignatureVersion::V1);
         assert_eq!(c.region.as_deref(), Some("cn-beijing"));
         assert_eq!(c.addressing, Some(Addressing::Path));
@@ -672,6 +689,7 @@ mod tests {
             (r#"{"retry": {"baseDelayMs": 500, "maxDelayMs": 100}}"#,
              "retry.maxDelayMs (100) must not be less than retry.baseDelayMs (500)"),
             (r#"{"timeouts": {"readMs": 0}}"#, "timeouts.readMs must be an integer between 1 and 3600000, got 0"),
+            (r#"{"timeouts": {"minRateBps": 0}}"#, "timeouts.minRateBps must be an integer between 1 and 1073741824, got 0"),
             (r#"{"prefetch": 3}"#, "prefetch must be a JSON object, got 3"),
             (r#"{"logPath": ""}"#, r#"logPath must be a non-empty string (a file path), got """#),
             (r#"{"logPath": 5}"#, "logPath must be a non-empty string (a file path), got 5"),

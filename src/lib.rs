@@ -21,6 +21,7 @@ mod clock;
 pub mod config;
 mod connector;
 pub mod credentials;
+pub(crate) mod deadline;
 pub(crate) mod endpoint;
 pub mod error;
 pub(crate) mod fastlist;

@@ -16,7 +16,7 @@ use std::cell::RefCell;
 use std::io::Read;
 use std::time::SystemTime;
 
-use crate::client::{body_error, Attempt, CancelToken, Client, Exchange, Request};
+use crate::client::{Attempt, CancelToken, Client, Exchange, Request};
 use crate::error::{Error, ErrorKind, Result};
 
 mod page_xml;
@@ -225,7 +225,10 @@ fn fetch_page<T>(
                     Vec::new()
                 };
                 match rules::check_objects(None, &kept) {
-                    Ok(()) => Fetched::Broken(body_error(req, &e, got as u64, announced), kept),
+                    Ok(()) => Fetched::Broken(
+                        ex.client().body_error(req, &e, got as u64, announced),
+                        kept,
+                    ),
                     Err(why) => Fetched::Failed(Attempt::Fail(refused(req.bucket, asked, &why))),
                 }
             }
@@ -353,7 +356,14 @@ pub(crate) fn list_all(
                     after = Some(last.key.clone());
                     token = None;
                     all.extend(kept);
-                    Attempt::Progress(Error::new(e.kind(), message).with_object(bucket, None))
+                    let e = Error::new(e.kind(), message).with_object(bucket, None);
+                    // A body that ran out of time still counts as a try: a server trickling
+                    // an entry or two per deadline would otherwise hold the listing for hours.
+                    if e.kind() == ErrorKind::Timeout {
+                        Attempt::Retry(e)
+                    } else {
+                        Attempt::Progress(e)
+                    }
                 }
                 Fetched::Failed(a) => a,
             }

@@ -7,7 +7,7 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 
 use super::crc::ChunkCrc;
-use crate::client::{body_error, Attempt, CancelToken, Client, Request};
+use crate::client::{Attempt, CancelToken, Client, Request};
 use crate::error::{Error, ErrorKind, Result};
 
 /// What the reader and the prefetcher know about an open object (from its HEAD).
@@ -184,7 +184,7 @@ pub(crate) fn fetch_range(
                         std::io::ErrorKind::UnexpectedEof,
                         "the connection closed early",
                     );
-                    return Attempt::Retry(body_error(&req, &e, (filled - before) as u64, Some(want)));
+                    return Attempt::Retry(ex.client().body_error(&req, &e, (filled - before) as u64, Some(want)));
                 }
                 Ok(n) => {
                     if check {
@@ -196,7 +196,7 @@ pub(crate) fn fetch_range(
                 Err(e) => {
                     drop(reader);
                     ex.client().record_ok(&req, &resp, (filled - before) as u64);
-                    return Attempt::Retry(body_error(&req, &e, (filled - before) as u64, Some(want)));
+                    return Attempt::Retry(ex.client().body_error(&req, &e, (filled - before) as u64, Some(want)));
                 }
             }
         }

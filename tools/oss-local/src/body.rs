@@ -85,6 +85,8 @@ pub struct ObjectStream {
 pub enum OssBody {
     Full(Option<Bytes>),
     Stream(Box<ObjectStream>),
+    /// A body held back on purpose (`slow_body`).
+    Slow(Box<crate::slow_body::SlowBody>),
 }
 
 impl OssBody {
@@ -356,6 +358,7 @@ impl Body for OssBody {
         match self.get_mut() {
             OssBody::Full(b) => Poll::Ready(b.take().map(|b| Ok(Frame::data(b)))),
             OssBody::Stream(s) => Pin::new(s.as_mut()).poll_frame(cx),
+            OssBody::Slow(s) => Pin::new(s.as_mut()).poll_frame(cx),
         }
     }
 
@@ -363,6 +366,7 @@ impl Body for OssBody {
         match self {
             OssBody::Full(b) => b.is_none(),
             OssBody::Stream(s) => s.is_end_stream(),
+            OssBody::Slow(s) => s.is_end_stream(),
         }
     }
 
@@ -370,6 +374,7 @@ impl Body for OssBody {
         match self {
             OssBody::Full(b) => SizeHint::with_exact(b.as_ref().map_or(0, |b| b.len() as u64)),
             OssBody::Stream(s) => s.size_hint(),
+            OssBody::Slow(s) => s.size_hint(),
         }
     }
 }

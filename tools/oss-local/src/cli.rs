@@ -99,6 +99,13 @@ pub struct Args {
     /// Fraction of listing requests that `--listing-fault` applies to.
     #[arg(long, default_value_t = 1.0, value_parser = parse_probability)]
     pub listing_fault_rate: f64,
+    /// Send every GetObject and listing body at this many bytes per second (headers as usual).
+    #[arg(long, value_parser = clap::value_parser!(u64).range(1..))]
+    pub trickle_bytes_per_sec: Option<u64>,
+
+    /// Send the headers of every GetObject and listing response, then nothing.
+    #[arg(long)]
+    pub stall_after_headers: bool,
 
     /// Seed of the fault decisions (see README.md for the scheme).
     #[arg(long, default_value_t = 0)]
@@ -139,6 +146,8 @@ impl fmt::Debug for Args {
             .field("corrupt_rate", &self.corrupt_rate)
             .field("listing_fault", &self.listing_fault)
             .field("listing_fault_rate", &self.listing_fault_rate)
+            .field("trickle_bytes_per_sec", &self.trickle_bytes_per_sec)
+            .field("stall_after_headers", &self.stall_after_headers)
             .field("seed", &self.seed)
             .field("clock", &self.clock)
             .field("stall", &self.stall)

@@ -41,6 +41,8 @@ pub struct FaultConfig {
     pub rate_bytes_per_sec: f64,
     /// Hostile listing answers (`--listing-fault`), drawn apart from the faults above.
     pub hostile_listing: std::sync::Arc<crate::hostile_listing::HostileListing>,
+    /// Trickled and stalled bodies (`slow_body`).
+    pub slow_bodies: crate::slow_body::SlowBodies,
 }
 
 /// The faults drawn for one request.

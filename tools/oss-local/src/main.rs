@@ -37,7 +37,8 @@
 //!  "total_requests": n, "status": {"200": n, "206": n, ...}, "bytes_sent": n,
 //!  "connections": {"open": n, "peak": n, "total": n},
 //!  "in_flight": {"GetObject": {"current": n, "peak": n}, ...},
-//!  "faults": {"fail": n, "reset": n, "corrupt": n, "absurd_date": n, "stall": n}}
+//!  "faults": {"fail": n, "reset": n, "corrupt": n, "listing": n, "absurd_date": n, "stall": n,
+//!             "trickle": n, "stall_after_headers": n, ...}}
 //! ```
 //! `bytes_sent` counts response body bytes handed to connections; a connection counts once
 //! it has carried an OSS request. `GET /_stats?reset` and `POST /_stats/reset` return the
@@ -65,6 +66,7 @@ mod range;
 mod response;
 mod routing;
 mod server;
+mod slow_body;
 mod stall;
 mod stats;
 mod store;
@@ -111,6 +113,10 @@ fn run(args: cli::Args) -> Result<(), String> {
             args.listing_fault_rate,
             args.seed,
         )),
+        slow_bodies: slow_body::SlowBodies {
+            trickle_bytes_per_sec: args.trickle_bytes_per_sec,
+            stall_after_headers: args.stall_after_headers,
+        },
     };
     let hostile = hostile::Hostile::new(args.hostile.clone(), args.seed);
     let mut app = server::App::new(

@@ -296,7 +296,12 @@ async fn handle(
         }
         (parts, body) => hyper::Response::from_parts(parts, body),
     };
-    Ok(resp)
+    let (parts, body) = resp.into_parts();
+    let body = app
+        .faults
+        .slow_bodies
+        .pace(op, body, &app.stats.slow_bodies);
+    Ok(hyper::Response::from_parts(parts, body))
 }
 
 fn target_text(t: &Target) -> String {

@@ -73,6 +73,8 @@ pub struct Stats {
     faults_listing: AtomicU64,
     faults_absurd_date: AtomicU64,
     faults_stall: AtomicU64,
+    /// Bodies paced by `--trickle-bytes-per-sec` and `--stall-after-headers`.
+    pub slow_bodies: crate::slow_body::SlowBodyCounters,
 }
 
 /// Which fault was injected.
@@ -189,6 +191,7 @@ impl Stats {
         self.faults_listing.store(0, Relaxed);
         self.faults_absurd_date.store(0, Relaxed);
         self.faults_stall.store(0, Relaxed);
+        self.slow_bodies.reset();
     }
 
     /// The `/_stats` document.
@@ -214,7 +217,7 @@ impl Stats {
             .iter()
             .map(|(k, v)| (k.to_string(), (*v).into()))
             .collect();
-        json!({
+        let mut doc = json!({
             "requests": requests,
             "total_requests": total,
             "status": status,
@@ -233,7 +236,9 @@ impl Stats {
                 "absurd_date": self.faults_absurd_date.load(Relaxed),
                 "stall": self.faults_stall.load(Relaxed),
             },
-        })
+        });
+        self.slow_bodies.add_to(&mut doc);
+        doc
     }
 }
 
