@@ -74,6 +74,10 @@ class PrepareResult(NamedTuple):
 
 _LIBC_HOOK_LOGGED = False
 
+# Resolved once at import: a destructor run by the garbage collector must not look a
+# function up on `lib` (see OssModelConnector.__init__).
+_CONNECTOR_FREE = lib.ossmc_connector_free
+
 
 def _c_string(value: Any, what: str) -> bytes:
     """UTF-8 bytes for a ``const char *`` argument; rejects what C would silently cut."""
@@ -217,9 +221,15 @@ class OssModelConnector:
         if status != 0:
             self._raise_for_status(status)
 
-        def free(handle: Any, _keep_alive: Optional[CredentialsBridge] = bridge) -> None:
+        def free(
+            handle: Any,
+            _keep_alive: Optional[CredentialsBridge] = bridge,
+            _free: Any = _CONNECTOR_FREE,
+        ) -> None:
             # _keep_alive: the callback's userdata must outlive the native connector.
-            lib.ossmc_connector_free(handle)
+            # _free: bound now, not looked up on `lib` when the garbage collector runs this,
+            # which can be inside another cffi call holding the lock such a lookup takes.
+            _free(handle)
 
         self._handle = ffi.gc(out[0], free)
         self._objects: "weakref.WeakSet[OssObject]" = weakref.WeakSet()
