@@ -150,7 +150,7 @@ impl ObjectReader {
                 match n {
                     None => return Ok(None),
                     Some(0) => {
-                        let got = *filled;
+                        let got = *filled as u64;
                         return Err(self.ended_early(got));
                     }
                     Some(n) => *filled += n,
@@ -188,7 +188,9 @@ impl ObjectReader {
         .with_object(&self.meta.bucket, Some(&self.meta.key))
     }
 
-    fn ended_early(&self, got: usize) -> Error {
+    /// The error for a read that found the object's end after `got` bytes, before the size
+    /// announced at open.
+    pub(crate) fn ended_early(&self, got: u64) -> Error {
         Error::new(
             ErrorKind::Protocol,
             format!(

@@ -92,16 +92,7 @@ fn fill(reader: &ObjectReader, part: &Path, cancel: &CancelToken, writers: &Writ
             }
             match reader.read_at_timeout(offset + filled as u64, &mut buf[filled..len], SLICE)? {
                 None => {}
-                Some(0) => {
-                    return Err(Error::new(
-                        ErrorKind::Protocol,
-                        format!(
-                            "the object ended after {} of the {size} bytes announced at open",
-                            offset + filled as u64
-                        ),
-                    )
-                    .with_object(reader.bucket(), Some(reader.key())))
-                }
+                Some(0) => return Err(reader.ended_early(offset + filled as u64)),
                 Some(n) => filled += n,
             }
         }
