@@ -1,8 +1,10 @@
 #!/usr/bin/env bash
-# Runs every fuzz target for SECONDS seconds each (default 60), one after another, at the
-# lowest CPU priority. Needs a nightly toolchain and cargo-fuzz (`cargo install cargo-fuzz`).
+# Runs every fuzz target for SECONDS seconds each (default 60), or for N executions each
+# with --runs N, one after another, at the lowest CPU priority. Needs a nightly toolchain
+# and cargo-fuzz (`cargo install cargo-fuzz`).
 #
 #   tools/fuzz.sh [SECONDS] [TARGET...]
+#   tools/fuzz.sh --runs N [TARGET...]
 #
 # Each target starts from its committed seeds in fuzz/corpus/<target>/ and writes what it
 # finds to fuzz/work/<target>/ (not committed); a crash input lands in fuzz/artifacts/<target>/
@@ -10,8 +12,15 @@
 # coverage) are printed after it.
 set -euo pipefail
 
-seconds=${1:-60}
-shift || true
+if [ "${1:-}" = "--runs" ]; then
+    limit=(-runs="$2")
+    what="$2 executions"
+    shift 2
+else
+    limit=(-max_total_time="${1:-60}")
+    what="${1:-60} s"
+    shift || true
+fi
 root=$(cd "$(dirname "$0")/.." && pwd)
 cd "$root/fuzz"
 if [ $# -gt 0 ]; then
@@ -22,10 +31,10 @@ fi
 nice -n 19 cargo +nightly fuzz build -O
 for t in "${targets[@]}"; do
     mkdir -p "work/$t" "corpus/$t"
-    echo "== $t (${seconds} s)"
+    echo "== $t ($what)"
     status=0
     nice -n 19 cargo +nightly fuzz run -O "$t" "work/$t" "corpus/$t" -- \
-        -max_total_time="$seconds" -print_final_stats=1 >"work/$t.log" 2>&1 || status=$?
+        "${limit[@]}" -print_final_stats=1 >"work/$t.log" 2>&1 || status=$?
     grep -E '^#[0-9]+[[:space:]]+(INITED|DONE)|^stat::(number_of_executed_units|peak_rss_mb)|^SUMMARY' \
         "work/$t.log" || true
     if [ "$status" -ne 0 ]; then
