@@ -82,7 +82,7 @@
 //!   cost more than the reads), and its bytes are as checked as a streamed object's others.
 //!
 //! Bytes fetched into a caller's buffer count as handed over only when the read returns
-//! them: a read during which a mismatch starts a second round fetches its bytes again.
+//! them: a read during which a mismatch starts a repair round fetches its bytes again.
 //! Without a CRC header there is no check. An object is *verified* ([`Prefetcher::verified`])
 //! once every chunk was fetched in a round and the combined CRC matched; an object read at
 //! random may never be.

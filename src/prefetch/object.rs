@@ -51,14 +51,16 @@ impl Buffer {
 
 pub(super) struct Chunk {
     pub slot: Slot,
-    /// CRC of this chunk in the current verification round (or the verified CRC).
+    /// CRC of this chunk's bytes in the current verification round (or the verified CRC).
     pub crc: Option<u64>,
-    /// CRC seen in the first round, kept after a mismatch to find the corrupted chunks.
-    pub first_round_crc: Option<u64>,
-    /// Some bytes of it were handed to a caller (in the current round).
-    pub delivered: bool,
-    /// Was delivered in the first round.
-    pub delivered_first_round: bool,
+    /// CRCs its fetches in earlier rounds gave, the latest first (see [`super::verify`]).
+    pub seen: [Option<u64>; 2],
+    /// In a repair round: two fetches of it gave the same CRC.
+    pub confirmed: bool,
+    /// The CRC of the bytes of it handed to a caller, if any were.
+    pub handed: Option<u64>,
+    /// Bytes of it with two different CRCs were handed to callers.
+    pub handed_mixed: bool,
     /// Its buffer was read to its end: the first candidate for dropping. Reset whenever the
     /// chunk loses its buffer, so a chunk fetched again is unread until it is read again.
     pub consumed: bool,
@@ -73,12 +75,22 @@ impl Chunk {
         Chunk {
             slot: Slot::Queued,
             crc: None,
-            first_round_crc: None,
-            delivered: false,
-            delivered_first_round: false,
+            seen: [None; 2],
+            confirmed: false,
+            handed: None,
+            handed_mixed: false,
             consumed: false,
             fetched_before: false,
             failures: 0,
+        }
+    }
+
+    /// Records that bytes of it, whose CRC is [`Chunk::crc`], reached a caller.
+    pub(super) fn hand_over(&mut self) {
+        match (self.handed, self.crc) {
+            (_, None) => {}
+            (None, now) => self.handed = now,
+            (Some(before), Some(now)) => self.handed_mixed |= before != now,
         }
     }
 
@@ -107,7 +119,8 @@ pub(super) struct Object {
     pub hold: bool,
     /// The combined CRC matched (or there is no CRC to check).
     pub verified: bool,
-    /// 1, or 2 after a whole-object mismatch.
+    /// The verification round: 1, then one more for each repair round (see
+    /// [`super::verify`]).
     pub round: u8,
     /// Chunks whose CRC of the current round is not known yet.
     pub crcs_missing: usize,

@@ -154,7 +154,7 @@ fn hand_over(st: &mut State, id: u64, offset: u64, n: usize) -> bool {
     for idx in obj.chunk_of(offset)..=obj.chunk_of(end - 1) {
         let (cstart, clen) = obj.chunk_range(idx);
         let c = &mut obj.chunks[idx as usize];
-        c.delivered = true;
+        c.hand_over();
         if matches!(c.slot, Slot::Ready(_)) && end >= cstart + clen as u64 && !c.consumed {
             c.consumed = true;
             consumed_now.push((id, idx));

@@ -374,7 +374,7 @@ fn complete_piece(sh: &Shared, st: &mut State, read_id: u64, p: usize, result: R
             }
             sh.work.notify_all();
         }
-        Verdict::Failed | Verdict::SecondRound => {
+        Verdict::Failed | Verdict::NewRound => {
             obj.chunks[idx as usize].slot = Slot::Empty;
             after_mismatch(st, id, idx, verdict);
             sh.work.notify_all();
@@ -383,7 +383,7 @@ fn complete_piece(sh: &Shared, st: &mut State, read_id: u64, p: usize, result: R
 }
 
 /// Acts on a CRC verdict other than `Keep` for chunk `idx` of object `id` (whose data was
-/// discarded): fetch it again, fail the object, or start a second round.
+/// discarded): fetch it again, fail the object, or start a repair round.
 fn after_mismatch(st: &mut State, id: u64, idx: ChunkIndex, verdict: Verdict) {
     st.crc_mismatches += 1;
     let Some(obj) = st.objects.get_mut(&id) else {
@@ -404,12 +404,16 @@ fn after_mismatch(st: &mut State, id: u64, idx: ChunkIndex, verdict: Verdict) {
             let e = obj.error.clone().expect("a failed verdict sets the error");
             fail(st, id, e);
         }
-        Verdict::SecondRound => {
-            // Every chunk is fetched again; chunks being fetched complete into the new round.
+        Verdict::NewRound => {
+            // The chunks without a CRC in the new round are fetched again (every chunk in
+            // round 2); chunks being fetched complete into it. Confirmed chunks keep their data.
             let urgent = obj.waiting > 0;
             obj.chunks[idx as usize].slot = Slot::Empty;
             let mut requeue = Vec::new();
             for (i, c) in obj.chunks.iter_mut().enumerate() {
+                if c.crc.is_some() {
+                    continue;
+                }
                 if let Some(b) = c.take_buffer(Slot::Queued) {
                     st.mem.free(b);
                 }

@@ -92,6 +92,11 @@ pub struct Args {
     #[arg(long, default_value_t = 0.0, value_parser = parse_probability)]
     pub corrupt_rate: f64,
 
+    /// Flip one body byte of each of the first N GetObject responses with a body, at a
+    /// different place in each (no draw involved).
+    #[arg(long, default_value_t = 0)]
+    pub corrupt_first: u64,
+
     /// Answer listings with hostile responses of this kind (see README.md).
     #[arg(long, value_enum)]
     pub listing_fault: Option<crate::hostile_listing::Mode>,
@@ -144,6 +149,7 @@ impl fmt::Debug for Args {
             .field("list_reset_after", &self.list_reset_after)
             .field("chunked_listings", &self.chunked_listings)
             .field("corrupt_rate", &self.corrupt_rate)
+            .field("corrupt_first", &self.corrupt_first)
             .field("listing_fault", &self.listing_fault)
             .field("listing_fault_rate", &self.listing_fault_rate)
             .field("trickle_bytes_per_sec", &self.trickle_bytes_per_sec)

@@ -13,7 +13,9 @@
 //! `--latency-ms` delays every object/listing response before its headers;
 //! `--rate-mbps` caps each connection's body bytes with a token bucket;
 //! `--chunked-listings` sends listing bodies chunked, without a Content-Length;
-//! `--list-reset-after N` cuts every listing body longer than N bytes after N bytes.
+//! `--list-reset-after N` cuts every listing body longer than N bytes after N bytes;
+//! `--corrupt-first N` flips a byte of each of the first N GetObject bodies, the `k`-th at
+//! `floor(frac(k · 0.618…) · body length)` (so two of them never corrupt the same place alike).
 
 use std::sync::Mutex;
 use std::time::{Duration, Instant};
@@ -31,6 +33,8 @@ pub struct FaultConfig {
     /// Rate of listing responses whose connection is dropped part-way through the body.
     pub list_reset_rate: f64,
     pub corrupt_rate: f64,
+    /// The first GetObject responses with a body to corrupt (`--corrupt-first`).
+    pub corrupt_first: std::sync::Arc<CorruptFirst>,
     pub seed: u64,
     /// Listing bodies go out chunked (no Content-Length), in frames of [`LIST_FRAME`] bytes.
     pub chunked_listings: bool,
@@ -74,6 +78,34 @@ impl Draw {
                 )
             }
         })
+    }
+}
+
+/// `--corrupt-first N`: how many GetObject bodies are still to be corrupted.
+#[derive(Debug, Default)]
+pub struct CorruptFirst {
+    total: u64,
+    taken: std::sync::atomic::AtomicU64,
+}
+
+impl CorruptFirst {
+    pub fn new(total: u64) -> CorruptFirst {
+        CorruptFirst {
+            total,
+            taken: std::sync::atomic::AtomicU64::new(0),
+        }
+    }
+
+    /// For a GetObject body: the fraction of it where one byte is flipped, while any of the
+    /// first N are left.
+    pub fn take(&self) -> Option<f64> {
+        if self.total == 0 {
+            return None;
+        }
+        let k = self
+            .taken
+            .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+        (k < self.total).then(|| (k as f64 * 0.618_033_988_749_895).fract())
     }
 }
 

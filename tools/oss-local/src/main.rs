@@ -7,7 +7,7 @@
 //!           [--model BUCKET/NAME:SHARDS:MIB]... [--keys BUCKET/PREFIX:COUNT]...
 //!           --access-key-id ID --access-key-secret SECRET [--security-token TOKEN]
 //!           [--region cn-hangzhou] [--no-auth] [--service-host HOST]...
-//!           [--latency-ms N] [--rate-mbps N] [--fail-rate P] [--reset-rate P] [--corrupt-rate P] [--seed N]
+//!           [--latency-ms N] [--rate-mbps N] [--fail-rate P] [--reset-rate P] [--corrupt-rate P] [--corrupt-first N] [--seed N]
 //!           [--list-reset-rate P] [--list-reset-after BYTES] [--chunked-listings]
 //!           [--skew-date-secs N] [--absurd-date-rate P] [--stall-get-rate P]
 //! ```
@@ -105,6 +105,7 @@ fn run(args: cli::Args) -> Result<(), String> {
         chunked_listings: args.chunked_listings,
         list_reset_after: args.list_reset_after,
         corrupt_rate: args.corrupt_rate,
+        corrupt_first: Arc::new(faults::CorruptFirst::new(args.corrupt_first)),
         seed: args.seed,
         latency: Duration::from_millis(args.latency_ms),
         rate_bytes_per_sec: args.rate_mbps * 1e6,

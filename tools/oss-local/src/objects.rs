@@ -205,6 +205,11 @@ pub async fn get(ctx: &Ctx, bucket: &Arc<Bucket>, key: &str, head: bool) -> Resu
         corrupt_at: ctx
             .draw
             .corrupt
+            .or_else(|| {
+                (len > 0)
+                    .then(|| ctx.app.faults.corrupt_first.take())
+                    .flatten()
+            })
             .filter(|_| len > 0)
             .map(|f| offset_in(f, len)),
     };
