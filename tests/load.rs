@@ -319,3 +319,37 @@ fn closing_mid_prefetch_frees_memory_and_cancels_requests() {
         "{gets} GETs for 256 chunks: closing did not cancel the queue"
     );
 }
+
+#[test]
+fn an_object_of_more_chunks_than_one_window_loads_exact_in_any_order() {
+    // 96 MiB in 64 KiB chunks is 1536 chunks, more than the 1024 whose state is made at open:
+    // the rest are made as prefetching and reads reach them. Every pattern gets every byte,
+    // and the object's CRC is verified over all of them.
+    let server = OssLocal::start(&["--model", "bkt/m:1:96", "--corrupt-first", "3"]);
+    let dir = TempDir::new("windows");
+    let mut cfg = config(&dir);
+    cfg.prefetch.chunk_size = 64 << 10;
+    // Held (released once verified), with corrupted chunks to repair: all 1536 are needed.
+    cfg.prefetch.hold_limit = 128 << 20;
+    cfg.prefetch.memory_limit = 256 << 20;
+    let conn = connector(&server, cfg.clone());
+    let mut r = conn.open(&uri("m", 1, 1)).unwrap();
+    read_checked(&mut r, 1 << 20).expect("held");
+    assert!(r.verified());
+    assert_eq!(stat(&server, "faults.corrupt"), 3);
+    drop((r, conn));
+    // Streamed, in 1 MiB reads in order; then a read far past the first window, then from
+    // the start again.
+    cfg.prefetch.hold_limit = 1 << 20;
+    cfg.prefetch.memory_limit = 32 << 20;
+    let conn = connector(&server, cfg);
+    let mut r = conn.open(&uri("m", 1, 1)).unwrap();
+    read_checked(&mut r, 1 << 20).expect("in order");
+    assert!(r.verified());
+    let mut r = conn.open(&uri("m", 1, 1)).unwrap();
+    let size = r.size();
+    let mut tail = vec![0u8; 1 << 20];
+    let n = r.read_at(size - (3 << 20), &mut tail).unwrap();
+    assert_synthetic(r.key(), size - (3 << 20), &tail[..n]);
+    read_checked(&mut r, 4 << 20).expect("from the start after a far read");
+}

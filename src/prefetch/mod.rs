@@ -381,7 +381,7 @@ impl Prefetcher {
             obj.meta.bucket,
             obj.meta.key,
             obj.meta.size,
-            obj.chunks.len(),
+            obj.n_chunks,
             if obj.meta.crc64.is_none() {
                 "no CRC-64 to check"
             } else if hold {
@@ -393,6 +393,7 @@ impl Prefetcher {
         let n_chunks = obj.chunks.len();
         st.queue
             .extend((0..n_chunks as ChunkIndex).map(|i| (id, i)));
+        // The rest are made and queued as prefetching and reads reach them.
         st.objects.insert(id, obj);
         st.idle_since = None;
         // Opening counts as reading: the reader usually comes at once, and its first read

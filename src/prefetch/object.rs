@@ -16,6 +16,11 @@ use crate::error::Error;
 /// (checked at open against OSS's largest) can make it wrap.
 pub(super) type ChunkIndex = u64;
 
+/// Chunk state is made in windows of this many chunks as prefetching and reads reach them
+/// (see [`super::schedule::materialize`]), so opening an object costs nothing per chunk up
+/// front, however large the size its server claims.
+pub(super) const CHUNK_WINDOW: u64 = 1024;
+
 /// Where a chunk's data is.
 pub(super) enum Slot {
     /// Not queued and no data (never fetched, dropped after being read, fetched straight into
@@ -71,7 +76,7 @@ pub(super) struct Chunk {
 }
 
 impl Chunk {
-    fn new() -> Chunk {
+    pub(super) fn new() -> Chunk {
         Chunk {
             slot: Slot::Queued,
             crc: None,
@@ -114,6 +119,10 @@ pub(super) struct Object {
     pub meta: Arc<ObjectMeta>,
     pub cancel: CancelToken,
     pub chunk_size: u64,
+    /// How many chunks the object has.
+    pub n_chunks: u64,
+    /// The state of chunks `0..chunks.len()`; the chunks after them have not been reached yet
+    /// (see [`CHUNK_WINDOW`]): not queued, never fetched.
     pub chunks: Vec<Chunk>,
     /// Whole-object release (see the module docs).
     pub hold: bool,
@@ -122,8 +131,8 @@ pub(super) struct Object {
     /// The verification round: 1, then one more for each repair round (see
     /// [`super::verify`]).
     pub round: u8,
-    /// Chunks whose CRC of the current round is not known yet.
-    pub crcs_missing: usize,
+    /// Chunks whose CRC of the current round is not known yet (made or not).
+    pub crcs_missing: u64,
     /// Readers blocked on this object.
     pub waiting: usize,
     /// Chunks a blocked reader needs the data of.
@@ -136,15 +145,17 @@ pub(super) struct Object {
 }
 
 impl Object {
-    /// A newly opened object of `meta.size` bytes in chunks of `chunk_size`, every chunk
-    /// queued (the caller puts them in the prefetch queue).
+    /// A newly opened object of `meta.size` bytes in chunks of `chunk_size`, its first
+    /// [`CHUNK_WINDOW`] chunks made and queued (the caller puts them in the prefetch queue).
     pub(super) fn new(meta: Arc<ObjectMeta>, chunk_size: u64, hold: bool) -> Object {
-        let n_chunks = meta.size.div_ceil(chunk_size) as usize;
+        let n_chunks = meta.size.div_ceil(chunk_size);
+        let made = n_chunks.min(CHUNK_WINDOW) as usize;
         let mut obj = Object {
             meta,
             cancel: CancelToken::new(),
             chunk_size,
-            chunks: (0..n_chunks).map(|_| Chunk::new()).collect(),
+            n_chunks,
+            chunks: (0..made).map(|_| Chunk::new()).collect(),
             hold,
             verified: false,
             round: 1,
@@ -176,7 +187,7 @@ impl Object {
     }
 
     pub(super) fn last_index(&self) -> ChunkIndex {
-        (self.chunks.len() as ChunkIndex).saturating_sub(1)
+        self.n_chunks.saturating_sub(1)
     }
 
     /// Bytes of chunk `idx` may reach a caller only once the object is verified: a held
@@ -192,7 +203,7 @@ impl Object {
         matches!(self.chunks[idx as usize].slot, Slot::Ready(_)) && !self.held_back(idx)
     }
 
-    /// Chunks whose CRC of the current round is still unknown.
+    /// Chunks made so far whose CRC of the current round is still unknown.
     pub(super) fn chunks_without_crc(&self) -> impl Iterator<Item = ChunkIndex> + '_ {
         self.chunks
             .iter()
@@ -219,7 +230,7 @@ pub(super) mod tests {
     #[test]
     fn chunks_cover_the_object_and_the_last_one_is_short() {
         let o = Object::new(meta(10 * 4 + 3, Some(1)), 10, false);
-        assert_eq!(o.chunks.len(), 5);
+        assert_eq!((o.n_chunks, o.chunks.len()), (5, 5));
         assert_eq!(o.chunk_range(0), (0, 10));
         assert_eq!(o.chunk_range(4), (40, 3));
         assert_eq!(o.chunk_of(39), 3);
@@ -229,6 +240,17 @@ pub(super) mod tests {
         assert!(empty.chunks.is_empty() && empty.verified);
         let unchecked = Object::new(meta(25, None), 10, false);
         assert!(unchecked.verified, "no CRC: nothing to wait for");
+    }
+
+    #[test]
+    fn opening_the_largest_object_makes_one_window_of_chunks() {
+        // 48.8 TiB in 64 KiB chunks: 800 million chunks, of which only a window is made.
+        let size = 48_800u64 << 30;
+        let o = Object::new(meta(size, Some(1)), 64 << 10, false);
+        assert_eq!(o.n_chunks, size / (64 << 10));
+        assert_eq!(o.chunks.len() as u64, CHUNK_WINDOW);
+        assert_eq!(o.crcs_missing, o.n_chunks);
+        assert_eq!(o.last_index(), o.n_chunks - 1);
     }
 
     #[test]

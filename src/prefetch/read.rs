@@ -64,14 +64,17 @@ fn read_at_reading(
         return Ok(Some(0));
     }
     let kind = obj.access.on_read(offset, sh.chunk_size, obj.read_to_end);
+    let want = buf.len().min((size - offset) as usize);
+    let end = offset + want as u64;
+    let last = obj.chunk_of(end - 1);
     st.last_read_exact = kind.exact();
-    if schedule::follow_read(&mut st, id, kind) {
+    let queued_before = st.queue.len();
+    schedule::materialize(&mut st, id, last);
+    if schedule::follow_read(&mut st, id, kind) || st.queue.len() > queued_before {
         // Prefetching resumed: idle fetchers (and new ones, up to the pace) take it up.
         let n = st.queue.len();
         worker::wake(sh, &mut st, n);
     }
-    let want = buf.len().min((size - offset) as usize);
-    let end = offset + want as u64;
 
     // Bytes ready at the offset: copy what is ready, as far as it goes.
     let segments = ready_prefix(&st.objects[&id], offset, end);

@@ -13,7 +13,7 @@ use super::access::ReadKind;
 use super::buffer::ChunkBuf;
 use super::direct::{Dst, PieceState};
 use super::memory::pool_keep;
-use super::object::{ChunkIndex, Slot};
+use super::object::{Chunk, ChunkIndex, Slot, CHUNK_WINDOW};
 use super::pace;
 use super::{Shared, State};
 use crate::client::CancelToken;
@@ -185,7 +185,32 @@ fn take_prefetch(sh: &Shared, st: &mut State) -> Option<Task> {
         return None;
     }
     st.queue.remove(&(id, idx));
+    materialize(st, id, idx);
     Some(start_chunk(sh, st, id, idx))
+}
+
+/// Makes the state of object `id`'s chunks through `idx`, and a window beyond it once `idx`
+/// is within half a window of the last chunk made (see [`CHUNK_WINDOW`]). New chunks go into
+/// the prefetch queue, unless the object is read at random (then they wait for reads).
+pub(super) fn materialize(st: &mut State, id: u64, idx: ChunkIndex) {
+    let Some(obj) = st.objects.get_mut(&id) else {
+        return;
+    };
+    let made = obj.chunks.len() as ChunkIndex;
+    if idx.saturating_add(CHUNK_WINDOW / 2) < made || made == obj.n_chunks {
+        return;
+    }
+    let through = idx.saturating_add(CHUNK_WINDOW).min(obj.n_chunks - 1);
+    let queued = !obj.access.random && obj.error.is_none();
+    for i in made..=through {
+        let mut c = Chunk::new();
+        if queued {
+            st.queue.insert((id, i));
+        } else {
+            c.slot = Slot::Empty;
+        }
+        obj.chunks.push(c);
+    }
 }
 
 /// Takes the first urgent chunk a reader is blocked on (not one wanted only to complete a CRC
@@ -460,6 +485,11 @@ pub(super) fn demand(
     held_back: bool,
     jump: bool,
 ) -> usize {
+    if held_back {
+        // Every chunk is needed for the CRC check.
+        let last = st.objects.get(&id).map_or(0, |o| o.last_index());
+        materialize(st, id, last);
+    }
     let Some(obj) = st.objects.get_mut(&id) else {
         return 0;
     };

@@ -173,9 +173,9 @@ fn start_round(
         obj.meta.key,
         obj.round,
         if obj.round == 1 {
-            obj.chunks.len()
+            obj.n_chunks
         } else {
-            unconfirmed.len()
+            unconfirmed.len() as u64
         }
     );
     let everything = obj.round == 1;
@@ -188,7 +188,10 @@ fn start_round(
             c.confirmed = false;
         }
     }
-    obj.crcs_missing = obj.chunks.iter().filter(|c| c.crc.is_none()).count();
+    // Chunks not made yet have no CRC either.
+    let made = obj.chunks.len() as u64;
+    obj.crcs_missing =
+        obj.chunks.iter().filter(|c| c.crc.is_none()).count() as u64 + (obj.n_chunks - made);
     Verdict::NewRound
 }
 
