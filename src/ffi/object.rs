@@ -13,6 +13,22 @@ use super::handle::{self, Castable};
 use super::status::{OSSMC_AGAIN, OSSMC_INVALID_ARGUMENT, OSSMC_INVALID_URI};
 use crate::{parse_oss_uri, ObjectReader};
 
+fn millis(timeout_ms: u32) -> Duration {
+    Duration::from_millis(u64::from(timeout_ms))
+}
+
+/// The end of every timed call: what it got is stored by `store` and the call is
+/// `OSSMC_OK`; nothing in time is `OSSMC_AGAIN`, with the outputs left as set on entry.
+fn ok_or_again<T>(done: Option<T>, store: impl FnOnce(T)) -> Result<i32, Failure> {
+    match done {
+        Some(v) => {
+            store(v);
+            OK
+        }
+        None => Ok(OSSMC_AGAIN),
+    }
+}
+
 /// Seek relative to the start of the object.
 pub const OSSMC_SEEK_SET: i32 = 0;
 /// Seek relative to the current position.
@@ -120,13 +136,8 @@ pub unsafe extern "C" fn ossmc_read_timeout(
         let out = unsafe { handle::out(out_n, 0, "out_n") }?;
         let reader = unsafe { handle::try_mut(obj, "obj") }?;
         let buf = unsafe { handle::buf_mut(buf, len, "buf") }?;
-        match reader.read_timeout(buf, Duration::from_millis(u64::from(timeout_ms)))? {
-            Some(n) => {
-                *out = n;
-                OK
-            }
-            None => Ok(OSSMC_AGAIN),
-        }
+        let done = reader.read_timeout(buf, millis(timeout_ms))?;
+        ok_or_again(done, |n| *out = n)
     })
 }
 
@@ -167,13 +178,8 @@ pub unsafe extern "C" fn ossmc_read_at_timeout(
         let out = unsafe { handle::out(out_n, 0, "out_n") }?;
         let reader = unsafe { handle::try_ref(obj, "obj") }?;
         let buf = unsafe { handle::buf_mut(buf, len, "buf") }?;
-        match reader.read_at_timeout(offset, buf, Duration::from_millis(u64::from(timeout_ms)))? {
-            Some(n) => {
-                *out = n;
-                OK
-            }
-            None => Ok(OSSMC_AGAIN),
-        }
+        let done = reader.read_at_timeout(offset, buf, millis(timeout_ms))?;
+        ok_or_again(done, |n| *out = n)
     })
 }
 
@@ -215,14 +221,11 @@ pub unsafe extern "C" fn ossmc_mmap_timeout(
         let data = unsafe { handle::out(out_data, std::ptr::null(), "out_data") }?;
         let len = unsafe { handle::out(out_len, 0, "out_len") }?;
         let reader = unsafe { handle::try_mut(obj, "obj") }?;
-        match reader.map_timeout(Some(Duration::from_millis(u64::from(timeout_ms))))? {
-            Some(bytes) => {
-                *data = bytes.as_ptr();
-                *len = bytes.len();
-                OK
-            }
-            None => Ok(OSSMC_AGAIN),
-        }
+        let done = reader.map_timeout(Some(millis(timeout_ms)))?;
+        ok_or_again(done, |bytes| {
+            *data = bytes.as_ptr();
+            *len = bytes.len();
+        })
     })
 }
 
