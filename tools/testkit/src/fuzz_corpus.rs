@@ -4,10 +4,13 @@
 
 use std::path::Path;
 
+/// A fuzz target's entry point: one input, no result (a panic is the finding).
+pub type Entry = fn(&[u8]);
+
 /// Feeds every file of `root/<target>/` to the target's entry point, for each of `targets`
 /// (name, entry point), in file-name order. Panics, naming the target and the file, when a
 /// corpus is missing or empty or an input panics. Returns how many files were replayed.
-pub fn replay(root: &Path, targets: &[(&str, fn(&[u8]))]) -> usize {
+pub fn replay(root: &Path, targets: &[(&str, Entry)]) -> usize {
     let mut total = 0;
     for (name, entry) in targets {
         let dir = root.join(name);
