@@ -211,7 +211,15 @@ impl Client {
             // Requests are a few hundred bytes; bodies are read through the input buffer.
             .output_buffer_size(16 << 10)
             .build();
-        let agent = ureq::Agent::new_with_config(agent_config);
+        // ureq's own chain (proxies, TCP, TLS), each connection wrapped so that cancelling an
+        // operation ends its socket waits at once (see `transport`).
+        use ureq::unversioned::transport::{Connector as _, DefaultConnector};
+        let connector = DefaultConnector::new().chain(crate::transport::CancellableConnector);
+        let agent = ureq::Agent::with_parts(
+            agent_config,
+            connector,
+            ureq::unversioned::resolver::DefaultResolver::default(),
+        );
         let addressing = endpoint.addressing(config.addressing);
         let region = config
             .region
@@ -253,6 +261,8 @@ impl Client {
         cancel: &CancelToken,
         mut attempt: impl FnMut(&mut Exchange<'_>) -> Attempt<T>,
     ) -> Result<T> {
+        // Socket waits of this operation end soon after `cancel` is cancelled.
+        let _watch = crate::transport::watch(cancel);
         let mut ex = Exchange {
             client: self,
             credentials_refreshed: false,

@@ -36,6 +36,7 @@ mod prepare;
 mod reader;
 pub mod secret;
 pub(crate) mod signing;
+mod transport;
 pub mod uri;
 
 pub use client::CancelToken;

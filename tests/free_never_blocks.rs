@@ -63,3 +63,29 @@ fn freeing_the_connector_first_then_closing_the_last_object_is_prompt_too() {
     let took = t.elapsed();
     assert!(took < PROMPT, "closing the last object took {took:?}");
 }
+
+#[test]
+fn a_timed_read_returns_soon_after_its_time_while_the_server_is_silent() {
+    // A 64 MiB read of a fresh object: the chunks prefetching has not started are fetched
+    // straight into the caller's buffer. When the time runs out those requests are cancelled,
+    // and the read must not return before they end, since they write into its buffer. On a
+    // silent server they used to end only at the read timeout (30 s).
+    let server = OssLocal::start(&["--model", "bkt/m:1:64", "--stall-get-rate", "1"]);
+    let dir = TempDir::new("timed-read-silent");
+    let cfg = config(&dir);
+    assert!(cfg.read_timeout >= Duration::from_secs(10));
+    let conn = connector(&server, cfg);
+    let reader = conn
+        .open(&format!("oss://bkt/{}", shard_key("m", 1, 1)))
+        .unwrap();
+    let mut buf = vec![0u8; 64 << 20];
+    let t = Instant::now();
+    let got = reader.read_at_timeout(0, &mut buf, Duration::from_millis(200));
+    let took = t.elapsed();
+    assert!(matches!(got, Ok(None)), "{got:?}");
+    assert!(took < PROMPT, "a 200 ms read took {took:?}");
+    let direct = conn.prefetch_stats();
+    drop(reader);
+    drop(conn);
+    assert!(stat(&server, "faults.stall") > 0, "{direct:?}");
+}
