@@ -196,6 +196,7 @@ impl Client {
         provider: Arc<dyn CredentialsProvider>,
         config: &Config,
         audit: Option<Audit>,
+        proxy: &crate::proxy::ProxyRoute,
     ) -> Client {
         let pool = config.prefetch.max_in_flight() + config.fast_list.max_in_flight();
         let agent_config = ureq::Agent::config_builder()
@@ -209,9 +210,10 @@ impl Client {
             .timeout_per_write(Some(config.read_timeout))
             .user_agent(USER_AGENT)
             // Requests are a few hundred bytes; bodies are read through the input buffer.
-            .output_buffer_size(16 << 10)
-            .build();
-        let agent = ureq::Agent::new_with_config(agent_config);
+            .output_buffer_size(16 << 10);
+        // The route's proxy (none unless configured or set in the environment) and the
+        // connector chain that sends plain-HTTP requests to it in absolute form.
+        let agent = proxy.agent(agent_config);
         let addressing = endpoint.addressing(config.addressing);
         let region = config
             .region
@@ -876,6 +878,7 @@ mod tests {
             provider,
             &config,
             None,
+            &crate::proxy::ProxyRoute::direct(),
         )
     }
 
