@@ -755,8 +755,10 @@ mod tests {
         assert!(r.is_direct("a.svc") && r.is_direct("localhost") && !r.is_direct("h"));
         assert!(!format!("{r:?}").contains("pw"));
         // The config wins over the environment, both ways.
-        let mut c = Config::default();
-        c.proxy = ProxySetting::Off;
+        let c = Config {
+            proxy: ProxySetting::Off,
+            ..Config::default()
+        };
         assert_eq!(
             route(&c, "http://h", &[("http_proxy", "http://a:1")])
                 .unwrap()
