@@ -551,3 +551,48 @@ fn a_corrupted_cached_copy_fails_its_crc_check() {
         assert!(proxy.served().iter().filter(|s| s.range.is_some()).count() >= 12);
     }
 }
+
+#[test]
+fn ranges_answered_with_200_and_their_content_range_load_like_206s() {
+    // Dragonfly's dfdaemon proxy answers a ranged GET it serves with status 200, the range's
+    // Content-Range and Content-Length (read from its source; not run here). ossmc takes
+    // such an answer as a 206 when both headers say exactly the range asked for.
+    let proxy = CachingProxy::start(Mode {
+        ranges_as_200: true,
+        ..Mode::default()
+    });
+    let server = OssLocal::start(&["--model", "bkt/m:2:10"]);
+    let dir = TempDir::new("cache-200");
+    let mut cfg = config(&dir);
+    cfg.prefetch.chunk_size = 1 << 20;
+    cfg.prefetch.hold_limit = 0;
+    let conn = connector(&server, with_proxy(cfg, &proxy.url));
+    let keys = load_all(&conn);
+    // Random access too: direct reads of a few bytes in the middle.
+    let mut r = conn.open(&format!("oss://bkt/{}", keys[1])).unwrap();
+    let mut buf = vec![0u8; 1000];
+    for at in [5_000_000u64, 123, 9_999_000] {
+        r.seek(std::io::SeekFrom::Start(at)).unwrap();
+        let n = r.read(&mut buf).unwrap();
+        assert!(n > 0);
+        assert_synthetic(r.key(), at, &buf[..n]);
+    }
+    let served = proxy.served();
+    assert!(served
+        .iter()
+        .filter(|s| s.range.is_some())
+        .all(|s| s.status == 200));
+    assert!(served.iter().filter(|s| s.range.is_some()).count() >= 20);
+
+    // The same answers from a damaged copy still fail the CRC-64 check.
+    let proxy = CachingProxy::start(Mode {
+        ranges_as_200: true,
+        corrupt_at: Some(3 << 20),
+        ..Mode::default()
+    });
+    let dir = TempDir::new("cache-200-corrupt");
+    let conn = connector(&server, with_proxy(config(&dir), &proxy.url));
+    let mut r = conn.open(&format!("oss://bkt/{}", keys[0])).unwrap();
+    let err = read_all(&mut r).unwrap_err();
+    assert_eq!(err.kind(), ErrorKind::Corrupted, "{err}");
+}

@@ -6,8 +6,9 @@
 //! pass through to upstream unless told otherwise.
 //!
 //! Knobs to make it misbehave the way real caches can: answer HEAD from the cache too
-//! (`cache_head`), ignore `If-Match` (`honour_if_match: false`), and damage one byte of
-//! every copy it stores (`corrupt_at`).
+//! (`cache_head`), ignore `If-Match` (`honour_if_match: false`), damage one byte of every
+//! copy it stores (`corrupt_at`), and answer ranges with 200 as Dragonfly's dfdaemon proxy
+//! does (`ranges_as_200`).
 //!
 //! Plain HTTP/1.1 with `Content-Length` bodies only (what oss-local and ossmc speak); one
 //! thread per client connection, keep-alive towards the client, one upstream connection per
@@ -30,6 +31,9 @@ pub struct Mode {
     pub cache_head: bool,
     /// Flip the bits of the byte at this offset of every object stored.
     pub corrupt_at: Option<u64>,
+    /// Answer ranges with 200 (and the range's Content-Range and Content-Length), as
+    /// Dragonfly's dfdaemon proxy does, instead of 206.
+    pub ranges_as_200: bool,
 }
 
 impl Default for Mode {
@@ -38,6 +42,7 @@ impl Default for Mode {
             honour_if_match: true,
             cache_head: false,
             corrupt_at: None,
+            ranges_as_200: false,
         }
     }
 }
@@ -297,7 +302,8 @@ fn serve_client(st: &State, conn: TcpStream) -> std::io::Result<()> {
         let (status, slice) = match range.as_deref().and_then(|r| parse_range(r, total)) {
             Some((a, b)) => {
                 h.push(("content-range".into(), format!("bytes {a}-{b}/{total}")));
-                (206, &c.body[a as usize..=b as usize])
+                let status = if st.mode.ranges_as_200 { 200 } else { 206 };
+                (status, &c.body[a as usize..=b as usize])
             }
             None => (200, &c.body[..]),
         };
