@@ -55,7 +55,6 @@ impl Connector {
         for w in warnings {
             log::warn!("{w}");
         }
-        log::info!("connector for {endpoint}: {}", route.describe());
         let client = Arc::new(Client::new(ep, credentials, &config, Some(audit), &route));
         let prefetcher = Prefetcher::new(
             Arc::clone(&client),
@@ -63,10 +62,11 @@ impl Connector {
             Arc::clone(&connector_log),
         );
         log::info!(
-            "connector for {endpoint}: {} requests in flight, {} MiB chunks, {} MiB memory limit",
+            "connector for {endpoint}: {} requests in flight, {} MiB chunks, {} MiB memory limit, {}",
             config.prefetch.max_in_flight(),
             config.prefetch.chunk_size >> 20,
-            config.prefetch.memory_limit >> 20
+            config.prefetch.memory_limit >> 20,
+            route.describe()
         );
         Ok(Connector {
             inner: Arc::new(Inner {
