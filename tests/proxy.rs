@@ -398,6 +398,31 @@ fn no_proxy_sends_requests_past_tinyproxy() {
     assert!(!tp.requests().is_empty());
 }
 
+#[test]
+fn an_https_endpoint_goes_through_a_connect_tunnel() {
+    let Some(bin) = tinyproxy_or_skip("an_https_endpoint_goes_through_a_connect_tunnel") else {
+        return;
+    };
+    let tp = TinyProxy::start(&bin, "");
+    // oss-local speaks no TLS, so the handshake inside the tunnel fails; what matters here
+    // is the route: the proxy sees a CONNECT to the endpoint, never the request itself.
+    let server = OssLocal::start(&["--model", "bkt/m:1:1"]);
+    let dir = TempDir::new("tinyproxy-connect");
+    let mut cfg = with_proxy(config(&dir), &tp.url());
+    cfg.retry.max_attempts = 1;
+    let endpoint = format!("https://127.0.0.1:{}", server.port);
+    let conn = Connector::new(&endpoint, good_credentials(), cfg).expect("connector");
+    let err = conn.list("bkt", "").unwrap_err();
+    assert_eq!(err.kind(), ErrorKind::Network, "{err}");
+    let seen = tp.requests();
+    assert_eq!(
+        seen,
+        vec![format!("CONNECT 127.0.0.1:{} HTTP/1.1", server.port)],
+        "{seen:?}"
+    );
+    assert_eq!(stat(&server, "total_requests"), 0);
+}
+
 // ---------------------------------------------------------------------------------------
 // no tinyproxy needed
 
