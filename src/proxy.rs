@@ -308,7 +308,14 @@ impl ProxyRoute {
             }
         };
         let no_proxy = match &config.no_proxy {
-            Some(list) => list.clone(),
+            // Parsed configurations hold normalized patterns; a Config built in code may not.
+            Some(list) => {
+                let (ok, bad) = parse_no_proxy(&list.join(","));
+                for b in bad {
+                    warnings.push(format!("noProxy entry {b:?} ignored"));
+                }
+                ok
+            }
             None => match ["no_proxy", "NO_PROXY"]
                 .iter()
                 .find_map(|n| env(n).map(|v| (*n, v)))
