@@ -31,14 +31,15 @@
 //! runs end to end.
 //!
 //! ureq 3 itself knows only `CONNECT` tunnels; the absolute form comes from
-//! [`ForwardConnector`], placed first in the connector chain, which opens the connection to
-//! the proxy and rewrites each request line on its way out ([`ForwardTransport`]).
+//! `ForwardConnector`, placed first in the connector chain, which opens the connection to
+//! the proxy and rewrites each request line on its way out (`ForwardTransport`).
 //!
 //! # Secrets
 //!
 //! A proxy URL may hold a user name and password (`http://user:pass@host:3128`). They are
-//! kept in a [`Secret`], and whatever is logged or put in an error shows the URL with its
-//! user information replaced by `***` ([`redact`]).
+//! kept in a [`Secret`](crate::secret::Secret), and whatever is logged or put in an error
+//! shows the URL with its user information replaced by `***` ([`redact`]). (ureq keeps its
+//! own plain copy of them in the agent's proxy settings.)
 
 use std::fmt;
 use std::sync::Arc;
