@@ -32,7 +32,9 @@
 //!
 //! ureq 3 itself knows only `CONNECT` tunnels; the absolute form comes from
 //! `ForwardConnector`, placed first in the connector chain, which opens the connection to
-//! the proxy and rewrites each request line on its way out (`ForwardTransport`).
+//! the proxy and rewrites each request line on its way out (`ForwardTransport`). It is
+//! built on ureq's `unversioned::transport` API, which ureq may change in a minor release:
+//! an update of ureq past the version in Cargo.lock must run `tests/proxy.rs`.
 //!
 //! # Secrets
 //!
