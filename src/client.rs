@@ -196,6 +196,7 @@ impl Client {
         provider: Arc<dyn CredentialsProvider>,
         config: &Config,
         audit: Option<Audit>,
+        proxy: &crate::proxy::ProxyRoute,
     ) -> Client {
         let pool = config.prefetch.max_in_flight() + config.fast_list.max_in_flight();
         let agent_config = ureq::Agent::config_builder()
@@ -209,17 +210,12 @@ impl Client {
             .timeout_per_write(Some(config.read_timeout))
             .user_agent(USER_AGENT)
             // Requests are a few hundred bytes; bodies are read through the input buffer.
-            .output_buffer_size(16 << 10)
-            .build();
-        // ureq's own chain (proxies, TCP, TLS), each connection wrapped so that cancelling an
-        // operation ends its socket waits at once (see `transport`).
-        use ureq::unversioned::transport::{Connector as _, DefaultConnector};
-        let connector = DefaultConnector::new().chain(crate::transport::CancellableConnector);
-        let agent = ureq::Agent::with_parts(
-            agent_config,
-            connector,
-            ureq::unversioned::resolver::DefaultResolver::default(),
-        );
+            .output_buffer_size(16 << 10);
+        // The route's proxy (none unless configured or set in the environment), the
+        // connector chain that sends plain-HTTP requests to it in absolute form, and every
+        // connection wrapped so that cancelling an operation ends its socket waits at once
+        // (see `transport`).
+        let agent = proxy.agent(agent_config);
         let addressing = endpoint.addressing(config.addressing);
         let region = config
             .region
@@ -886,6 +882,7 @@ mod tests {
             provider,
             &config,
             None,
+            &crate::proxy::ProxyRoute::direct(),
         )
     }
 

@@ -8,6 +8,7 @@ use std::time::Duration;
 use serde_json::{Map, Value};
 
 use crate::error::{Error, ErrorKind, Result};
+pub use crate::proxy::{ProxySetting, ProxyUrl};
 
 /// Which OSS signature the connector puts on its requests.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
@@ -152,6 +153,12 @@ pub struct Config {
     pub region: Option<String>,
     /// `None` = automatic (path style for an IP or `localhost`, virtual-hosted otherwise).
     pub addressing: Option<Addressing>,
+    /// The forward proxy (`proxy`): from the environment by default (`http_proxy`,
+    /// `https_proxy`, ...), a URL, or off. See `crate::proxy`.
+    pub proxy: ProxySetting,
+    /// Hosts reached without the proxy (`noProxy`), as patterns from
+    /// [`crate::proxy::parse_no_proxy`]; `None` = from `no_proxy` / `NO_PROXY`.
+    pub no_proxy: Option<Vec<String>>,
 }
 
 /// Default `timeouts.minRateBps`: 32 KiB/s, far below what OSS serves a connection, yet
@@ -184,6 +191,8 @@ impl Default for Config {
             signature_version: SignatureVersion::V4,
             region: None,
             addressing: None,
+            proxy: ProxySetting::FromEnv,
+            no_proxy: None,
         }
     }
 }
@@ -465,6 +474,16 @@ impl Parser<'_> {
                         _ => return Err(bad_addressing(v)),
                     }
                 }
+                "proxy" => {
+                    c.proxy = ProxySetting::parse(string(k, v).map_err(|_| {
+                        format!(
+                            "proxy must be a string (a URL such as \"http://proxy.example:3128\", \
+                         or \"none\"), got {}",
+                            shown_redacted(v)
+                        )
+                    })?)?
+                }
+                "noProxy" => c.no_proxy = Some(no_proxy(k, v)?),
                 _ => self.unknown(k),
             }
         }
@@ -508,6 +527,42 @@ fn shown(v: &Value) -> String {
     } else {
         s
     }
+}
+
+/// `shown`, with what looks like user information in a URL replaced by `***`.
+fn shown_redacted(v: &Value) -> String {
+    crate::proxy::redact(&shown(v))
+}
+
+/// `noProxy`: a comma-separated string or an array of strings, each entry a host name, a
+/// domain (`.example.com`, `*.example.com`), an IP address or `*`.
+fn no_proxy(name: &str, v: &Value) -> Msg<Vec<String>> {
+    let list = match v {
+        Value::String(s) => s.clone(),
+        Value::Array(items) => items
+            .iter()
+            .map(|i| {
+                i.as_str()
+                    .map(str::to_owned)
+                    .ok_or_else(|| format!("{name} entries must be strings, got {}", shown(i)))
+            })
+            .collect::<Msg<Vec<_>>>()?
+            .join(","),
+        _ => {
+            return Err(format!(
+                "{name} must be a string of comma-separated hosts or an array of hosts, got {}",
+                shown(v)
+            ))
+        }
+    };
+    let (ok, bad) = crate::proxy::parse_no_proxy(&list);
+    if let Some(b) = bad.first() {
+        return Err(format!(
+            "{name} entry {b:?} is not a host name, domain, IP address or * (CIDR blocks and \
+             ports are not supported)"
+        ));
+    }
+    Ok(ok)
 }
 
 fn int(name: &str, v: &Value, (lo, hi): (u64, u64)) -> Msg<u64> {

@@ -12,6 +12,7 @@ use crate::listing::{self, ObjectInfo, Page};
 use crate::logging::{Audit, ConnectorLog, LogScope};
 use crate::prefetch::{ObjectMeta, PrefetchStats, Prefetcher};
 use crate::prepare::{PrepareOptions, PrepareReport};
+use crate::proxy::ProxyRoute;
 use crate::reader::ObjectReader;
 use crate::uri::{parse_oss_dir_uri, parse_oss_uri, validate_bucket_name, validate_key};
 
@@ -50,17 +51,22 @@ impl Connector {
         let connector_log = ConnectorLog::open(&config)?;
         let _scope = connector_log.enter();
         let audit = Audit::open(&config)?;
-        let client = Arc::new(Client::new(ep, credentials, &config, Some(audit)));
+        let (route, warnings) = ProxyRoute::resolve(&config, &ep)?;
+        for w in warnings {
+            log::warn!("{w}");
+        }
+        let client = Arc::new(Client::new(ep, credentials, &config, Some(audit), &route));
         let prefetcher = Prefetcher::new(
             Arc::clone(&client),
             &config.prefetch,
             Arc::clone(&connector_log),
         );
         log::info!(
-            "connector for {endpoint}: {} requests in flight, {} MiB chunks, {} MiB memory limit",
+            "connector for {endpoint}: {} requests in flight, {} MiB chunks, {} MiB memory limit, {}",
             config.prefetch.max_in_flight(),
             config.prefetch.chunk_size >> 20,
-            config.prefetch.memory_limit >> 20
+            config.prefetch.memory_limit >> 20,
+            route.describe()
         );
         Ok(Connector {
             inner: Arc::new(Inner {

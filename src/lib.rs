@@ -9,6 +9,8 @@
 //! - `logging`: each connector's log file (records routed to the connector they belong to)
 //!   and its per-request audit file.
 //! - `client`: the shared HTTP agent, retries and OSS error responses.
+//! - `proxy`: forward proxies (`proxy`, `http_proxy`, `NO_PROXY`) and the connector chain
+//!   that sends requests through them.
 //! - `listing`: ListObjectsV2 page after page.
 //! - `fastlist`: FastList, the parallel listing over parts of the key space.
 //! - `prefetch`, `reader`: the open-order prefetcher and the object reader over it.
@@ -33,6 +35,7 @@ pub(crate) mod listing;
 pub(crate) mod logging;
 pub(crate) mod prefetch;
 mod prepare;
+pub mod proxy;
 mod reader;
 pub mod secret;
 pub(crate) mod signing;

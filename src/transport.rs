@@ -58,22 +58,22 @@ fn cancelled() -> bool {
 #[derive(Debug)]
 pub(crate) struct CancellableConnector;
 
-impl Connector<Box<dyn Transport>> for CancellableConnector {
-    type Out = Box<dyn Transport>;
+impl<In: Transport> Connector<In> for CancellableConnector {
+    type Out = CancellableTransport<In>;
 
     fn connect(
         &self,
         _details: &ConnectionDetails,
-        chained: Option<Box<dyn Transport>>,
+        chained: Option<In>,
     ) -> Result<Option<Self::Out>, ureq::Error> {
-        Ok(chained.map(|inner| Box::new(CancellableTransport { inner }) as Box<dyn Transport>))
+        Ok(chained.map(|inner| CancellableTransport { inner }))
     }
 }
 
 /// A connection whose waits for input check for cancellation every [`SLICE`].
 #[derive(Debug)]
-pub(crate) struct CancellableTransport {
-    inner: Box<dyn Transport>,
+pub(crate) struct CancellableTransport<T> {
+    inner: T,
 }
 
 fn is_timeout(e: &ureq::Error) -> bool {
@@ -87,7 +87,7 @@ fn is_timeout(e: &ureq::Error) -> bool {
     }
 }
 
-impl Transport for CancellableTransport {
+impl<T: Transport> Transport for CancellableTransport<T> {
     fn buffers(&mut self) -> &mut dyn Buffers {
         self.inner.buffers()
     }

@@ -21,6 +21,9 @@ if [ "$mode" != "--demo" ]; then
     command -v g++ >/dev/null || apt_pkgs+=(g++)
     command -v pkg-config >/dev/null || apt_pkgs+=(pkg-config)
     command -v make >/dev/null || apt_pkgs+=(make)
+    # The forward proxy the proxy tests (tests/proxy.rs, python/tests/test_proxy.py) load
+    # through; they run it themselves on a free loopback port.
+    [ -x /usr/bin/tinyproxy ] || command -v tinyproxy >/dev/null || apt_pkgs+=(tinyproxy)
 fi
 command -v curl >/dev/null || apt_pkgs+=(curl)
 if [ ${#apt_pkgs[@]} -gt 0 ]; then

@@ -136,6 +136,16 @@ pub(crate) fn fetch_range(
                 }
             }
             200 if a == 0 && b + 1 == meta.size => {}
+            // Dragonfly's dfdaemon proxy answers a ranged GET with 200 and the Content-Range
+            // and Content-Length of the range. Taken as a 206 only when both say exactly the
+            // range asked for (the body's length is checked below too), so a 200 carrying
+            // the whole object is still refused before any of its bytes is read.
+            200 if check_content_range(resp.header("content-range"), a, b, meta.size)
+                == RangeAnswer::Match
+                && resp
+                    .header("content-length")
+                    .and_then(|v| v.trim().parse::<u64>().ok())
+                    == Some(want) => {}
             s => {
                 ex.client().record_ok(&req, &resp, 0);
                 return Attempt::Fail(

@@ -230,6 +230,7 @@ mod tests {
             Arc::new(PanickingProvider),
             &cfg,
             None,
+            &crate::proxy::ProxyRoute::direct(),
         ));
         let log = ConnectorLog::open(&cfg).unwrap();
         let p = Arc::new(super::super::Prefetcher::new(client, &cfg.prefetch, log));
