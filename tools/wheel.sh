@@ -104,6 +104,7 @@ mkdir -p "$stage/python"
 (cd python && tar --exclude=./build --exclude=./dist --exclude='*.egg-info' --exclude=__pycache__ \
     --exclude=./ossmodelconnector/libossmc.so --exclude=./ossmodelconnector/ossmc.h \
     --exclude=./ossmodelconnector/_version.py -cf - .) | tar -xf - -C "$stage/python"
+cp LICENSE "$stage/python/LICENSE"   # setuptools puts it into the wheel's .dist-info
 SOURCE_DATE_EPOCH="${SOURCE_DATE_EPOCH:-$(git log -1 --format=%ct 2>/dev/null || date +%s)}"
 export SOURCE_DATE_EPOCH
 OSSMC_SOURCE_DIR="$root" OSSMC_PREBUILT_LIBRARY="$lib" OSSMC_WHEEL_PLATFORM="$PLATFORM" \

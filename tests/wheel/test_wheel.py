@@ -104,6 +104,8 @@ def test_wheel_ships_the_library_the_header_and_the_version():
         assert {"ossmodelconnector/libossmc.so", "ossmodelconnector/ossmc.h", "ossmodelconnector/_version.py"} <= names
         assert z.read("ossmodelconnector/ossmc.h") == (REPO / "include" / "ossmc.h").read_bytes()
         assert f"VERSION = {VERSION!r}" in z.read("ossmodelconnector/_version.py").decode()
+        licenses = [n for n in names if n.startswith(f"ossmodelconnector-{VERSION}.dist-info/") and n.endswith("/LICENSE")]
+        assert licenses and z.read(licenses[0]) == (REPO / "LICENSE").read_bytes()
     assert not any(n.endswith((".pyc", ".egg-info")) or "__pycache__" in n for n in names)
 
 
