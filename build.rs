@@ -15,9 +15,21 @@ const ABI_MAJOR: u32 = 0;
 
 fn main() {
     println!("cargo:rerun-if-changed=build.rs");
+    // RUSTC_LINKER (below) comes from this variable, which cargo zigbuild sets; cargo does not
+    // watch RUSTC_LINKER itself.
+    let target = std::env::var("TARGET").unwrap_or_default();
+    println!(
+        "cargo:rerun-if-env-changed=CARGO_TARGET_{}_LINKER",
+        target.to_uppercase().replace(['-', '.'], "_")
+    );
     let target_os = std::env::var("CARGO_CFG_TARGET_OS").unwrap_or_default();
     if target_os == "linux" || target_os == "android" || target_os.ends_with("bsd") {
         println!("cargo:rustc-cdylib-link-arg=-Wl,-soname,libossmc.so.{ABI_MAJOR}");
-        println!("cargo:rustc-cdylib-link-arg=-Wl,--exclude-libs,ALL");
+        // zig's linker (cargo zigbuild, the wheel's glibc 2.17 build) rejects --exclude-libs;
+        // there the exported symbols are checked against abi/symbols.txt instead (tools/wheel.sh).
+        let linker = std::env::var("RUSTC_LINKER").unwrap_or_default();
+        if !linker.contains("zigcc") {
+            println!("cargo:rustc-cdylib-link-arg=-Wl,--exclude-libs,ALL");
+        }
     }
 }

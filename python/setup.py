@@ -11,16 +11,26 @@ The package is pure Python over libossmc (cffi, ABI mode). Building it means:
 The cdef is never written by hand: it is the header cbindgen generated, read through the
 same function (``ossmodelconnector/_cdef.py``) at build time and at import.
 
+The version has one source, the ``ossmc`` crate's ``Cargo.toml``: it becomes the
+distribution's version and ``ossmodelconnector/_version.py`` (generated here), and the build
+fails unless the library's ``ossmc_version()`` says the same.
+
 Environment:
   ``OSSMC_SOURCE_DIR``     the repository root (default: the parent of this folder)
   ``OSSMC_CARGO_PROFILE``  the cargo profile to build (default: ``release``)
   ``CARGO``                the cargo binary (default: ``cargo`` on PATH, else ~/.cargo/bin/cargo)
   ``CARGO_TARGET_DIR``     honoured by cargo as usual
+  ``OSSMC_PREBUILT_LIBRARY``  ship this ``libossmc.so`` instead of running cargo (tools/wheel.sh
+                           passes the glibc 2.17 build); it is checked like a built one
+  ``OSSMC_WHEEL_PLATFORM``  the wheel's platform tag (default: this machine's, e.g.
+                           ``linux_x86_64``); tools/wheel.sh passes
+                           ``manylinux_2_17_x86_64.manylinux2014_x86_64``
 """
 
 import importlib.util
 import json
 import os
+import re
 import shutil
 import subprocess
 import sys
@@ -54,6 +64,23 @@ def _source_dir():
     return root
 
 
+def _cargo_version(root):
+    """The ``version`` of the ``[package]`` table of the repository's Cargo.toml (a plain
+    reading: Python 3.8 has no TOML parser, and the file is ours)."""
+    section = None
+    with open(os.path.join(root, "Cargo.toml"), encoding="utf-8") as f:
+        for line in f:
+            stripped = line.split("#", 1)[0].strip()
+            header = re.match(r"^\[([^\]]+)\]$", stripped)
+            if header:
+                section = header.group(1).strip()
+                continue
+            m = re.match(r'^version\s*=\s*"([^"]+)"$', stripped)
+            if m and section == "package":
+                return m.group(1)
+    sys.exit(f"ossmodelconnector: no [package] version in {os.path.join(root, 'Cargo.toml')}")
+
+
 def _cargo():
     explicit = os.environ.get("CARGO")
     if explicit:
@@ -68,7 +95,13 @@ def _cargo():
 
 
 def _build_library(root):
-    """Runs cargo and returns the path of the cdylib it produced."""
+    """Runs cargo and returns the path of the cdylib it produced (or the prebuilt one)."""
+    prebuilt = os.environ.get("OSSMC_PREBUILT_LIBRARY")
+    if prebuilt:
+        if not os.path.isfile(prebuilt):
+            sys.exit(f"ossmodelconnector: OSSMC_PREBUILT_LIBRARY names {prebuilt}, which is not a file")
+        print(f"ossmodelconnector: shipping the prebuilt {prebuilt}", file=sys.stderr)
+        return prebuilt
     profile = os.environ.get("OSSMC_CARGO_PROFILE", "release")
     cmd = [
         _cargo(),
@@ -117,9 +150,10 @@ def _header_ffi(header_path):
     return ffi
 
 
-def _check_library(ffi, library):
-    """Loads the built library with the header's declarations and compares ABI versions, so a
-    library that does not match its header fails the build rather than the first import."""
+def _check_library(ffi, library, version):
+    """Loads the built library with the header's declarations and compares ABI versions and
+    the library version, so a library that does not match its header or the package fails
+    the build rather than the first import."""
     lib = ffi.dlopen(library)
     try:
         built = lib.ossmc_abi_version()
@@ -129,6 +163,12 @@ def _check_library(ffi, library):
         sys.exit(
             f"ossmodelconnector: {library} has ABI version {built} but include/{HEADER_NAME} declares "
             f"{lib.OSSMC_ABI_VERSION}; regenerate the header"
+        )
+    library_version = ffi.string(lib.ossmc_version()).decode("ascii")
+    if library_version != version:
+        sys.exit(
+            f"ossmodelconnector: {library} is libossmc {library_version} but Cargo.toml says {version}; "
+            "rebuild the library"
         )
 
 
@@ -141,7 +181,8 @@ class BuildPyWithLibrary(build_py):
         header = os.path.join(root, "include", HEADER_NAME)
         ffi = _header_ffi(header)
         library = _build_library(root)
-        _check_library(ffi, library)
+        version = _cargo_version(root)
+        _check_library(ffi, library, version)
         # An editable install (pip install -e) imports the package from its sources: the
         # library and header go there (ignored by git, see python/.gitignore).
         in_place = getattr(self, "editable_mode", False)
@@ -150,6 +191,11 @@ class BuildPyWithLibrary(build_py):
         shutil.copyfile(library, os.path.join(dest, LIBRARY_NAME))
         os.chmod(os.path.join(dest, LIBRARY_NAME), 0o755)
         shutil.copyfile(header, os.path.join(dest, HEADER_NAME))
+        with open(os.path.join(dest, "_version.py"), "w", encoding="utf-8") as f:
+            f.write(
+                "# Generated by setup.py from the ossmc crate's Cargo.toml: do not edit.\n"
+                f"VERSION = {version!r}\n"
+            )
 
 
 class BinaryDistribution(Distribution):
@@ -168,11 +214,12 @@ class PlatformWheel(bdist_wheel):
         self.root_is_pure = False
 
     def get_tag(self):
-        platform = sysconfig.get_platform().replace("-", "_").replace(".", "_")
+        platform = os.environ.get("OSSMC_WHEEL_PLATFORM") or sysconfig.get_platform().replace("-", "_").replace(".", "_")
         return "py3", "none", platform
 
 
 setup(
+    version=_cargo_version(_source_dir()),
     license="Apache-2.0",
     cmdclass={"build_py": BuildPyWithLibrary, "bdist_wheel": PlatformWheel},
     distclass=BinaryDistribution,

@@ -18,7 +18,7 @@ arrays or torch tensors.
 """
 
 from . import errors as _errors
-from ._native import ffi as _ffi, lib as _lib
+from ._native import VERSION as _VERSION, ffi as _ffi, lib as _lib
 from .connector import OssModelConnector, OssObjectInfo, PrepareResult
 
 # The exception classes, exactly as errors.__all__ lists them (a star import, rather than
@@ -31,9 +31,9 @@ from .reader import OssObject
 # name that hides the safetensors package.
 from . import safetensors
 
-#: The version of this package.
-__version__ = "0.1.0"
-#: The version of the loaded libossmc, e.g. ``"0.1.0"``.
+#: The version of this package: the ossmc crate's (Cargo.toml), its one source.
+__version__ = _VERSION
+#: The version of the loaded libossmc, e.g. ``"0.1.0"``; import checks it is ``__version__``.
 library_version = _ffi.string(_lib.ossmc_version()).decode("ascii")
 
 # errors.__all__ also names exception_class_for_status, the bindings' map from a status code to

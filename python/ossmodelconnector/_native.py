@@ -9,23 +9,66 @@ Where things are looked up, first match wins:
 
 ``OSSMC_LIBRARY`` lets developers and tests use a freshly built ``target/*/libossmc.so``
 without reinstalling the package.
+
+Import fails unless the library, its header and this package agree on the ABI version
+(``ossmc_abi_version()``, ``OSSMC_ABI_VERSION``) and the library's ``ossmc_version()`` is
+this package's version. That version has one source, the ``ossmc`` crate's ``Cargo.toml``:
+the build writes it into ``_version.py``; a source checkout without one reads Cargo.toml.
 """
 
 from __future__ import annotations
 
 import os
+import re
 from typing import Any, Tuple
 
 import cffi
 
 from ._cdef import header_to_cdef
 
-__all__ = ["ffi", "lib", "EXPECTED_ABI_VERSION", "library_path", "check_abi_version"]
+__all__ = [
+    "ffi",
+    "lib",
+    "EXPECTED_ABI_VERSION",
+    "VERSION",
+    "library_path",
+    "check_abi_version",
+    "check_library_version",
+]
 
 #: The C ABI version this Python code is written against (``OSSMC_ABI_VERSION``).
 EXPECTED_ABI_VERSION = 0
 
 _HERE = os.path.dirname(os.path.abspath(__file__))
+
+
+def _package_version() -> str:
+    """This package's version: ``_version.py`` as the build wrote it from Cargo.toml, else (a
+    source checkout) the ``[package]`` version of the repository's Cargo.toml."""
+    try:
+        from ._version import VERSION as built  # type: ignore[import-not-found]
+
+        return str(built)
+    except ImportError:
+        pass
+    cargo_toml = os.path.join(os.path.dirname(os.path.dirname(_HERE)), "Cargo.toml")
+    try:
+        with open(cargo_toml, encoding="utf-8") as f:
+            text = f.read()
+    except OSError:
+        raise ImportError(
+            "ossmodelconnector: the package has no _version.py and no Cargo.toml is beside it; "
+            "reinstall it (pip install ./python)"
+        ) from None
+    package = re.search(r'^\[package\]\s*$(.*?)(?=^\[|\Z)', text, re.M | re.S)
+    version = package and re.search(r'^version\s*=\s*"([^"]+)"', package.group(1), re.M)
+    if not version:
+        raise ImportError(f"ossmodelconnector: no [package] version in {cargo_toml}")
+    return version.group(1)
+
+
+#: This package's version, the ``ossmc`` crate's (Cargo.toml).
+VERSION = _package_version()
 
 
 def _find_header() -> str:
@@ -74,6 +117,17 @@ def check_abi_version(library_abi: int, header_abi: int, path: str) -> None:
     )
 
 
+def check_library_version(library_version: str, path: str) -> None:
+    """Raises ImportError unless the library is this package's version."""
+    if library_version == VERSION:
+        return
+    raise ImportError(
+        f"ossmodelconnector: version mismatch: this package is version {VERSION}, but {path} is "
+        f"libossmc {library_version}; reinstall the package from one checkout or one wheel "
+        "(pip install --force-reinstall ./python)"
+    )
+
+
 def _load() -> Tuple[Any, Any, str]:
     header_path = _find_header()
     with open(header_path, encoding="utf-8") as f:
@@ -90,6 +144,7 @@ def _load() -> Tuple[Any, Any, str]:
     except AttributeError as e:
         raise ImportError(f"ossmodelconnector: {path} is not libossmc (no ossmc_abi_version symbol)") from e
     check_abi_version(library_abi, int(lib.OSSMC_ABI_VERSION), path)
+    check_library_version(ffi.string(lib.ossmc_version()).decode("ascii", "replace"), path)
     return ffi, lib, path
 
 

@@ -37,9 +37,19 @@ def test_import_refuses_a_library_of_another_abi_version(tmp_path):
     assert "declares 7" in p.stderr
 
 
-def test_versions():
-    assert ossmodelconnector.__version__
-    assert ossmodelconnector.library_version.count(".") >= 2
+def test_versions_come_from_cargo_toml_and_agree():
+    import re
+
+    cargo = re.search(r'^\[package\]\s*$.*?^version\s*=\s*"([^"]+)"', (REPO / "Cargo.toml").read_text(), re.M | re.S)
+    assert ossmodelconnector.__version__ == cargo.group(1)
+    assert ossmodelconnector.library_version == ossmodelconnector.__version__
+    assert _native.VERSION == ossmodelconnector.__version__
+
+
+def test_import_refuses_a_library_of_another_version():
+    _native.check_library_version(_native.VERSION, "lib")
+    with pytest.raises(ImportError, match=r"version mismatch: this package is version .* is libossmc 9\.9\.9"):
+        _native.check_library_version("9.9.9", "/x/libossmc.so")
 
 
 def test_cdef_keeps_c_declarations_and_integer_defines():
