@@ -265,7 +265,6 @@ fn head_object(
             Ok(r) => r,
             Err(a) => return a,
         };
-        ex.client().record_ok(&req, &resp, 0);
         let protocol = |what: &str| {
             Attempt::Fail(
                 Error::new(

@@ -8,7 +8,10 @@
 //! - `signing`: OSS V1 and V4 request signatures.
 //! - `logging`: each connector's log file (records routed to the connector they belong to)
 //!   and its per-request audit file.
-//! - `client`: the shared HTTP agent, retries and OSS error responses.
+//! - `cancel`: the cancellation token of long blocking calls.
+//! - `client`: the shared HTTP agent, retries, error responses, and the audit line of each
+//!   request.
+//! - `error_doc`: the `<Error>` documents of OSS and S3 error responses.
 //! - `listing`: ListObjectsV2 page after page.
 //! - `fastlist`: FastList, the parallel listing over parts of the key space.
 //! - `prefetch`, `reader`: the open-order prefetcher and the object reader over it.
@@ -16,6 +19,7 @@
 //! - `connector`: the public entry point tying them together.
 //! - [`ffi`]: the C ABI (`libossmc.so`, `include/ossmc.h`), converting and delegating only.
 
+mod cancel;
 pub(crate) mod client;
 mod clock;
 pub mod config;
@@ -24,6 +28,7 @@ pub mod credentials;
 pub(crate) mod deadline;
 pub(crate) mod endpoint;
 pub mod error;
+mod error_doc;
 pub(crate) mod fastlist;
 pub mod ffi;
 #[cfg(any(test, feature = "fuzzing"))]
@@ -38,7 +43,7 @@ pub mod secret;
 pub(crate) mod signing;
 pub mod uri;
 
-pub use client::CancelToken;
+pub use cancel::CancelToken;
 pub use config::{
     Addressing, Config, FastListConfig, LogPath, PrefetchConfig, RetryConfig, SignatureVersion,
 };

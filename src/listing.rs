@@ -209,14 +209,10 @@ fn fetch_page<T>(
         Ok(r) => r,
         Err(a) => return Fetched::Failed(a),
     };
-    let announced = resp.body.content_length();
+    let announced = resp.content_length();
     let expected = announced.unwrap_or(0).min(MAX_PAGE_BYTES) as usize;
     PAGE_BUF.with_borrow_mut(|buf| {
-        let read = read_body(&mut resp.body.as_reader(), buf, expected);
-        let got = match &read {
-            Ok(n) | Err((_, n)) => *n,
-        };
-        ex.client().record_ok(req, &resp, got as u64);
+        let read = read_body(&mut resp.reader(), buf, expected);
         let outcome = match read {
             Err((e, got)) => {
                 let kept = if keep_partial {

@@ -82,7 +82,6 @@ pub(crate) fn fetch_range(
         // away before any of its bytes is read.
         match resp.header("etag").map(str::trim) {
             Some(etag) if !etag.eq_ignore_ascii_case(&meta.etag) => {
-                ex.client().record_ok(&req, &resp, 0);
                 return Attempt::Fail(
                     Error::new(
                         ErrorKind::ObjectChanged,
@@ -107,7 +106,6 @@ pub(crate) fn fetch_range(
                     RangeAnswer::Match => {}
                     RangeAnswer::OtherSize => {
                         // Same range of a different-sized object: it was replaced.
-                        ex.client().record_ok(&req, &resp, 0);
                         let what = format!(
                             "answered bytes {a}-{b} with Content-Range {:?}",
                             cr.unwrap_or("")
@@ -120,7 +118,6 @@ pub(crate) fn fetch_range(
                         ));
                     }
                     RangeAnswer::Wrong => {
-                        ex.client().record_ok(&req, &resp, 0);
                         return Attempt::Fail(
                             Error::new(
                                 ErrorKind::Protocol,
@@ -137,7 +134,6 @@ pub(crate) fn fetch_range(
             }
             200 if a == 0 && b + 1 == meta.size => {}
             s => {
-                ex.client().record_ok(&req, &resp, 0);
                 return Attempt::Fail(
                     Error::new(
                         ErrorKind::Protocol,
@@ -154,7 +150,6 @@ pub(crate) fn fetch_range(
         if let Some(cl) = resp.header("content-length").and_then(|v| v.trim().parse::<u64>().ok())
         {
             if cl != want {
-                ex.client().record_ok(&req, &resp, 0);
                 return Attempt::Fail(
                     Error::new(
                         ErrorKind::Protocol,
@@ -169,17 +164,15 @@ pub(crate) fn fetch_range(
             }
         }
         let before = filled;
-        let mut reader = resp.body.as_reader();
+        let mut reader = resp.reader();
         while filled < len {
             if cancel.is_cancelled() {
                 drop(reader);
-                ex.client().record_ok(&req, &resp, (filled - before) as u64);
                 return Attempt::Fail(Error::new(ErrorKind::Cancelled, "the object was closed"));
             }
             match reader.read(&mut buf[filled..]) {
                 Ok(0) => {
                     drop(reader);
-                    ex.client().record_ok(&req, &resp, (filled - before) as u64);
                     let e = std::io::Error::new(
                         std::io::ErrorKind::UnexpectedEof,
                         "the connection closed early",
@@ -195,7 +188,6 @@ pub(crate) fn fetch_range(
                 }
                 Err(e) => {
                     drop(reader);
-                    ex.client().record_ok(&req, &resp, (filled - before) as u64);
                     return Attempt::Retry(ex.client().body_error(&req, &e, (filled - before) as u64, Some(want)));
                 }
             }
@@ -204,7 +196,6 @@ pub(crate) fn fetch_range(
         let mut probe = [0u8; 1];
         let extra = reader.read(&mut probe).unwrap_or(0);
         drop(reader);
-        ex.client().record_ok(&req, &resp, (filled - before) as u64);
         if extra != 0 {
             return Attempt::Fail(
                 Error::new(
