@@ -20,16 +20,15 @@ use crate::credentials::{CredentialsCache, CredentialsProvider};
 use crate::deadline::{BodyDeadline, BodyTimeout};
 use crate::endpoint::Endpoint;
 use crate::error::{Error, ErrorKind, Result};
-use crate::error_doc::{decode_oss_err, parse_error_xml, ErrorDoc};
+use crate::error_doc::{parse_error_xml, ErrorDoc};
 use crate::logging::{Audit, AuditRecord};
+use crate::protocol::Protocol;
 use crate::signing::{self, SigningRequest};
+use crate::signing_s3::{self, S3Request};
 use crate::uri::{encode_key_path, encode_query_value};
 
 /// The `User-Agent` of every request.
 pub(crate) const USER_AGENT: &str = concat!("ossmc/", env!("CARGO_PKG_VERSION"));
-
-/// Region used for V4 signing when neither the configuration nor the endpoint names one.
-const FALLBACK_REGION: &str = "cn-hangzhou";
 
 /// Most bytes of an error body we read (OSS error documents are a few hundred bytes).
 const MAX_ERROR_BODY: u64 = 64 * 1024;
@@ -143,6 +142,7 @@ pub(crate) struct Exchange<'c> {
 pub(crate) struct Client {
     agent: ureq::Agent,
     endpoint: Endpoint,
+    protocol: Protocol,
     addressing: Addressing,
     region: String,
     signature_version: SignatureVersion,
@@ -160,6 +160,7 @@ impl std::fmt::Debug for Client {
         // No credentials here: the cache is deliberately left out.
         f.debug_struct("Client")
             .field("endpoint", &self.endpoint)
+            .field("protocol", &self.protocol)
             .field("addressing", &self.addressing)
             .field("region", &self.region)
             .field("signature_version", &self.signature_version)
@@ -192,14 +193,16 @@ impl Client {
             .build();
         let agent = ureq::Agent::new_with_config(agent_config);
         let addressing = endpoint.addressing(config.addressing);
+        let protocol = Protocol::for_endpoint(config.protocol, &endpoint);
         let region = config
             .region
             .clone()
-            .or_else(|| endpoint.region.clone())
-            .unwrap_or_else(|| FALLBACK_REGION.to_owned());
+            .or_else(|| protocol.region_of(&endpoint.host))
+            .unwrap_or_else(|| protocol.fallback_region().to_owned());
         Client {
             agent,
             endpoint,
+            protocol,
             addressing,
             region,
             signature_version: config.signature_version,
@@ -216,6 +219,11 @@ impl Client {
     /// progress.
     pub(crate) fn close(&self) {
         self.credentials.close();
+    }
+
+    /// The API the client speaks.
+    pub(crate) fn protocol(&self) -> Protocol {
+        self.protocol
     }
 
     /// The retry policy in use.
@@ -303,10 +311,15 @@ impl Client {
     fn send_raw(&self, req: &Request<'_>) -> Result<(ureq::http::Response<ureq::Body>, Instant)> {
         let (base, host) = self.endpoint.base_url(Some(req.bucket), self.addressing);
         let mut url = base;
+        // Where the path starts in the URL, for the S3 signature (which signs it as sent).
+        let path_start = url.find("://").map_or(0, |i| {
+            url[i + 3..].find('/').map_or(url.len(), |j| i + 3 + j)
+        });
         url.push('/');
         if let Some(key) = req.key {
             url.push_str(&encode_key_path(key));
         }
+        let path_end = url.len();
         for (i, (name, value)) in req.query.iter().enumerate() {
             url.push(if i == 0 { '?' } else { '&' });
             url.push_str(&encode_query_value(name));
@@ -315,23 +328,44 @@ impl Client {
                 url.push_str(&encode_query_value(value));
             }
         }
-        let mut headers: Vec<(String, String)> = Vec::with_capacity(req.headers.len() + 6);
+        let extra = self.protocol.extra_headers(req.method, req.range.is_some());
+        let mut headers: Vec<(String, String)> =
+            Vec::with_capacity(req.headers.len() + extra.len() + 6);
         headers.push(("host".to_owned(), host));
         headers.extend(req.headers.iter().cloned());
+        headers.extend(
+            extra
+                .iter()
+                .map(|(n, v)| ((*n).to_owned(), (*v).to_owned())),
+        );
         let creds = self.credentials.current()?;
-        let signed = signing::sign(
-            self.signature_version,
-            &self.region,
-            &creds,
-            self.clock.now()?,
-            &SigningRequest {
-                method: req.method,
-                bucket: Some(req.bucket),
-                key: req.key,
-                query: &req.query,
-                headers: &headers,
-            },
-        )
+        let now = self.clock.now()?;
+        let signed = match self.protocol {
+            Protocol::Oss => signing::sign(
+                self.signature_version,
+                &self.region,
+                &creds,
+                now,
+                &SigningRequest {
+                    method: req.method,
+                    bucket: Some(req.bucket),
+                    key: req.key,
+                    query: &req.query,
+                    headers: &headers,
+                },
+            ),
+            Protocol::S3 => signing_s3::sign(
+                &self.region,
+                &creds,
+                now,
+                &S3Request {
+                    method: req.method,
+                    path: &url[path_start..path_end],
+                    query: &req.query,
+                    headers: &headers,
+                },
+            ),
+        }
         .map_err(|e| e.with_object(req.bucket, req.key))?;
         let mut builder = ureq::http::Request::builder().method(req.method).uri(&url);
         for (name, value) in headers.iter().chain(signed.iter()) {
@@ -417,10 +451,10 @@ impl<'c> Exchange<'c> {
         };
         let (parts, body) = resp.into_parts();
         let status = parts.status.as_u16();
-        let request_id = parts
-            .headers
-            .get("x-oss-request-id")
-            .and_then(|v| v.to_str().ok())
+        let request_id = self
+            .client
+            .protocol
+            .request_id(&parts.headers)
             .unwrap_or("")
             .to_owned();
         if (200..300).contains(&status) {
@@ -440,7 +474,13 @@ impl<'c> Exchange<'c> {
         self.client.record(req, status, 0, started, &request_id);
         let code = error.code().unwrap_or("");
         match code {
-            "InvalidAccessKeyId" | "SecurityTokenExpired" | "InvalidSecurityToken"
+            // OSS's codes, then S3's.
+            "InvalidAccessKeyId"
+            | "SecurityTokenExpired"
+            | "InvalidSecurityToken"
+            | "ExpiredToken"
+            | "InvalidToken"
+            | "TokenRefreshRequired"
                 if !self.credentials_refreshed =>
             {
                 self.credentials_refreshed = true;
@@ -518,9 +558,7 @@ impl Client {
         // Why the error document is missing, when its body broke off or ran out of time.
         let mut body_failure: Option<String> = None;
         if req.method == "HEAD" {
-            if let Some(raw) = headers.get("x-oss-err").and_then(|v| v.to_str().ok()) {
-                doc = decode_oss_err(raw);
-            }
+            doc = self.protocol.head_error_doc(headers);
         } else {
             let mut text = Vec::new();
             match body.as_reader().take(MAX_ERROR_BODY).read_to_end(&mut text) {
@@ -546,7 +584,7 @@ impl Client {
             .or_else(|| (!request_id.is_empty()).then(|| request_id.to_owned()));
         let ec = doc.ec.or_else(|| {
             headers
-                .get("x-oss-ec")
+                .get(self.protocol.ec_header()?)
                 .and_then(|v| v.to_str().ok())
                 .map(str::to_owned)
         });
@@ -586,6 +624,7 @@ fn is_retryable_status(status: u16, code: &str) -> bool {
         code,
         "RequestTimeout"
             | "SlowDown"
+            | "RequestLimitExceeded"
             | "Throttling"
             | "ServiceUnavailable"
             | "InternalError"

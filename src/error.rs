@@ -86,7 +86,11 @@ impl ErrorKind {
             | "InvalidAccessKeyId"
             | "InvalidSecurityToken"
             | "SecurityTokenExpired"
-            | "RequestTimeTooSkewed" => ErrorKind::AccessDenied,
+            | "RequestTimeTooSkewed"
+            // S3's names for a bad or expired token.
+            | "ExpiredToken"
+            | "InvalidToken"
+            | "TokenRefreshRequired" => ErrorKind::AccessDenied,
             "PreconditionFailed" => ErrorKind::ObjectChanged,
             "InvalidArgument" | "InvalidRange" | "InvalidObjectName" | "InvalidBucketName" => {
                 ErrorKind::InvalidArgument

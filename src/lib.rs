@@ -3,9 +3,11 @@
 //! Module map (one concept per module):
 //! - [`error`]: the crate's error type and its kinds.
 //! - `config`: the JSON configuration and its defaults.
-//! - `endpoint`, `uri`: where requests go, and `oss://bucket/key` parsing.
-//! - `credentials`: credential providers and the refreshing cache.
-//! - `signing`: OSS V1 and V4 request signatures.
+//! - [`protocol`]: what differs between the OSS API and the S3 API.
+//! - `endpoint`, `uri`: where requests go, and `oss://bucket/key` (`s3://`) parsing.
+//! - `credentials`: credential providers and the refreshing cache; [`aws_credentials`]: the
+//!   AWS environment variables and shared credentials file, for S3.
+//! - `signing`: OSS V1 and V4 request signatures, and AWS Signature V4 for S3.
 //! - `logging`: each connector's log file (records routed to the connector they belong to)
 //!   and its per-request audit file.
 //! - `cancel`: the cancellation token of long blocking calls.
@@ -19,6 +21,7 @@
 //! - `connector`: the public entry point tying them together.
 //! - [`ffi`]: the C ABI (`libossmc.so`, `include/ossmc.h`), converting and delegating only.
 
+pub mod aws_credentials;
 mod cancel;
 pub(crate) mod client;
 mod clock;
@@ -38,11 +41,14 @@ pub(crate) mod listing;
 pub(crate) mod logging;
 pub(crate) mod prefetch;
 mod prepare;
+pub mod protocol;
 mod reader;
 pub mod secret;
 pub(crate) mod signing;
+mod signing_s3;
 pub mod uri;
 
+pub use aws_credentials::AwsProvider;
 pub use cancel::CancelToken;
 pub use config::{
     Addressing, Config, FastListConfig, LogPath, PrefetchConfig, RetryConfig, SignatureVersion,
@@ -55,6 +61,9 @@ pub use error::{Error, ErrorKind, Result};
 pub use listing::{ObjectInfo, Page};
 pub use prefetch::PrefetchStats;
 pub use prepare::{PrepareOptions, PrepareReport};
+pub use protocol::Protocol;
 pub use reader::ObjectReader;
 pub use secret::Secret;
-pub use uri::{parse_oss_uri, validate_bucket_name};
+pub use uri::{
+    parse_dir_uri, parse_object_uri, parse_oss_uri, validate_bucket_name, validate_s3_bucket_name,
+};

@@ -9,6 +9,7 @@ use std::sync::Arc;
 use super::crc::ChunkCrc;
 use crate::client::{Attempt, CancelToken, Client, Request};
 use crate::error::{Error, ErrorKind, Result};
+use crate::protocol::CrcKind;
 
 /// What the reader and the prefetcher know about an open object (from its HEAD).
 #[derive(Debug)]
@@ -18,8 +19,11 @@ pub(crate) struct ObjectMeta {
     /// As the server sent it (quoted); sent back in `If-Match`.
     pub etag: String,
     pub size: u64,
-    /// The whole object's CRC-64/XZ from `x-oss-hash-crc64ecma`, if the server sent one.
+    /// The whole object's CRC-64 (OSS's `x-oss-hash-crc64ecma`, S3's
+    /// `x-amz-checksum-crc64nvme`), if the server sent one.
     pub crc64: Option<u64>,
+    /// The polynomial of `crc64` (and of every chunk CRC computed for the object).
+    pub crc_kind: CrcKind,
 }
 
 /// Fetches `buf.len()` bytes of the object from `start` into `buf`; returns their CRC-64 (0
@@ -39,7 +43,7 @@ pub(crate) fn fetch_range(
 ) -> Result<u64> {
     let len = buf.len();
     let mut filled = 0usize;
-    let mut crc = ChunkCrc::new();
+    let mut crc = ChunkCrc::new(meta.crc_kind);
     // Without the server's CRC there is nothing to check a chunk's CRC against: skip it (about
     // 5% of a load's CPU).
     let check = meta.crc64.is_some();
@@ -58,7 +62,6 @@ pub(crate) fn fetch_range(
             headers: vec![
                 ("if-match".to_owned(), meta.etag.clone()),
                 ("range".to_owned(), format!("bytes={a}-{b}")),
-                ("x-oss-range-behavior".to_owned(), "standard".to_owned()),
             ],
             range: Some((a, b)),
         };

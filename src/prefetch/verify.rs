@@ -88,12 +88,15 @@ pub(super) fn record_crc(
     let combined = if mismatch_now {
         None
     } else {
-        Some(combine_all(obj.chunks.iter().enumerate().map(|(i, c)| {
-            (
-                c.crc.unwrap_or(0),
-                obj.chunk_range(i as ChunkIndex).1 as u64,
-            )
-        })))
+        Some(combine_all(
+            obj.meta.crc_kind,
+            obj.chunks.iter().enumerate().map(|(i, c)| {
+                (
+                    c.crc.unwrap_or(0),
+                    obj.chunk_range(i as ChunkIndex).1 as u64,
+                )
+            }),
+        ))
     };
     if combined == Some(expected) {
         verified(obj);
