@@ -238,6 +238,16 @@ impl Client {
     pub(crate) fn call<T>(
         &self,
         cancel: &CancelToken,
+        attempt: impl FnMut(&mut Exchange<'_>) -> Attempt<T>,
+    ) -> Result<T> {
+        self.call_untagged(cancel, attempt)
+            .map_err(|e| e.with_scheme(self.protocol.as_str()))
+    }
+
+    /// [`Client::call`] without naming the protocol's URI scheme in its errors.
+    fn call_untagged<T>(
+        &self,
+        cancel: &CancelToken,
         mut attempt: impl FnMut(&mut Exchange<'_>) -> Attempt<T>,
     ) -> Result<T> {
         let mut ex = Exchange {
@@ -307,8 +317,9 @@ impl Client {
         Duration::from_nanos(fastrand::u64(0..=nanos)).max(Duration::from_millis(1))
     }
 
-    /// Sends one request and returns the raw response (any status) or a transport error.
-    fn send_raw(&self, req: &Request<'_>) -> Result<(ureq::http::Response<ureq::Body>, Instant)> {
+    /// Where `req` goes: its URL, the range of the URL that is the (encoded) path, and the
+    /// `Host` header.
+    fn target(&self, req: &Request<'_>) -> (String, std::ops::Range<usize>, String) {
         let (base, host) = self.endpoint.base_url(Some(req.bucket), self.addressing);
         let mut url = base;
         // Where the path starts in the URL, for the S3 signature (which signs it as sent).
@@ -328,6 +339,12 @@ impl Client {
                 url.push_str(&encode_query_value(value));
             }
         }
+        (url, path_start..path_end, host)
+    }
+
+    /// Sends one request and returns the raw response (any status) or a transport error.
+    fn send_raw(&self, req: &Request<'_>) -> Result<(ureq::http::Response<ureq::Body>, Instant)> {
+        let (url, path, host) = self.target(req);
         let extra = self.protocol.extra_headers(req.method, req.range.is_some());
         let mut headers: Vec<(String, String)> =
             Vec::with_capacity(req.headers.len() + extra.len() + 6);
@@ -360,7 +377,7 @@ impl Client {
                 now,
                 &S3Request {
                     method: req.method,
-                    path: &url[path_start..path_end],
+                    path: &url[path],
                     query: &req.query,
                     headers: &headers,
                 },
@@ -797,6 +814,58 @@ mod tests {
             &config,
             None,
         )
+    }
+
+    #[test]
+    fn s3_paths_and_regions_follow_the_addressing() {
+        let provider = Arc::new(crate::credentials::StaticProvider::new(
+            crate::credentials::Credentials::new("id", "secret"),
+        ));
+        let client = |endpoint: &str, addressing: Option<Addressing>| {
+            let config = Config {
+                addressing,
+                protocol: Some(Protocol::S3),
+                ..Config::default()
+            };
+            Client::new(
+                Endpoint::parse(endpoint).unwrap(),
+                provider.clone(),
+                &config,
+                None,
+            )
+        };
+        let mut req = request("GetObject", Some("dir/a b+ü.bin"));
+        req.query = vec![("versionId".into(), "v 1".into())];
+        // Virtual-hosted: the bucket is in the host, the path is the key alone.
+        let c = client("https://s3.us-west-2.amazonaws.com", None);
+        assert_eq!(c.region, "us-west-2");
+        let (url, path, host) = c.target(&req);
+        assert_eq!(
+            url,
+            "https://bkt.s3.us-west-2.amazonaws.com/dir/a%20b%2B%C3%BC.bin?versionId=v%201"
+        );
+        assert_eq!(&url[path], "/dir/a%20b%2B%C3%BC.bin");
+        assert_eq!(host, "bkt.s3.us-west-2.amazonaws.com");
+        // Path style: the bucket leads the path.
+        let c = client("http://127.0.0.1:9000", None);
+        assert_eq!(c.region, "us-east-1");
+        let (url, path, host) = c.target(&req);
+        assert_eq!(&url[path], "/bkt/dir/a%20b%2B%C3%BC.bin");
+        assert_eq!(host, "127.0.0.1:9000");
+        let c = client(
+            "https://s3.oss-cn-hangzhou.aliyuncs.com",
+            Some(Addressing::Path),
+        );
+        assert_eq!(c.region, "oss-cn-hangzhou");
+        let list = request("ListObjectsV2", None);
+        let (url, path, _) = c.target(&list);
+        assert_eq!(&url[path], "/bkt/");
+        let c = client("https://s3.oss-cn-hangzhou.aliyuncs.com", None);
+        let (url, path, host) = c.target(&list);
+        assert_eq!(
+            (&url[path], host.as_str()),
+            ("/", "bkt.s3.oss-cn-hangzhou.aliyuncs.com")
+        );
     }
 
     #[test]

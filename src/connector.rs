@@ -245,6 +245,7 @@ impl Connector {
             options,
             &self.interrupt_token(),
         )
+        .map_err(|e| e.with_scheme(self.protocol().as_str()))
     }
 
     /// The prefetcher's gauges and counters (memory held, requests in flight, refetches...).

@@ -132,6 +132,8 @@ struct Inner {
     key: Option<String>,
     /// What caused it (an I/O or HTTP error), for [`std::error::Error::source`].
     source: Option<Source>,
+    /// The URI scheme the object is shown with (`oss`, or `s3` on an S3 connector).
+    scheme: &'static str,
 }
 
 /// The crate's result type.
@@ -149,6 +151,7 @@ impl Error {
             bucket: None,
             key: None,
             source: None,
+            scheme: "oss",
         })
     }
 
@@ -175,6 +178,7 @@ impl Error {
             bucket: None,
             key: None,
             source: None,
+            scheme: "oss",
         })
     }
 
@@ -190,6 +194,12 @@ impl Error {
     pub fn with_object(mut self, bucket: &str, key: Option<&str>) -> Error {
         self.inner.bucket = Some(bucket.to_owned());
         self.inner.key = key.map(str::to_owned);
+        self
+    }
+
+    /// Shows the object as `scheme://bucket/key` (`s3` for a connector speaking the S3 API).
+    pub(crate) fn with_scheme(mut self, scheme: &'static str) -> Error {
+        self.inner.scheme = scheme;
         self
     }
 
@@ -237,7 +247,7 @@ impl fmt::Display for Error {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         write!(f, "{}: {}", self.inner.kind, self.inner.message)?;
         match (&self.inner.bucket, &self.inner.key) {
-            (Some(b), Some(k)) => write!(f, " (oss://{b}/{k})")?,
+            (Some(b), Some(k)) => write!(f, " ({}://{b}/{k})", self.inner.scheme)?,
             (Some(b), None) => write!(f, " (bucket {b})")?,
             _ => {}
         }

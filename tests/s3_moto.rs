@@ -171,6 +171,10 @@ fn a_wrong_crc64nvme_is_caught_as_corruption() {
     let mut r = conn.open(&format!("s3://{BUCKET}/{key}")).expect("open");
     let e = read_all(&mut r).unwrap_err();
     assert_eq!(e.kind(), ErrorKind::Corrupted, "{e}");
+    assert!(
+        e.to_string().contains(&format!("s3://{BUCKET}/{key}")),
+        "{e}"
+    );
 }
 
 #[test]
