@@ -60,9 +60,18 @@ def moto_available() -> Optional[str]:
 
 
 class Moto:
-    """A moto server on 127.0.0.1; use as a context manager."""
+    """A moto server on 127.0.0.1; use as a context manager.
 
-    def __init__(self) -> None:
+    ``authenticated_after``: moto checks signatures (recomputed with botocore) and IAM
+    policies once that many requests were served without checks, which is how a test creates
+    the IAM user, its key and policy, the bucket and the objects before checks begin
+    (moto's ``INITIAL_NO_AUTH_ACTION_COUNT``). None: it never checks.
+    """
+
+    def __init__(self, authenticated_after: Optional[int] = None) -> None:
+        self._env = dict(os.environ)
+        if authenticated_after is not None:
+            self._env["INITIAL_NO_AUTH_ACTION_COUNT"] = str(authenticated_after)
         s = socket.socket()
         s.bind(("127.0.0.1", 0))
         self.port = s.getsockname()[1]
@@ -76,6 +85,7 @@ class Moto:
             [sys.executable, "-m", "moto.server", "-H", "127.0.0.1", "-p", str(self.port)],
             stdout=subprocess.DEVNULL,
             stderr=subprocess.DEVNULL,
+            env=self._env,
         )
         deadline = time.monotonic() + 60
         while True:
@@ -100,16 +110,23 @@ class Moto:
                 self._proc.wait()
             self._proc = None
 
-    def client(self) -> Any:
-        """A boto3 S3 client for this server (path style)."""
+    def client(
+        self,
+        service: str = "s3",
+        key_id: str = ACCESS_KEY_ID,
+        secret: str = SECRET_ACCESS_KEY,
+        token: Optional[str] = None,
+    ) -> Any:
+        """A boto3 client of ``service`` for this server (S3: path style)."""
         import boto3
         from botocore.config import Config
 
         return boto3.client(
-            "s3",
+            service,
             endpoint_url=self.endpoint,
-            aws_access_key_id=ACCESS_KEY_ID,
-            aws_secret_access_key=SECRET_ACCESS_KEY,
+            aws_access_key_id=key_id,
+            aws_secret_access_key=secret,
+            aws_session_token=token,
             region_name="us-east-1",
             config=Config(s3={"addressing_style": "path"}),
         )
