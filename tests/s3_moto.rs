@@ -152,10 +152,34 @@ fn list_fastlist_open_and_prepare_over_the_s3_api() {
         .expect("second run");
     assert_eq!((again.kept, again.fetched), (5, 0));
 
-    // The audit file names the S3 request ids (moto's x-amzn-requestid).
+    // The audit file: a line per response, written when the response is dropped, with the
+    // body bytes read and S3's request id (moto's x-amzn-requestid).
     drop(conn);
     let audit = std::fs::read_to_string(dir.path("audit.log")).unwrap();
-    assert!(audit.contains("GetObject") && audit.contains("HeadObject"));
+    let (key, size, _) = &objects()[0];
+    let mut got = 0u64;
+    let mut whole = 0;
+    for line in audit.lines() {
+        let f: Vec<&str> = line.split('\t').collect();
+        if f[1] != "GetObject" || f[3] != key {
+            continue;
+        }
+        let (a, b) = f[4].split_once('-').expect("a range");
+        let asked = b.parse::<u64>().unwrap() - a.parse::<u64>().unwrap() + 1;
+        let bytes: u64 = f[6].parse().unwrap();
+        assert_eq!(f[5], "206", "{line}");
+        assert!(bytes <= asked, "{line}");
+        assert!(f[8].len() > 10, "a request id: {line}");
+        whole += usize::from(bytes == asked);
+        got += bytes;
+    }
+    assert!(
+        got >= *size as u64 && whole > 0,
+        "GetObject bytes {got} of {size}:\n{audit}"
+    );
+    assert!(audit
+        .lines()
+        .any(|l| l.contains("\tHeadObject\t") && l.contains(key.as_str())));
 }
 
 #[test]
