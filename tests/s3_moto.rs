@@ -180,6 +180,15 @@ fn list_fastlist_open_and_prepare_over_the_s3_api() {
     assert!(audit
         .lines()
         .any(|l| l.contains("\tHeadObject\t") && l.contains(key.as_str())));
+    let log = std::fs::read_to_string(dir.path("connector.log")).unwrap();
+    assert!(
+        log.contains(&format!("fast list of s3://{BUCKET}/m/")),
+        "{log}"
+    );
+    assert!(
+        log.contains(&format!("prepare_directory s3://{BUCKET}/m/")),
+        "{log}"
+    );
 }
 
 #[test]

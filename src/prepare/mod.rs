@@ -120,7 +120,8 @@ pub(crate) fn prepare_directory(
         }
     }
     log::info!(
-        "prepare_directory oss://{bucket}/{prefix} -> {}: {} files, {} kept, {} to fetch, {} removed",
+        "prepare_directory {}{bucket}/{prefix} -> {}: {} files, {} kept, {} to fetch, {} removed",
+        conn.protocol().scheme(),
         dir.display(),
         report.files,
         report.kept,
@@ -136,7 +137,7 @@ pub(crate) fn prepare_directory(
         .progress
         .unwrap_or_else(|| std::io::stderr().is_terminal());
     let bytes_to_fetch = to_fetch.iter().map(|f| f.object.size).sum();
-    let label = format!("oss://{bucket}/{prefix}");
+    let label = format!("{}{bucket}/{prefix}", conn.protocol().scheme());
     let fetched = progress::with_progress(
         show,
         &label,
