@@ -205,7 +205,10 @@ extern "C" {
 // - `cred_path`: a JSON credentials file (`AccessKeyId`, `AccessKeySecret`, optional
 //   `SecurityToken` and `Expiration`), re-read before the credentials expire; or NULL to
 //   use the environment variables `OSS_ACCESS_KEY_ID`, `OSS_ACCESS_KEY_SECRET` and
-//   optionally `OSS_SESSION_TOKEN`.
+//   optionally `OSS_SESSION_TOKEN` (for an S3 connector: `AWS_ACCESS_KEY_ID`,
+//   `AWS_SECRET_ACCESS_KEY` and optionally `AWS_SESSION_TOKEN`, else the shared credentials
+//   file `AWS_SHARED_CREDENTIALS_FILE` or `~/.aws/credentials` at profile `AWS_PROFILE` or
+//   `default`).
 // - `config_path`: a JSON configuration file, or NULL for the defaults.
 // - `out`: receives the new connector (NULL on failure).
 //
@@ -323,7 +326,8 @@ int32_t ossmc_list_get(const struct ossmc_listing *list,
 // Frees a list and its keys. NULL is a no-op.
 void ossmc_list_free(struct ossmc_listing *list);
 
-// Opens the object named by `uri` (`oss://bucket/key`) for reading and queues it for
+// Opens the object named by `uri` (`oss://bucket/key`, or `s3://bucket/key` on a connector
+// that speaks the S3 API) for reading and queues it for
 // prefetching: objects are fetched ahead in the order they were opened, so opening all the
 // shards of a model first and then reading them one by one keeps the network busy.
 //

@@ -159,6 +159,9 @@ pub struct Config {
     /// Hosts reached without the proxy (`noProxy`), as patterns from
     /// [`crate::proxy::parse_no_proxy`]; `None` = from `no_proxy` / `NO_PROXY`.
     pub no_proxy: Option<Vec<String>>,
+    /// The API to speak (`protocol`: `"oss"` or `"s3"`); `None` = from the endpoint (S3 for
+    /// an `s3.` or `s3-` host, OSS otherwise).
+    pub protocol: Option<crate::protocol::Protocol>,
 }
 
 /// Default `timeouts.minRateBps`: 32 KiB/s, far below what OSS serves a connection, yet
@@ -193,6 +196,7 @@ impl Default for Config {
             addressing: None,
             proxy: ProxySetting::FromEnv,
             no_proxy: None,
+            protocol: None,
         }
     }
 }
@@ -484,6 +488,17 @@ impl Parser<'_> {
                     })?)?
                 }
                 "noProxy" => c.no_proxy = Some(no_proxy(k, v)?),
+                "protocol" => {
+                    c.protocol = match string(k, v)?.to_ascii_lowercase().as_str() {
+                        "auto" => None,
+                        p => Some(p.parse().map_err(|_| {
+                            format!(
+                                r#"protocol must be "oss", "s3" or "auto", got {}"#,
+                                shown(v)
+                            )
+                        })?),
+                    }
+                }
                 _ => self.unknown(k),
             }
         }
@@ -724,6 +739,10 @@ mod tests {
         assert_eq!(c.addressing, Some(Addressing::Path));
         let (c, _) = Config::from_json_str(r#"{"addressing": "virtual-hosted"}"#).unwrap();
         assert_eq!(c.addressing, Some(Addressing::VirtualHosted));
+        let (c, _) = Config::from_json_str(r#"{"protocol": "s3"}"#).unwrap();
+        assert_eq!(c.protocol, Some(crate::Protocol::S3));
+        let (c, _) = Config::from_json_str(r#"{"protocol": "auto"}"#).unwrap();
+        assert_eq!(c.protocol, None);
     }
 
     #[test]
@@ -750,6 +769,7 @@ mod tests {
             (r#"{"logPath": 5}"#, "logPath must be a non-empty string (a file path), got 5"),
             (r#"{"signatureVersion": "v2"}"#, r#"signatureVersion must be "v4" or "v1", got "v2""#),
             (r#"{"addressing": "cname"}"#, r#"addressing must be "virtual-hosted", "path" or "auto", got "cname""#),
+            (r#"{"protocol": "gcs"}"#, r#"protocol must be "oss", "s3" or "auto", got "gcs""#),
             (r#"{"region": "CN Hangzhou"}"#, r#"region must be a region id such as "cn-hangzhou", got "CN Hangzhou""#),
             ("[1, 2]", "the configuration must be a JSON object, got [1,2]"),
         ] {

@@ -12,9 +12,10 @@ use crate::listing::{self, ObjectInfo, Page};
 use crate::logging::{Audit, ConnectorLog, LogScope};
 use crate::prefetch::{ObjectMeta, PrefetchStats, Prefetcher};
 use crate::prepare::{PrepareOptions, PrepareReport};
+use crate::protocol::Protocol;
 use crate::proxy::ProxyRoute;
 use crate::reader::ObjectReader;
-use crate::uri::{parse_oss_dir_uri, parse_oss_uri, validate_bucket_name, validate_key};
+use crate::uri::{parse_dir_uri, parse_object_uri, validate_key};
 
 /// A connection to one OSS endpoint with one set of credentials. Cheap to clone (the clones
 /// share everything); `Send + Sync`.
@@ -56,13 +57,14 @@ impl Connector {
             log::warn!("{w}");
         }
         let client = Arc::new(Client::new(ep, credentials, &config, Some(audit), &route));
+        let protocol = client.protocol();
         let prefetcher = Prefetcher::new(
             Arc::clone(&client),
             &config.prefetch,
             Arc::clone(&connector_log),
         );
         log::info!(
-            "connector for {endpoint}: {} requests in flight, {} MiB chunks, {} MiB memory limit, {}",
+            "connector for {endpoint} ({protocol}): {} requests in flight, {} MiB chunks, {} MiB memory limit, {}",
             config.prefetch.max_in_flight(),
             config.prefetch.chunk_size >> 20,
             config.prefetch.memory_limit >> 20,
@@ -77,6 +79,21 @@ impl Connector {
                 interrupt: Mutex::new(CancelToken::new()),
                 log: connector_log,
             }),
+        })
+    }
+
+    /// The credentials a connector for `endpoint` uses when given none: for OSS the
+    /// environment variables `OSS_ACCESS_KEY_ID`, `OSS_ACCESS_KEY_SECRET` and
+    /// `OSS_SESSION_TOKEN` ([`crate::EnvProvider`]); for S3 the AWS environment variables, else
+    /// the shared credentials file ([`crate::AwsProvider`]).
+    pub fn default_credentials(
+        endpoint: &str,
+        config: &Config,
+    ) -> Result<Arc<dyn CredentialsProvider>> {
+        let ep = Endpoint::parse(endpoint)?;
+        Ok(match Protocol::for_endpoint(config.protocol, &ep) {
+            Protocol::Oss => Arc::new(crate::EnvProvider::new()),
+            Protocol::S3 => Arc::new(crate::AwsProvider::new()),
         })
     }
 
@@ -120,7 +137,7 @@ impl Connector {
         cancel: &CancelToken,
     ) -> Result<Vec<ObjectInfo>> {
         let _log = self.log_scope();
-        validate_bucket_name(bucket)?;
+        self.protocol().validate_bucket(bucket)?;
         listing::list_all(&self.inner.client, cancel, bucket, prefix)
     }
 
@@ -141,7 +158,7 @@ impl Connector {
         cancel: &CancelToken,
     ) -> Result<Vec<ObjectInfo>> {
         let _log = self.log_scope();
-        validate_bucket_name(bucket)?;
+        self.protocol().validate_bucket(bucket)?;
         let max_in_flight = self.inner.config.fast_list.max_in_flight();
         crate::fastlist::list(&self.inner.client, bucket, prefix, max_in_flight, cancel)
     }
@@ -159,7 +176,7 @@ impl Connector {
         cancel: &CancelToken,
     ) -> Result<Page> {
         let _log = self.log_scope();
-        validate_bucket_name(bucket)?;
+        self.protocol().validate_bucket(bucket)?;
         listing::list_page(
             &self.inner.client,
             cancel,
@@ -172,11 +189,22 @@ impl Connector {
         )
     }
 
-    /// Opens `oss://bucket/key`: checks that the object exists (a missing one fails here with
-    /// [`ErrorKind::NoSuchKey`] or [`ErrorKind::NoSuchBucket`]) and starts prefetching it
-    /// behind the objects opened before.
+    /// The API this connector speaks (configuration `protocol`, or from the endpoint).
+    pub fn protocol(&self) -> Protocol {
+        self.inner.client.protocol()
+    }
+
+    /// Splits an object URI of this connector's protocol (`oss://bucket/key`, or
+    /// `s3://bucket/key` on an S3 connector) into bucket and key.
+    pub fn parse_uri(&self, uri: &str) -> Result<(String, String)> {
+        parse_object_uri(uri, self.protocol())
+    }
+
+    /// Opens `oss://bucket/key` (`s3://bucket/key` on an S3 connector): checks that the object
+    /// exists (a missing one fails here with [`ErrorKind::NoSuchKey`] or
+    /// [`ErrorKind::NoSuchBucket`]) and starts prefetching it behind the objects opened before.
     pub fn open(&self, uri: &str) -> Result<ObjectReader> {
-        let (bucket, key) = parse_oss_uri(uri)?;
+        let (bucket, key) = self.parse_uri(uri)?;
         self.open_object_with_cancel(&bucket, &key, &self.interrupt_token())
     }
 
@@ -193,14 +221,15 @@ impl Connector {
         cancel: &CancelToken,
     ) -> Result<ObjectReader> {
         let _log = self.log_scope();
-        validate_bucket_name(bucket)?;
+        self.protocol().validate_bucket(bucket)?;
         validate_key(key)?;
         let meta = Arc::new(head_object(&self.inner.client, cancel, bucket, key)?);
         let id = self.inner.prefetcher.open(Arc::clone(&meta))?;
         Ok(ObjectReader::new(Arc::clone(&self.inner), id, meta))
     }
 
-    /// Makes the local directory `dir` hold every object under `uri` (`oss://bucket/prefix`),
+    /// Makes the local directory `dir` hold every object under `uri` (`oss://bucket/prefix`, or
+    /// `s3://bucket/prefix` on an S3 connector),
     /// each in the file its key names below the prefix, so that any framework can load the
     /// directory. Keeps the files an earlier run wrote that still match their objects and
     /// fetches the rest at full speed, each straight into its file under a temporary name
@@ -213,7 +242,7 @@ impl Connector {
         options: &PrepareOptions,
     ) -> Result<PrepareReport> {
         let _log = self.log_scope();
-        let (bucket, prefix) = parse_oss_dir_uri(uri)?;
+        let (bucket, prefix) = parse_dir_uri(uri, self.protocol())?;
         crate::prepare::prepare_directory(
             self,
             &bucket,
@@ -222,6 +251,7 @@ impl Connector {
             options,
             &self.interrupt_token(),
         )
+        .map_err(|e| e.with_scheme(self.protocol().as_str()))
     }
 
     /// The prefetcher's gauges and counters (memory held, requests in flight, refetches...).
@@ -271,7 +301,6 @@ fn head_object(
             Ok(r) => r,
             Err(a) => return a,
         };
-        ex.client().record_ok(&req, &resp, 0);
         let protocol = |what: &str| {
             Attempt::Fail(
                 Error::new(
@@ -303,20 +332,17 @@ fn head_object(
             Some(e) if !e.trim().is_empty() => e.trim().to_owned(),
             _ => return protocol("has no ETag"),
         };
-        let crc64 = match resp
-            .header("x-oss-hash-crc64ecma")
-            .map(|v| v.trim().parse::<u64>())
-        {
-            Some(Ok(c)) => Some(c),
-            Some(Err(_)) => return protocol("has an invalid x-oss-hash-crc64ecma"),
-            None => None,
+        let crc = match ex.client().protocol().object_crc(&resp.headers) {
+            Ok(c) => c,
+            Err(why) => return protocol(&why),
         };
         Attempt::Done(ObjectMeta {
             bucket: bucket.to_owned(),
             key: key.to_owned(),
             etag,
             size,
-            crc64,
+            crc64: crc.map(|(_, c)| c),
+            crc_kind: crc.map_or_else(|| ex.client().protocol().crc_kind(), |(k, _)| k),
         })
     })
 }

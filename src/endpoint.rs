@@ -70,7 +70,7 @@ impl Endpoint {
         }
         let (host, port) = split_host_port(authority).map_err(|why| bad(&why))?;
         let host = host.to_ascii_lowercase();
-        let region = region_of(&host);
+        let region = oss_region_of(&host);
         Ok(Endpoint {
             scheme,
             host,
@@ -177,7 +177,7 @@ fn split_host_port(authority: &str) -> std::result::Result<(&str, Option<u16>), 
 
 /// The region of `oss-<region>.aliyuncs.com` and `oss-<region>-internal.aliyuncs.com`.
 /// Global hosts (`oss-accelerate[-overseas]`) have no region.
-fn region_of(host: &str) -> Option<String> {
+pub(crate) fn oss_region_of(host: &str) -> Option<String> {
     let name = host.strip_suffix(".aliyuncs.com")?.strip_prefix("oss-")?;
     let region = name.strip_suffix("-internal").unwrap_or(name);
     let plausible = !region.is_empty()

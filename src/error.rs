@@ -9,6 +9,10 @@
 //! server-provided text only, and the server's `StringToSign` echo is not kept.
 
 use std::fmt;
+use std::sync::Arc;
+
+/// The cause of an [`Error`], shared so that errors stay cheap to clone.
+type Source = Arc<dyn std::error::Error + Send + Sync + 'static>;
 
 /// What class of problem an [`Error`] is. Stable: the C status codes are derived from it.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
@@ -82,7 +86,11 @@ impl ErrorKind {
             | "InvalidAccessKeyId"
             | "InvalidSecurityToken"
             | "SecurityTokenExpired"
-            | "RequestTimeTooSkewed" => ErrorKind::AccessDenied,
+            | "RequestTimeTooSkewed"
+            // S3's names for a bad or expired token.
+            | "ExpiredToken"
+            | "InvalidToken"
+            | "TokenRefreshRequired" => ErrorKind::AccessDenied,
             "PreconditionFailed" => ErrorKind::ObjectChanged,
             "InvalidArgument" | "InvalidRange" | "InvalidObjectName" | "InvalidBucketName" => {
                 ErrorKind::InvalidArgument
@@ -122,6 +130,10 @@ struct Inner {
     request_id: Option<String>,
     bucket: Option<String>,
     key: Option<String>,
+    /// What caused it (an I/O or HTTP error), for [`std::error::Error::source`].
+    source: Option<Source>,
+    /// The URI scheme the object is shown with (`oss`, or `s3` on an S3 connector).
+    scheme: &'static str,
 }
 
 /// The crate's result type.
@@ -138,6 +150,8 @@ impl Error {
             request_id: None,
             bucket: None,
             key: None,
+            source: None,
+            scheme: "oss",
         })
     }
 
@@ -163,6 +177,8 @@ impl Error {
             request_id,
             bucket: None,
             key: None,
+            source: None,
+            scheme: "oss",
         })
     }
 
@@ -178,6 +194,22 @@ impl Error {
     pub fn with_object(mut self, bucket: &str, key: Option<&str>) -> Error {
         self.inner.bucket = Some(bucket.to_owned());
         self.inner.key = key.map(str::to_owned);
+        self
+    }
+
+    /// Shows the object as `scheme://bucket/key` (`s3` for a connector speaking the S3 API).
+    pub(crate) fn with_scheme(mut self, scheme: &'static str) -> Error {
+        self.inner.scheme = scheme;
+        self
+    }
+
+    /// Chains the lower-level error that caused this one, for
+    /// [`std::error::Error::source`]. `Display` shows the message only.
+    pub fn with_source(
+        mut self,
+        source: impl Into<Box<dyn std::error::Error + Send + Sync + 'static>>,
+    ) -> Error {
+        self.inner.source = Some(Arc::from(source.into()));
         self
     }
 
@@ -215,7 +247,7 @@ impl fmt::Display for Error {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         write!(f, "{}: {}", self.inner.kind, self.inner.message)?;
         match (&self.inner.bucket, &self.inner.key) {
-            (Some(b), Some(k)) => write!(f, " (oss://{b}/{k})")?,
+            (Some(b), Some(k)) => write!(f, " ({}://{b}/{k})", self.inner.scheme)?,
             (Some(b), None) => write!(f, " (bucket {b})")?,
             _ => {}
         }
@@ -249,11 +281,19 @@ impl fmt::Debug for Error {
             .field("request_id", &self.inner.request_id)
             .field("bucket", &self.inner.bucket)
             .field("key", &self.inner.key)
+            .field("source", &self.inner.source)
             .finish()
     }
 }
 
-impl std::error::Error for Error {}
+impl std::error::Error for Error {
+    fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
+        self.inner
+            .source
+            .as_deref()
+            .map(|s| s as &(dyn std::error::Error + 'static))
+    }
+}
 
 impl From<Error> for std::io::Error {
     fn from(e: Error) -> std::io::Error {
@@ -307,5 +347,19 @@ mod tests {
             ErrorKind::ServerError
         );
         assert_eq!(ErrorKind::from_oss_code("", 404), ErrorKind::NoSuchKey);
+    }
+
+    #[test]
+    fn causes_are_chained_not_repeated() {
+        use std::error::Error as _;
+        let io = std::io::Error::new(std::io::ErrorKind::ConnectionReset, "peer reset");
+        let e = Error::new(ErrorKind::Network, "GetObject request failed").with_source(io);
+        assert_eq!(e.to_string(), "network error: GetObject request failed");
+        let cause = e.source().expect("a source");
+        assert_eq!(cause.to_string(), "peer reset");
+        assert!(cause.downcast_ref::<std::io::Error>().is_some());
+        // Clones share the cause.
+        assert_eq!(e.clone().source().unwrap().to_string(), "peer reset");
+        assert!(Error::new(ErrorKind::Internal, "x").source().is_none());
     }
 }

@@ -46,18 +46,18 @@ pub fn listing_page(data: &[u8]) {
 
 /// An OSS `<Error>` document in an error response's body.
 pub fn error_xml(data: &[u8]) {
-    let _ = crate::client::parse_error_xml(&String::from_utf8_lossy(data));
+    let _ = crate::error_doc::parse_error_xml(&String::from_utf8_lossy(data));
 }
 
 /// The `x-oss-err` header of a HEAD error response: base64 of an `<Error>` document.
 pub fn oss_err_header(data: &[u8]) {
     if let Ok(raw) = std::str::from_utf8(data) {
-        let _ = crate::client::decode_oss_err(raw);
+        let _ = crate::error_doc::decode_oss_err(raw);
     }
     // Also as the base64 of the input, so the fuzzer reaches the XML behind it.
     use base64::Engine;
     let encoded = base64::engine::general_purpose::STANDARD.encode(data);
-    let _ = crate::client::decode_oss_err(&encoded);
+    let _ = crate::error_doc::decode_oss_err(&encoded);
 }
 
 /// The Content-Range of a ranged GET against the range asked for, and the size headers of a

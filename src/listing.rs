@@ -77,7 +77,11 @@ pub(crate) fn list_page(
         delimiter,
         max_keys,
     );
-    let asked = Asked { prefix, max_keys };
+    let asked = Asked {
+        prefix,
+        max_keys,
+        scheme: client.protocol().scheme(),
+    };
     client.call(cancel, |ex| match fetch_page(ex, &req, &asked, false) {
         Fetched::Page(page) => Attempt::Done(page),
         Fetched::Broken(e, _) => Attempt::Retry(e),
@@ -107,7 +111,11 @@ pub(crate) fn list_page_or_part(
         None,
         max_keys,
     );
-    let asked = Asked { prefix, max_keys };
+    let asked = Asked {
+        prefix,
+        max_keys,
+        scheme: client.protocol().scheme(),
+    };
     client.call(cancel, |ex| match fetch_page(ex, &req, &asked, true) {
         Fetched::Page(page) => Attempt::Done(page),
         Fetched::Broken(e, kept) if kept.is_empty() => Attempt::Retry(e),
@@ -177,6 +185,8 @@ enum Fetched<T> {
 struct Asked<'a> {
     prefix: &'a str,
     max_keys: u32,
+    /// The connector's URI scheme (`oss://`, `s3://`), for messages.
+    scheme: &'static str,
 }
 
 /// The error for a page that breaks the listing rules ([`rules`]): the server's answer, so
@@ -185,8 +195,8 @@ fn refused(bucket: &str, asked: &Asked<'_>, why: &str) -> Error {
     Error::new(
         ErrorKind::Protocol,
         format!(
-            "listing oss://{bucket}/{}: {why}; the listing is abandoned",
-            asked.prefix
+            "listing {}{bucket}/{}: {why}; the listing is abandoned",
+            asked.scheme, asked.prefix
         ),
     )
     .with_object(bucket, None)
@@ -209,14 +219,10 @@ fn fetch_page<T>(
         Ok(r) => r,
         Err(a) => return Fetched::Failed(a),
     };
-    let announced = resp.body.content_length();
+    let announced = resp.content_length();
     let expected = announced.unwrap_or(0).min(MAX_PAGE_BYTES) as usize;
     PAGE_BUF.with_borrow_mut(|buf| {
-        let read = read_body(&mut resp.body.as_reader(), buf, expected);
-        let got = match &read {
-            Ok(n) | Err((_, n)) => *n,
-        };
-        ex.client().record_ok(req, &resp, got as u64);
+        let read = read_body(&mut resp.reader(), buf, expected);
         let outcome = match read {
             Err((e, got)) => {
                 let kept = if keep_partial {
@@ -241,9 +247,9 @@ fn fetch_page<T>(
                     Error::new(
                         ErrorKind::Protocol,
                         format!(
-                            "listing oss://{}/{}: the ListObjectsV2 response ({n} bytes) is \
+                            "listing {}{}/{}: the ListObjectsV2 response ({n} bytes) is \
                              malformed: {msg}",
-                            req.bucket, asked.prefix
+                            asked.scheme, req.bucket, asked.prefix
                         ),
                     )
                     .with_object(req.bucket, None),
@@ -320,6 +326,7 @@ pub(crate) fn list_all(
     let asked = Asked {
         prefix,
         max_keys: MAX_KEYS,
+        scheme: client.protocol().scheme(),
     };
     let mut all: Vec<ObjectInfo> = Vec::new();
     let mut progress = Progress::default();

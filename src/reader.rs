@@ -53,11 +53,7 @@ impl ObjectReader {
     /// fewer bytes than asked for when the rest is not fetched yet.
     pub fn read(&mut self, buf: &mut [u8]) -> Result<usize> {
         let _log = self.inner.log.enter();
-        let n = self
-            .inner
-            .prefetcher
-            .read_at(self.id, self.pos, buf, None)?
-            .unwrap_or(0);
+        let n = self.fetch(self.pos, buf, None)?.unwrap_or(0);
         self.pos += n as u64;
         Ok(n)
     }
@@ -68,10 +64,7 @@ impl ObjectReader {
     pub fn read_timeout(&mut self, buf: &mut [u8], wait: Duration) -> Result<Option<usize>> {
         let _log = self.inner.log.enter();
         let deadline = Instant::now() + wait;
-        let got = self
-            .inner
-            .prefetcher
-            .read_at(self.id, self.pos, buf, Some(deadline))?;
+        let got = self.fetch(self.pos, buf, Some(deadline))?;
         if let Some(n) = got {
             self.pos += n as u64;
         }
@@ -85,9 +78,7 @@ impl ObjectReader {
         let mut done = 0;
         while done < buf.len() {
             let n = self
-                .inner
-                .prefetcher
-                .read_at(self.id, offset + done as u64, &mut buf[done..], None)?
+                .fetch(offset + done as u64, &mut buf[done..], None)?
                 .unwrap_or(0);
             if n == 0 {
                 break;
@@ -106,9 +97,20 @@ impl ObjectReader {
         wait: Duration,
     ) -> Result<Option<usize>> {
         let _log = self.inner.log.enter();
+        self.fetch(offset, buf, Some(Instant::now() + wait))
+    }
+
+    /// The prefetcher's read, its errors naming the object with the connector's scheme.
+    fn fetch(
+        &self,
+        offset: u64,
+        buf: &mut [u8],
+        deadline: Option<Instant>,
+    ) -> Result<Option<usize>> {
         self.inner
             .prefetcher
-            .read_at(self.id, offset, buf, Some(Instant::now() + wait))
+            .read_at(self.id, offset, buf, deadline)
+            .map_err(|e| e.with_scheme(self.inner.client.protocol().as_str()))
     }
 
     /// The whole object in memory: read-only, owned by this reader and valid until it is
@@ -141,12 +143,11 @@ impl ObjectReader {
         }
         if let WholeCopy::Filling { map, filled } = &mut self.whole {
             while *filled < map.len() {
-                let n = self.inner.prefetcher.read_at(
-                    self.id,
-                    *filled as u64,
-                    &mut map[*filled..],
-                    deadline,
-                )?;
+                let n = self
+                    .inner
+                    .prefetcher
+                    .read_at(self.id, *filled as u64, &mut map[*filled..], deadline)
+                    .map_err(|e| e.with_scheme(self.inner.client.protocol().as_str()))?;
                 match n {
                     None => return Ok(None),
                     Some(0) => {

@@ -98,7 +98,7 @@ pub(crate) fn sign(
 const END_OF_YEAR_9999: Duration = Duration::from_secs(253_402_300_800);
 
 /// Whether `now` can be written as a V1 (HTTP date) and V4 (`YYYYMMDDTHHMMSSZ`) date.
-fn check_signable(now: SystemTime) -> Result<()> {
+pub(crate) fn check_signable(now: SystemTime) -> Result<()> {
     match now.duration_since(UNIX_EPOCH) {
         Ok(d) if d < END_OF_YEAR_9999 => Ok(()),
         _ => Err(Error::new(
@@ -168,7 +168,7 @@ fn sign_v1(creds: &Credentials, now: SystemTime, req: &SigningRequest) -> Vec<(S
 }
 
 /// `YYYYMMDDTHHMMSSZ` in UTC.
-fn v4_datetime(now: SystemTime) -> String {
+pub(crate) fn v4_datetime(now: SystemTime) -> String {
     let t = time::OffsetDateTime::from(now);
     format!(
         "{:04}{:02}{:02}T{:02}{:02}{:02}Z",
@@ -319,7 +319,7 @@ pub(crate) fn v1_string_to_sign(req: &SigningRequest, date: &str, token: Option<
     out
 }
 
-fn hmac_sha256(key: &[u8], data: &[u8]) -> [u8; 32] {
+pub(crate) fn hmac_sha256(key: &[u8], data: &[u8]) -> [u8; 32] {
     // HMAC accepts keys of any length, so this cannot fail.
     let mut mac = <Hmac<Sha256> as Mac>::new_from_slice(key).expect("HMAC takes any key length");
     mac.update(data);
@@ -345,6 +345,9 @@ fn derive_signing_key(secret: &str, date: &str, region: &str) -> [u8; 32] {
 /// A derived key, found by a hash of the secret (so the cache does not hold secrets).
 struct CachedKey {
     secret_hash: [u8; 32],
+    /// Which key chain derived it (`oss` or `s3`): the same secret, day and region give
+    /// different keys.
+    chain: &'static str,
     date: String,
     region: String,
     key: [u8; 32],
@@ -356,21 +359,33 @@ static KEY_CACHE: Mutex<Vec<CachedKey>> = Mutex::new(Vec::new());
 
 /// The V4 signing key for (secret, date `YYYYMMDD`, region), cached.
 fn signing_key(secret: &str, date: &str, region: &str) -> [u8; 32] {
+    cached_key("oss", secret, date, region, derive_signing_key)
+}
+
+/// The signing key `derive` makes of (secret, date, region) with key chain `chain`, from the
+/// process-wide cache.
+pub(crate) fn cached_key(
+    chain: &'static str,
+    secret: &str,
+    date: &str,
+    region: &str,
+    derive: fn(&str, &str, &str) -> [u8; 32],
+) -> [u8; 32] {
     let secret_hash: [u8; 32] = Sha256::digest(secret.as_bytes()).into();
     // A poisoned lock only means another thread panicked mid-update of a plain Vec: usable.
     let mut cache = KEY_CACHE.lock().unwrap_or_else(|p| p.into_inner());
-    if let Some(hit) = cache
-        .iter()
-        .find(|c| c.secret_hash == secret_hash && c.date == date && c.region == region)
-    {
+    if let Some(hit) = cache.iter().find(|c| {
+        c.secret_hash == secret_hash && c.chain == chain && c.date == date && c.region == region
+    }) {
         return hit.key;
     }
-    let key = derive_signing_key(secret, date, region);
+    let key = derive(secret, date, region);
     if cache.len() >= KEY_CACHE_ENTRIES {
         cache.remove(0);
     }
     cache.push(CachedKey {
         secret_hash,
+        chain,
         date: date.to_owned(),
         region: region.to_owned(),
         key,

@@ -7,6 +7,7 @@
 use percent_encoding::{utf8_percent_encode, AsciiSet, NON_ALPHANUMERIC};
 
 use crate::error::{Error, ErrorKind, Result};
+use crate::protocol::Protocol;
 
 /// The longest object key OSS accepts, in bytes.
 pub(crate) const MAX_KEY_BYTES: usize = 1023;
@@ -26,17 +27,38 @@ const PATH_SET: &AsciiSet = &QUERY_SET.remove(b'/');
 /// not start with `/` (OSS rejects such keys). Everything after the bucket's `/` is the key,
 /// literally: `?`, `#` and `%` are ordinary key characters.
 pub fn parse_oss_uri(uri: &str) -> Result<(String, String)> {
+    parse_object_uri(uri, Protocol::Oss)
+}
+
+/// Splits `oss://bucket/prefix` (or `oss://bucket`) into (bucket, prefix) for a call that
+/// works on every object under a "directory": a non-empty prefix gets a trailing `/`, so
+/// `oss://b/models/qwen` and `oss://b/models/qwen/` both mean the keys under `models/qwen/`.
+pub fn parse_oss_dir_uri(uri: &str) -> Result<(String, String)> {
+    parse_dir_uri(uri, Protocol::Oss)
+}
+
+/// The rest of `uri` after `protocol`'s scheme (compared without regard to case).
+fn strip_scheme(uri: &str, protocol: Protocol) -> Result<&str> {
+    let scheme = protocol.scheme();
+    match uri.get(..scheme.len()) {
+        Some(s) if s.eq_ignore_ascii_case(scheme) => Ok(&uri[scheme.len()..]),
+        _ => Err(Error::new(
+            ErrorKind::InvalidArgument,
+            format!("URI must start with {scheme} (got {uri:?})"),
+        )),
+    }
+}
+
+/// [`parse_oss_uri`] for `protocol`'s scheme and bucket rules (`s3://bucket/key`).
+pub fn parse_object_uri(uri: &str, protocol: Protocol) -> Result<(String, String)> {
     let invalid =
         |why: &str| Error::new(ErrorKind::InvalidArgument, format!("{why} (got {uri:?})"));
-    let rest = match uri.get(..6) {
-        Some(scheme) if scheme.eq_ignore_ascii_case("oss://") => &uri[6..],
-        _ => return Err(invalid("URI must start with oss://")),
-    };
+    let rest = strip_scheme(uri, protocol)?;
     let (bucket, key) = rest.split_once('/').unwrap_or((rest, ""));
     if bucket.is_empty() {
         return Err(invalid("URI has no bucket"));
     }
-    validate_bucket_name(bucket)?;
+    protocol.validate_bucket(bucket)?;
     if key.is_empty() {
         return Err(invalid("URI has no object key"));
     }
@@ -44,21 +66,16 @@ pub fn parse_oss_uri(uri: &str) -> Result<(String, String)> {
     Ok((bucket.to_owned(), key.to_owned()))
 }
 
-/// Splits `oss://bucket/prefix` (or `oss://bucket`) into (bucket, prefix) for a call that
-/// works on every object under a "directory": a non-empty prefix gets a trailing `/`, so
-/// `oss://b/models/qwen` and `oss://b/models/qwen/` both mean the keys under `models/qwen/`.
-pub fn parse_oss_dir_uri(uri: &str) -> Result<(String, String)> {
+/// [`parse_oss_dir_uri`] for `protocol`'s scheme and bucket rules (`s3://bucket/prefix`).
+pub fn parse_dir_uri(uri: &str, protocol: Protocol) -> Result<(String, String)> {
     let invalid =
         |why: &str| Error::new(ErrorKind::InvalidArgument, format!("{why} (got {uri:?})"));
-    let rest = match uri.get(..6) {
-        Some(scheme) if scheme.eq_ignore_ascii_case("oss://") => &uri[6..],
-        _ => return Err(invalid("URI must start with oss://")),
-    };
+    let rest = strip_scheme(uri, protocol)?;
     let (bucket, prefix) = rest.split_once('/').unwrap_or((rest, ""));
     if bucket.is_empty() {
         return Err(invalid("URI has no bucket"));
     }
-    validate_bucket_name(bucket)?;
+    protocol.validate_bucket(bucket)?;
     if prefix.is_empty() {
         return Ok((bucket.to_owned(), String::new()));
     }
@@ -87,6 +104,30 @@ pub fn validate_bucket_name(name: &str) -> Result<()> {
             format!(
                 "invalid bucket name {name:?}: 3-63 chars of a-z, 0-9 and -, \
                  starting with a letter or digit, not ending in -"
+            ),
+        ))
+    }
+}
+
+/// Checks the S3 bucket-name rules: 3 to 63 characters of `a-z`, `0-9`, `.` and `-`,
+/// starting and ending with a letter or digit, without `..`, and not an IP address.
+pub fn validate_s3_bucket_name(name: &str) -> Result<()> {
+    let b = name.as_bytes();
+    let ok = (3..=63).contains(&b.len())
+        && b.iter()
+            .all(|&c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == b'-' || c == b'.')
+        && b[0].is_ascii_alphanumeric()
+        && b[b.len() - 1].is_ascii_alphanumeric()
+        && !name.contains("..")
+        && name.parse::<std::net::Ipv4Addr>().is_err();
+    if ok {
+        Ok(())
+    } else {
+        Err(Error::new(
+            ErrorKind::InvalidArgument,
+            format!(
+                "invalid bucket name {name:?}: 3-63 chars of a-z, 0-9, . and -, \
+                 starting and ending with a letter or digit, not an IP address"
             ),
         ))
     }
@@ -158,6 +199,40 @@ mod tests {
         let e = parse_oss_uri(uri).unwrap_err();
         assert_eq!(e.kind(), ErrorKind::InvalidArgument);
         e.message().to_owned()
+    }
+
+    #[test]
+    fn s3_uris_use_their_scheme_and_bucket_rules() {
+        assert_eq!(
+            parse_object_uri("s3://my.bucket-1/models/a b.bin", Protocol::S3).unwrap(),
+            ("my.bucket-1".to_owned(), "models/a b.bin".to_owned())
+        );
+        assert_eq!(
+            parse_dir_uri("S3://bkt/models", Protocol::S3).unwrap(),
+            ("bkt".to_owned(), "models/".to_owned())
+        );
+        let e = parse_object_uri("oss://bkt/k", Protocol::S3).unwrap_err();
+        assert_eq!(
+            e.message(),
+            "URI must start with s3:// (got \"oss://bkt/k\")"
+        );
+        let e = parse_object_uri("s3://bkt/k", Protocol::Oss).unwrap_err();
+        assert_eq!(
+            e.message(),
+            "URI must start with oss:// (got \"s3://bkt/k\")"
+        );
+        for bad in [
+            "s3://a..b/k",
+            "s3://.ab/k",
+            "s3://ab./k",
+            "s3://192.168.1.1/k",
+            "s3://Ab/k",
+        ] {
+            let e = parse_object_uri(bad, Protocol::S3).unwrap_err();
+            assert_eq!(e.kind(), ErrorKind::InvalidArgument, "{bad}");
+        }
+        // Dots are S3's, not OSS's.
+        assert!(parse_object_uri("oss://my.bucket/k", Protocol::Oss).is_err());
     }
 
     #[test]

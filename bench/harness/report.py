@@ -351,7 +351,7 @@ LINE_COLORS = {
     "oss2": "#1f77b4", "oss2-crc": "#17becf", "osstorch-dataset": "#2ca02c",
     "osstorch-checkpoint": "#9467bd", "boto3": "#7f7f7f", "osstorch-prefetch": "#bcbd22",
     "runai": "#17becf", "runai-matched": "#393b79", "ossmc-prepare": "#ff9896", "ossmc-in-memory": "#c49c94",
-    "oss2-sequential": "#aec7e8",
+    "oss2-sequential": "#aec7e8", "ossmc-s3": "#ff7f7f",
 }
 
 

@@ -194,6 +194,10 @@ def contenders(args, lib: Optional[Path], hosts_problem: Optional[str]) -> List[
             unavailable=None if rust_bin and rust_bin.is_file() else
             "no release build of bench/core-load (bench/run builds it; or pass --rust-bin)",
         ),
+        # The S3 row: the same package speaking the S3 API (SigV4, s3:// URIs) to the same server
+        # and bytes, beside boto3 and Run:ai's streamer, the S3 loaders users would otherwise pick.
+        Contender("ossmc-s3", "ossmc Python over the S3 API", "ossmc", "ossmc_python.py", env=py_env,
+                  unavailable=py_problem, patterns=LOADS, options={"config": {"protocol": "s3"}}),
         # The same API with settings for a small machine: a reference for the defaults, not a target.
         Contender("ossmc-python-small", "ossmc Python, 16 in flight, 256 MiB", "ossmc", "ossmc_python.py",
                   patterns=("chunk-all", "shard-all"), env=py_env, unavailable=py_problem, conditions=plain,

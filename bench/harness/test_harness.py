@@ -175,6 +175,10 @@ def test_contenders_run_only_their_patterns():
     assert orchestrator.runs_in(roster["osstorch-dataset"], S("nginx", "throttled", "chunk-all"))
     assert not orchestrator.runs_in(roster["ossmc-python-small"], S("oss-local", "memlimit", "chunk-all"))
     assert not roster["ossmc-python-small"].target
+    # The S3 row: ossmc over the S3 API where boto3 and Run:ai run, on the same servers.
+    assert roster["ossmc-s3"].options["config"] == {"protocol": "s3"}
+    assert orchestrator.runs_in(roster["ossmc-s3"], S("nginx", "unthrottled", "shard-all"))
+    assert orchestrator.runs_in(roster["ossmc-s3"], S("nginx", "throttled", "shard-one"))
     # To a directory: prepare_directory, the in-memory reference beside it, and the peers that apply.
     in_dir = {name for name, c in roster.items() if orchestrator.runs_in(c, S("nginx", "unthrottled", "dir"))}
     assert in_dir == {"ossmc-prepare", "ossmc-in-memory", "oss2-sequential", "runai", "runai-matched",

@@ -183,6 +183,14 @@ class OssModelConnector:
     variables ``OSS_ACCESS_KEY_ID``, ``OSS_ACCESS_KEY_SECRET`` and ``OSS_SESSION_TOKEN``
     (Alibaba's package raises ValueError there instead).
 
+    S3-compatible stores (AWS S3, MinIO, Ceph RGW, OSS's ``s3.oss-<region>.aliyuncs.com``):
+    an endpoint whose host starts with ``s3.``, or ``"protocol": "s3"`` in the configuration,
+    makes the connector speak the S3 API and take ``s3://bucket/key`` URIs. Its default
+    credentials are then ``AWS_ACCESS_KEY_ID``, ``AWS_SECRET_ACCESS_KEY`` and
+    ``AWS_SESSION_TOKEN``, else the shared credentials file (``AWS_SHARED_CREDENTIALS_FILE`` or
+    ``~/.aws/credentials``, profile ``AWS_PROFILE`` or ``default``); ``cred_provider`` may be
+    a ``boto3.Session()``.
+
     :raises ValueError: an empty or malformed endpoint, or a malformed configuration (the
         message gives the line and column of a JSON error).
     :raises PermissionError: credentials are missing or malformed.
@@ -301,7 +309,8 @@ class OssModelConnector:
             ffi.release(listing)
 
     def open(self, uri: str, binary: bool = True) -> Any:
-        """Opens the object at ``uri`` (``oss://bucket/key``) for reading and starts
+        """Opens the object at ``uri`` (``oss://bucket/key``, or ``s3://bucket/key`` on a
+        connector speaking the S3 API) for reading and starts
         prefetching it, after the objects opened before it.
 
         Open every shard of a model first, then read them one after another: the prefetcher
@@ -312,7 +321,7 @@ class OssModelConnector:
             ``readline``, ``readlines`` and line iteration.
         :raises FileNotFoundError: the bucket or the object does not exist.
         :raises PermissionError: OSS refused the credentials.
-        :raises ValueError: ``uri`` is not ``oss://bucket/key``.
+        :raises ValueError: ``uri`` is not ``oss://bucket/key`` (``s3://`` for S3).
         """
         c_uri = _c_string(uri, "uri")
         handle = self._live()

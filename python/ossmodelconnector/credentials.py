@@ -6,7 +6,9 @@ Any object with ``get_credentials()`` works as ``cred_provider``: oss2's provide
 returns needs the access key id, secret and (optionally) security token, either as oss2's
 ``get_access_key_id()`` / ``get_access_key_secret()`` / ``get_security_token()`` methods or
 as alibabacloud-oss-v2's ``access_key_id`` / ``access_key_secret`` / ``security_token``
-attributes. An ``expiration`` attribute (a ``datetime`` or Unix seconds) is honoured:
+attributes, or as botocore's credentials (``get_frozen_credentials()``, whose ``access_key``,
+``secret_key`` and ``token`` are read): so ``boto3.Session()`` itself is a provider for a
+connector speaking the S3 API. An ``expiration`` attribute (a ``datetime`` or Unix seconds) is honoured:
 libossmc asks again shortly before it.
 
 libossmc calls the provider on first use, before cached credentials expire and after OSS
@@ -136,6 +138,15 @@ def _expiration_seconds(creds: Any) -> int:
 def _unpack(creds: Any) -> Tuple[bytes, bytes, Optional[bytes], int]:
     if creds is None:
         raise ValueError("the credentials provider's get_credentials() returned None")
+    frozen = getattr(creds, "get_frozen_credentials", None)
+    if callable(frozen):
+        # botocore's (refreshable) credentials: one consistent snapshot of the three values.
+        snap = frozen()
+        key_id = _encode(getattr(snap, "access_key", None), "access key id", True)
+        secret = _encode(getattr(snap, "secret_key", None), "access key secret", True)
+        token = _encode(getattr(snap, "token", None), "security token", False)
+        assert key_id is not None and secret is not None
+        return key_id, secret, token, 0
     key_id = _encode(_field(creds, "get_access_key_id", "access_key_id"), "access key id", True)
     secret = _encode(_field(creds, "get_access_key_secret", "access_key_secret"), "access key secret", True)
     token = _encode(_field(creds, "get_security_token", "security_token"), "security token", False)

@@ -94,8 +94,9 @@ pub(crate) fn list(
             None => e.with_object(bucket, None),
         })?;
     log::info!(
-        "fast list of oss://{bucket}/{prefix}: {} objects in {} ms with {} requests \
+        "fast list of {}{bucket}/{prefix}: {} objects in {} ms with {} requests \
          ({} splits, {} gallops, {} pages without new keys)",
+        client.protocol().scheme(),
         objects.len(),
         started.elapsed().as_millis(),
         stats.requests,

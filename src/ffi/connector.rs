@@ -11,7 +11,7 @@ use std::sync::Arc;
 use super::boundary::{self, Failure, OK};
 use super::credentials::{ossmc_credentials_callback, CallbackSource};
 use super::handle::{self, Castable};
-use crate::{CallbackProvider, Config, Connector, CredentialsProvider, EnvProvider, FileProvider};
+use crate::{CallbackProvider, Config, Connector, CredentialsProvider, FileProvider};
 
 /// A connection to one OSS endpoint with its credentials and configuration (opaque).
 ///
@@ -28,12 +28,17 @@ impl Castable for ossmc_connector {
 /// Builds the connector from converted arguments; shared by both constructors.
 fn build(
     endpoint: &str,
-    credentials: Arc<dyn CredentialsProvider>,
+    credentials: Option<Arc<dyn CredentialsProvider>>,
     config_path: Option<&str>,
 ) -> Result<*mut ossmc_connector, Failure> {
     let (config, warnings) = match config_path {
         Some(path) => Config::from_file(Path::new(path))?,
         None => (Config::default(), Vec::new()),
+    };
+    // The default depends on the protocol, which the configuration may choose.
+    let credentials = match credentials {
+        Some(c) => c,
+        None => Connector::default_credentials(endpoint, &config)?,
     };
     let connector = Connector::new(endpoint, credentials, config)?;
     // `Config::from_file` leaves reporting unknown fields to its caller; the connector has
@@ -51,7 +56,10 @@ fn build(
 /// - `cred_path`: a JSON credentials file (`AccessKeyId`, `AccessKeySecret`, optional
 ///   `SecurityToken` and `Expiration`), re-read before the credentials expire; or NULL to
 ///   use the environment variables `OSS_ACCESS_KEY_ID`, `OSS_ACCESS_KEY_SECRET` and
-///   optionally `OSS_SESSION_TOKEN`.
+///   optionally `OSS_SESSION_TOKEN` (for an S3 connector: `AWS_ACCESS_KEY_ID`,
+///   `AWS_SECRET_ACCESS_KEY` and optionally `AWS_SESSION_TOKEN`, else the shared credentials
+///   file `AWS_SHARED_CREDENTIALS_FILE` or `~/.aws/credentials` at profile `AWS_PROFILE` or
+///   `default`).
 /// - `config_path`: a JSON configuration file, or NULL for the defaults.
 /// - `out`: receives the new connector (NULL on failure).
 ///
@@ -70,9 +78,9 @@ pub unsafe extern "C" fn ossmc_connector_new(
         let endpoint = unsafe { handle::c_str(endpoint, "endpoint") }?;
         let cred_path = unsafe { handle::opt_c_str(cred_path, "cred_path") }?;
         let config_path = unsafe { handle::opt_c_str(config_path, "config_path") }?;
-        let credentials: Arc<dyn CredentialsProvider> = match cred_path {
-            Some(path) => Arc::new(FileProvider::new(path)),
-            None => Arc::new(EnvProvider::new()),
+        let credentials: Option<Arc<dyn CredentialsProvider>> = match cred_path {
+            Some(path) => Some(Arc::new(FileProvider::new(path))),
+            None => None,
         };
         *out = build(endpoint, credentials, config_path)?;
         OK
@@ -108,7 +116,7 @@ pub unsafe extern "C" fn ossmc_connector_new_with_callback(
         let config_path = unsafe { handle::opt_c_str(config_path, "config_path") }?;
         let source = CallbackSource::new(callback, userdata);
         let provider = CallbackProvider::new(Box::new(move || source.fetch()));
-        *out = build(endpoint, Arc::new(provider), config_path)?;
+        *out = build(endpoint, Some(Arc::new(provider)), config_path)?;
         OK
     })
 }

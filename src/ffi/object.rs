@@ -11,7 +11,7 @@ use super::boundary::{self, Failure, OK};
 use super::connector::ossmc_connector;
 use super::handle::{self, Castable};
 use super::status::{OSSMC_AGAIN, OSSMC_INVALID_ARGUMENT, OSSMC_INVALID_URI};
-use crate::{parse_oss_uri, ObjectReader};
+use crate::ObjectReader;
 
 fn millis(timeout_ms: u32) -> Duration {
     Duration::from_millis(u64::from(timeout_ms))
@@ -46,7 +46,8 @@ impl Castable for ossmc_object {
     type RustType = ObjectReader;
 }
 
-/// Opens the object named by `uri` (`oss://bucket/key`) for reading and queues it for
+/// Opens the object named by `uri` (`oss://bucket/key`, or `s3://bucket/key` on a connector
+/// that speaks the S3 API) for reading and queues it for
 /// prefetching: objects are fetched ahead in the order they were opened, so opening all the
 /// shards of a model first and then reading them one by one keeps the network busy.
 ///
@@ -65,8 +66,9 @@ pub unsafe extern "C" fn ossmc_open(
         let out = unsafe { handle::out(out_obj, std::ptr::null_mut(), "out_obj") }?;
         let connector = unsafe { handle::try_ref(conn, "conn") }?;
         let uri = unsafe { handle::c_str(uri, "uri") }?;
-        let (bucket, key) =
-            parse_oss_uri(uri).map_err(|e| Failure::with_status(OSSMC_INVALID_URI, e))?;
+        let (bucket, key) = connector
+            .parse_uri(uri)
+            .map_err(|e| Failure::with_status(OSSMC_INVALID_URI, e))?;
         *out = handle::into_handle(connector.open_object(&bucket, &key)?);
         OK
     })

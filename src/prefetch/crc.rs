@@ -1,14 +1,24 @@
-//! CRC-64/XZ (the `x-oss-hash-crc64ecma` algorithm) of chunks and combining chunk CRCs into
-//! the whole object's CRC without a second pass over the data.
+//! The CRC-64 of chunks, CRC-64/XZ (OSS's `x-oss-hash-crc64ecma`) or CRC-64/NVME (S3's
+//! `x-amz-checksum-crc64nvme`), and combining chunk CRCs into the whole object's CRC without a
+//! second pass over the data.
 
 use crc_fast::{CrcAlgorithm, Digest};
 
-/// An incremental CRC-64/XZ over the bytes of one chunk, fed as they arrive from the socket.
+use crate::protocol::CrcKind;
+
+fn algorithm(kind: CrcKind) -> CrcAlgorithm {
+    match kind {
+        CrcKind::Xz => CrcAlgorithm::Crc64Xz,
+        CrcKind::Nvme => CrcAlgorithm::Crc64Nvme,
+    }
+}
+
+/// An incremental CRC-64 over the bytes of one chunk, fed as they arrive from the socket.
 pub(crate) struct ChunkCrc(Digest);
 
 impl ChunkCrc {
-    pub(crate) fn new() -> ChunkCrc {
-        ChunkCrc(Digest::new(CrcAlgorithm::Crc64Xz))
+    pub(crate) fn new(kind: CrcKind) -> ChunkCrc {
+        ChunkCrc(Digest::new(algorithm(kind)))
     }
     pub(crate) fn update(&mut self, bytes: &[u8]) {
         self.0.update(bytes);
@@ -19,8 +29,14 @@ impl ChunkCrc {
 }
 
 /// CRC-64/XZ of `bytes`.
+#[cfg(test)]
 pub(crate) fn crc64(bytes: &[u8]) -> u64 {
-    crc_fast::checksum(CrcAlgorithm::Crc64Xz, bytes)
+    checksum(CrcKind::Xz, bytes)
+}
+
+/// The CRC-64 of `kind` of `bytes`.
+pub(crate) fn checksum(kind: CrcKind, bytes: &[u8]) -> u64 {
+    crc_fast::checksum(algorithm(kind), bytes)
 }
 
 /// `crc(A‖B)` from `crc(A)`, `crc(B)` and `len(B)`.
@@ -31,7 +47,7 @@ pub(crate) fn crc64(bytes: &[u8]) -> u64 {
 /// of a few distinct lengths (the chunk and piece sizes). So the map is built once per
 /// length, from crc-fast's own combine applied to the 64 unit vectors, and applied as 64
 /// conditional XORs.
-pub(crate) fn combine(crc_a: u64, crc_b: u64, len_b: u64) -> u64 {
+pub(crate) fn combine(kind: CrcKind, crc_a: u64, crc_b: u64, len_b: u64) -> u64 {
     if len_b == 0 {
         return crc_a;
     }
@@ -39,7 +55,7 @@ pub(crate) fn combine(crc_a: u64, crc_b: u64, len_b: u64) -> u64 {
         // crc(empty) is 0, and crc(empty ‖ B) = crc(B).
         return crc_b;
     }
-    zeros_operator(len_b).apply(crc_a) ^ crc_b
+    zeros_operator(kind, len_b).apply(crc_a) ^ crc_b
 }
 
 /// The affine map `crc ↦ combine(crc, 0, len)`.
@@ -49,8 +65,8 @@ struct ZerosOperator {
 }
 
 impl ZerosOperator {
-    fn new(len: u64) -> ZerosOperator {
-        let raw = |crc| crc_fast::checksum_combine(CrcAlgorithm::Crc64Xz, crc, 0, len);
+    fn new(kind: CrcKind, len: u64) -> ZerosOperator {
+        let raw = |crc| crc_fast::checksum_combine(algorithm(kind), crc, 0, len);
         let constant = raw(0);
         let mut columns = [0u64; 64];
         for (n, c) in columns.iter_mut().enumerate() {
@@ -74,35 +90,35 @@ impl ZerosOperator {
 }
 
 /// The operator for `len` zero bytes, from a small process-wide cache.
-fn zeros_operator(len: u64) -> std::sync::Arc<ZerosOperator> {
+fn zeros_operator(kind: CrcKind, len: u64) -> std::sync::Arc<ZerosOperator> {
     use std::sync::{Arc, Mutex, OnceLock};
     /// A load uses a few lengths; bounded in case a caller uses many.
     const CACHED: usize = 32;
-    type Cache = Mutex<Vec<(u64, Arc<ZerosOperator>)>>;
+    type Cache = Mutex<Vec<((CrcKind, u64), Arc<ZerosOperator>)>>;
     static CACHE: OnceLock<Cache> = OnceLock::new();
     let cache = CACHE.get_or_init(|| Mutex::new(Vec::new()));
     if let Some((_, op)) = cache
         .lock()
         .unwrap_or_else(|p| p.into_inner())
         .iter()
-        .find(|(l, _)| *l == len)
+        .find(|(l, _)| *l == (kind, len))
     {
         return Arc::clone(op);
     }
-    let op = Arc::new(ZerosOperator::new(len));
+    let op = Arc::new(ZerosOperator::new(kind, len));
     let mut c = cache.lock().unwrap_or_else(|p| p.into_inner());
     if c.len() >= CACHED {
         c.remove(0);
     }
-    c.push((len, Arc::clone(&op)));
+    c.push(((kind, len), Arc::clone(&op)));
     op
 }
 
 /// The whole-object CRC from per-chunk CRCs and lengths, in offset order.
-pub(crate) fn combine_all(parts: impl IntoIterator<Item = (u64, u64)>) -> u64 {
+pub(crate) fn combine_all(kind: CrcKind, parts: impl IntoIterator<Item = (u64, u64)>) -> u64 {
     parts
         .into_iter()
-        .fold(0u64, |acc, (crc, len)| combine(acc, crc, len))
+        .fold(0u64, |acc, (crc, len)| combine(kind, acc, crc, len))
 }
 
 #[cfg(test)]
@@ -130,7 +146,7 @@ mod tests {
         assert_eq!(crc64(a), 11171346093773704232);
         assert_eq!(crc64(b), 11683751552465248868);
         assert_eq!(
-            combine(crc64(a), crc64(b), b.len() as u64),
+            combine(CrcKind::Xz, crc64(a), crc64(b), b.len() as u64),
             12198584541786614250
         );
         // Folding from zero, with uneven parts and an empty part.
@@ -140,7 +156,10 @@ mod tests {
             &pattern[1..77_777],
             &pattern[77_777..],
         ];
-        let folded = combine_all(parts.iter().map(|p| (crc64(p), p.len() as u64)));
+        let folded = combine_all(
+            CrcKind::Xz,
+            parts.iter().map(|p| (crc64(p), p.len() as u64)),
+        );
         assert_eq!(folded, 12198584541786614250);
         // Against crc-fast's own combine, for assorted CRCs and lengths (cached and not).
         for (a, b, len) in [
@@ -150,12 +169,51 @@ mod tests {
             (9, 9, 4095),
         ] {
             let want = crc_fast::checksum_combine(CrcAlgorithm::Crc64Xz, a, b, len);
-            assert_eq!(combine(a, b, len), want, "{a} {b} {len}");
-            assert_eq!(combine(a, b, len), want, "cached: {a} {b} {len}");
+            assert_eq!(combine(CrcKind::Xz, a, b, len), want, "{a} {b} {len}");
+            assert_eq!(
+                combine(CrcKind::Xz, a, b, len),
+                want,
+                "cached: {a} {b} {len}"
+            );
         }
-        let mut inc = ChunkCrc::new();
+        let mut inc = ChunkCrc::new(CrcKind::Xz);
         inc.update(&pattern[..5]);
         inc.update(&pattern[5..]);
         assert_eq!(inc.finish(), 12198584541786614250);
+    }
+
+    #[test]
+    fn nvme_checksums_and_combining() {
+        let nvme = |b: &[u8]| checksum(CrcKind::Nvme, b);
+        // The CRC-64/NVME check value, and S3's example pair: AWS's CRC64NVME of "" is 0.
+        assert_eq!(nvme(b"123456789"), 0xae8b14860a799888);
+        assert_eq!(nvme(b""), 0);
+        let pattern: Vec<u8> = (0..1usize << 20).map(|i| (i * 7 % 251) as u8).collect();
+        let whole = nvme(&pattern);
+        assert_ne!(whole, checksum(CrcKind::Xz, &pattern));
+        // The XZ operator must not be reused for NVME: same lengths as above, other kind.
+        for split in [1usize, 300_000, 8 << 17] {
+            let (a, b) = pattern.split_at(split);
+            assert_eq!(
+                combine(CrcKind::Xz, crc64(a), crc64(b), b.len() as u64),
+                crc64(&pattern)
+            );
+            assert_eq!(
+                combine(CrcKind::Nvme, nvme(a), nvme(b), b.len() as u64),
+                whole
+            );
+        }
+        let parts = [&pattern[..10], &pattern[10..10], &pattern[10..]];
+        assert_eq!(
+            combine_all(
+                CrcKind::Nvme,
+                parts.iter().map(|p| (nvme(p), p.len() as u64))
+            ),
+            whole
+        );
+        let mut inc = ChunkCrc::new(CrcKind::Nvme);
+        inc.update(&pattern[..3]);
+        inc.update(&pattern[3..]);
+        assert_eq!(inc.finish(), whole);
     }
 }

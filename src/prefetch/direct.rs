@@ -62,6 +62,8 @@ pub(super) struct DirectRead {
     /// Out of open order (a seek or random access): prefetching waits while its pieces are
     /// fetched, so the read gets the bandwidth.
     pub jumped: bool,
+    /// The object's CRC polynomial, for combining piece CRCs.
+    pub crc_kind: crate::protocol::CrcKind,
 }
 
 impl DirectRead {
@@ -90,7 +92,7 @@ impl DirectRead {
                 _ => return None,
             }
         }
-        (!parts.is_empty()).then(|| super::crc::combine_all(parts))
+        (!parts.is_empty()).then(|| super::crc::combine_all(self.crc_kind, parts))
     }
 }
 
@@ -179,6 +181,7 @@ mod tests {
             pieces: Vec::new(),
             cancel: CancelToken::new(),
             jumped: false,
+            crc_kind: crate::protocol::CrcKind::Xz,
         };
         for (a, b) in split(0, 3000, 1000) {
             r.pieces.push(Piece {

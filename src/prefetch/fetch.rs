@@ -9,6 +9,7 @@ use std::sync::Arc;
 use super::crc::ChunkCrc;
 use crate::client::{Attempt, CancelToken, Client, Request};
 use crate::error::{Error, ErrorKind, Result};
+use crate::protocol::CrcKind;
 
 /// What the reader and the prefetcher know about an open object (from its HEAD).
 #[derive(Debug)]
@@ -18,8 +19,11 @@ pub(crate) struct ObjectMeta {
     /// As the server sent it (quoted); sent back in `If-Match`.
     pub etag: String,
     pub size: u64,
-    /// The whole object's CRC-64/XZ from `x-oss-hash-crc64ecma`, if the server sent one.
+    /// The whole object's CRC-64 (OSS's `x-oss-hash-crc64ecma`, S3's
+    /// `x-amz-checksum-crc64nvme`), if the server sent one.
     pub crc64: Option<u64>,
+    /// The polynomial of `crc64` (and of every chunk CRC computed for the object).
+    pub crc_kind: CrcKind,
 }
 
 /// Fetches `buf.len()` bytes of the object from `start` into `buf`; returns their CRC-64 (0
@@ -39,7 +43,7 @@ pub(crate) fn fetch_range(
 ) -> Result<u64> {
     let len = buf.len();
     let mut filled = 0usize;
-    let mut crc = ChunkCrc::new();
+    let mut crc = ChunkCrc::new(meta.crc_kind);
     // Without the server's CRC there is nothing to check a chunk's CRC against: skip it (about
     // 5% of a load's CPU).
     let check = meta.crc64.is_some();
@@ -58,7 +62,6 @@ pub(crate) fn fetch_range(
             headers: vec![
                 ("if-match".to_owned(), meta.etag.clone()),
                 ("range".to_owned(), format!("bytes={a}-{b}")),
-                ("x-oss-range-behavior".to_owned(), "standard".to_owned()),
             ],
             range: Some((a, b)),
         };
@@ -82,7 +85,6 @@ pub(crate) fn fetch_range(
         // away before any of its bytes is read.
         match resp.header("etag").map(str::trim) {
             Some(etag) if !etag.eq_ignore_ascii_case(&meta.etag) => {
-                ex.client().record_ok(&req, &resp, 0);
                 return Attempt::Fail(
                     Error::new(
                         ErrorKind::ObjectChanged,
@@ -107,7 +109,6 @@ pub(crate) fn fetch_range(
                     RangeAnswer::Match => {}
                     RangeAnswer::OtherSize => {
                         // Same range of a different-sized object: it was replaced.
-                        ex.client().record_ok(&req, &resp, 0);
                         let what = format!(
                             "answered bytes {a}-{b} with Content-Range {:?}",
                             cr.unwrap_or("")
@@ -120,7 +121,6 @@ pub(crate) fn fetch_range(
                         ));
                     }
                     RangeAnswer::Wrong => {
-                        ex.client().record_ok(&req, &resp, 0);
                         return Attempt::Fail(
                             Error::new(
                                 ErrorKind::Protocol,
@@ -147,7 +147,6 @@ pub(crate) fn fetch_range(
                     .and_then(|v| v.trim().parse::<u64>().ok())
                     == Some(want) => {}
             s => {
-                ex.client().record_ok(&req, &resp, 0);
                 return Attempt::Fail(
                     Error::new(
                         ErrorKind::Protocol,
@@ -164,7 +163,6 @@ pub(crate) fn fetch_range(
         if let Some(cl) = resp.header("content-length").and_then(|v| v.trim().parse::<u64>().ok())
         {
             if cl != want {
-                ex.client().record_ok(&req, &resp, 0);
                 return Attempt::Fail(
                     Error::new(
                         ErrorKind::Protocol,
@@ -179,17 +177,15 @@ pub(crate) fn fetch_range(
             }
         }
         let before = filled;
-        let mut reader = resp.body.as_reader();
+        let mut reader = resp.reader();
         while filled < len {
             if cancel.is_cancelled() {
                 drop(reader);
-                ex.client().record_ok(&req, &resp, (filled - before) as u64);
                 return Attempt::Fail(Error::new(ErrorKind::Cancelled, "the object was closed"));
             }
             match reader.read(&mut buf[filled..]) {
                 Ok(0) => {
                     drop(reader);
-                    ex.client().record_ok(&req, &resp, (filled - before) as u64);
                     let e = std::io::Error::new(
                         std::io::ErrorKind::UnexpectedEof,
                         "the connection closed early",
@@ -205,7 +201,6 @@ pub(crate) fn fetch_range(
                 }
                 Err(e) => {
                     drop(reader);
-                    ex.client().record_ok(&req, &resp, (filled - before) as u64);
                     return Attempt::Retry(ex.client().body_error(&req, &e, (filled - before) as u64, Some(want)));
                 }
             }
@@ -214,7 +209,6 @@ pub(crate) fn fetch_range(
         let mut probe = [0u8; 1];
         let extra = reader.read(&mut probe).unwrap_or(0);
         drop(reader);
-        ex.client().record_ok(&req, &resp, (filled - before) as u64);
         if extra != 0 {
             return Attempt::Fail(
                 Error::new(

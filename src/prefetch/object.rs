@@ -224,6 +224,7 @@ pub(super) mod tests {
             etag: "\"e\"".into(),
             size,
             crc64,
+            crc_kind: Default::default(),
         })
     }
 

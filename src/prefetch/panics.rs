@@ -156,6 +156,7 @@ mod tests {
             etag: "\"e\"".into(),
             size: 100,
             crc64: None,
+            crc_kind: Default::default(),
         }
     }
 

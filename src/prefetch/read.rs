@@ -381,6 +381,7 @@ impl Planned {
                 (idx, a, a + n, n == obj.chunk_range(idx).1 as u64)
             })
             .collect();
+        let crc_kind = obj.meta.crc_kind;
         let bytes: u64 = parts.iter().map(|p| p.2 - p.1).sum();
         let piece = piece_size(bytes, st.pace.limit(), sh.chunk_size, st.request_rate);
         let read_id = *self.read_id.get_or_insert_with(|| {
@@ -393,6 +394,7 @@ impl Planned {
                     pieces: Vec::new(),
                     cancel: CancelToken::new(),
                     jumped: self.exact,
+                    crc_kind,
                 },
             );
             r

@@ -82,12 +82,15 @@ pub(super) fn record_crc(
     if obj.crcs_missing > 0 {
         return Verdict::Keep;
     }
-    let combined = combine_all(obj.chunks.iter().enumerate().map(|(i, c)| {
-        (
-            c.crc.unwrap_or(0),
-            obj.chunk_range(i as ChunkIndex).1 as u64,
-        )
-    }));
+    let combined = combine_all(
+        obj.meta.crc_kind,
+        obj.chunks.iter().enumerate().map(|(i, c)| {
+            (
+                c.crc.unwrap_or(0),
+                obj.chunk_range(i as ChunkIndex).1 as u64,
+            )
+        }),
+    );
     if combined == expected {
         verified(obj);
         return Verdict::Keep;

@@ -15,6 +15,7 @@ use super::layout::PART_SUFFIX;
 use crate::client::CancelToken;
 use crate::error::{Error, ErrorKind, Result};
 use crate::prefetch::crc;
+use crate::protocol::CrcKind;
 use crate::reader::ObjectReader;
 
 /// How long one read waits before the cancel token is looked at again.
@@ -130,8 +131,8 @@ pub(crate) fn mtime_ns(meta: &std::fs::Metadata) -> i64 {
     }
 }
 
-/// CRC-64/XZ of the file at `path`, computed in pieces on all cores.
-pub(crate) fn file_crc64(path: &Path) -> std::io::Result<u64> {
+/// The CRC-64 of `kind` of the file at `path`, computed in pieces on all cores.
+pub(crate) fn file_crc64(path: &Path, kind: CrcKind) -> std::io::Result<u64> {
     let file = File::open(path)?;
     if file.metadata()?.len() == 0 {
         return Ok(0);
@@ -141,9 +142,9 @@ pub(crate) fn file_crc64(path: &Path) -> std::io::Result<u64> {
     let map = unsafe { Mmap::map(&file)? };
     let parts: Vec<(u64, u64)> = map
         .par_chunks(CRC_PIECE)
-        .map(|piece| (crc::crc64(piece), piece.len() as u64))
+        .map(|piece| (crc::checksum(kind, piece), piece.len() as u64))
         .collect();
-    Ok(crc::combine_all(parts))
+    Ok(crc::combine_all(kind, parts))
 }
 
 /// Removes the `.<name>.ossmc-part` files an interrupted run left in `dir` (not below it).
@@ -187,9 +188,13 @@ mod tests {
             .map(|i| (i * 31 % 251) as u8)
             .collect();
         std::fs::write(&path, &bytes).unwrap();
-        assert_eq!(file_crc64(&path).unwrap(), crc::crc64(&bytes));
+        assert_eq!(file_crc64(&path, CrcKind::Xz).unwrap(), crc::crc64(&bytes));
+        assert_eq!(
+            file_crc64(&path, CrcKind::Nvme).unwrap(),
+            crc::checksum(CrcKind::Nvme, &bytes)
+        );
         std::fs::write(&path, b"").unwrap();
-        assert_eq!(file_crc64(&path).unwrap(), 0);
+        assert_eq!(file_crc64(&path, CrcKind::Xz).unwrap(), 0);
         std::fs::write(dir.join(".x.ossmc-part"), b"1").unwrap();
         std::fs::write(dir.join("x.ossmc-partial"), b"1").unwrap();
         assert_eq!(remove_parts(&dir).unwrap(), 1);

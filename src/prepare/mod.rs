@@ -31,6 +31,7 @@ use rayon::prelude::*;
 use crate::client::CancelToken;
 use crate::connector::Connector;
 use crate::error::{Error, ErrorKind, Result};
+use crate::protocol::CrcKind;
 use crate::reader::ObjectReader;
 
 use layout::{under, FileEntry};
@@ -98,11 +99,14 @@ pub(crate) fn prepare_directory(
     };
     report.removed = remove_gone(dir, &old, &layout)?;
 
-    // Which files can stay: CRCs of local files are computed on all cores.
+    // Which files can stay: CRCs of local files are computed on all cores, with the
+    // polynomial of this connector's protocol (a record another protocol wrote does not match,
+    // and its file is fetched again).
+    let kind = conn.protocol().crc_kind();
     let kept: Vec<Option<FileRecord>> = layout
         .files
         .par_iter()
-        .map(|f| still_matches(dir, f, old.files.get(&f.object.key)))
+        .map(|f| still_matches(dir, f, old.files.get(&f.object.key), kind))
         .collect();
     let mut record = Manifest::new(bucket, prefix);
     let mut to_fetch: Vec<&FileEntry> = Vec::new();
@@ -116,7 +120,8 @@ pub(crate) fn prepare_directory(
         }
     }
     log::info!(
-        "prepare_directory oss://{bucket}/{prefix} -> {}: {} files, {} kept, {} to fetch, {} removed",
+        "prepare_directory {}{bucket}/{prefix} -> {}: {} files, {} kept, {} to fetch, {} removed",
+        conn.protocol().scheme(),
         dir.display(),
         report.files,
         report.kept,
@@ -132,7 +137,7 @@ pub(crate) fn prepare_directory(
         .progress
         .unwrap_or_else(|| std::io::stderr().is_terminal());
     let bytes_to_fetch = to_fetch.iter().map(|f| f.object.size).sum();
-    let label = format!("oss://{bucket}/{prefix}");
+    let label = format!("{}{bucket}/{prefix}", conn.protocol().scheme());
     let fetched = progress::with_progress(
         show,
         &label,
@@ -150,7 +155,12 @@ pub(crate) fn prepare_directory(
 }
 
 /// The record to keep for `f` if the file an earlier run wrote still matches its object.
-fn still_matches(dir: &Path, f: &FileEntry, old: Option<&FileRecord>) -> Option<FileRecord> {
+fn still_matches(
+    dir: &Path,
+    f: &FileEntry,
+    old: Option<&FileRecord>,
+    kind: CrcKind,
+) -> Option<FileRecord> {
     let old = old?;
     if old.etag != f.object.etag || old.size != f.object.size || old.path != f.rel {
         return None;
@@ -161,7 +171,7 @@ fn still_matches(dir: &Path, f: &FileEntry, old: Option<&FileRecord>) -> Option<
         return None;
     }
     let same = match old.crc64 {
-        Some(crc) => local_file::file_crc64(&path).ok() == Some(crc),
+        Some(crc) => local_file::file_crc64(&path, kind).ok() == Some(crc),
         None => local_file::mtime_ns(&meta) == old.mtime_ns,
     };
     if !same {

@@ -8,7 +8,8 @@ bytearray the size of a shard until the shard is in it (read ``shard``, what
 read so its prefetch memory goes to the next ones. Random pattern: the same opens, then
 ``seek`` + ``readinto`` per read, one at a time. ``options.config`` is written as the
 connector's JSON configuration (prefetch settings such as ``memoryLimit`` for the
-memory-limited condition).
+memory-limited condition); with ``"protocol": "s3"`` there it speaks the S3 API (AWS
+Signature V4, ``s3://`` URIs) to the same server and bytes, the S3 row beside boto3 and Run:ai.
 
 ``dir`` pattern: ``prepare_directory("oss://BUCKET/PREFIX/", dir)`` into a fresh directory on
 tmpfs: it lists the prefix and writes every object straight into its file (a hidden temporary
@@ -35,11 +36,12 @@ def body(run: driver.Run) -> None:
     config = {"logLevel": 2, "logPath": str(work / "ossmc.log"), "auditPath": str(work / "ossmc-audit.log")}
     config.update(p["options"].get("config") or {})
     cfg.write_text(json.dumps(config))
+    scheme = "s3" if config.get("protocol") == "s3" else "oss"
     if p["pattern"] == "dir":
         target = run.target_dir()
         run.start()
         conn = OssModelConnector(endpoint=p["endpoint"], cred_path=str(cred), config_path=str(cfg))
-        result = conn.prepare_directory(f"oss://{p['bucket']}/{p['prefix']}", str(target), progress=False)
+        result = conn.prepare_directory(f"{scheme}://{p['bucket']}/{p['prefix']}", str(target), progress=False)
         if result.fetched != len(run.keys) or result.kept or result.bytes_fetched != sum(run.sizes):
             run.problem(f"prepare_directory says {result}")
         run.finish_directory(target, allowed=(".ossmc-manifest.json",), library_version=library_version,
@@ -50,7 +52,7 @@ def body(run: driver.Run) -> None:
     conn = OssModelConnector(endpoint=p["endpoint"], cred_path=str(cred), config_path=str(cfg))
 
     def open_obj(i):
-        return conn.open(f"oss://{p['bucket']}/{run.keys[i]}")
+        return conn.open(f"{scheme}://{p['bucket']}/{run.keys[i]}")
 
     if p["pattern"] == "seq":
         run.load_sequential(buf, open_obj, lambda obj, view: obj.readinto(view), lambda obj: obj.close())
