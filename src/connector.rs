@@ -343,6 +343,7 @@ fn head_object(
             size,
             crc64: crc.map(|(_, c)| c),
             crc_kind: crc.map_or_else(|| ex.client().protocol().crc_kind(), |(k, _)| k),
+            scheme: ex.client().protocol().scheme(),
         })
     })
 }

@@ -20,7 +20,7 @@ use std::time::Instant;
 use ureq::unversioned::transport::time::Duration as UreqDuration;
 use ureq::unversioned::transport::{Buffers, ConnectionDetails, Connector, NextTimeout, Transport};
 
-use crate::client::CancelToken;
+use crate::cancel::CancelToken;
 
 /// The longest a wait goes without checking for cancellation.
 const SLICE: std::time::Duration = std::time::Duration::from_millis(100);

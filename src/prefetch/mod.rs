@@ -377,9 +377,8 @@ impl Prefetcher {
             ));
         }
         log::debug!(
-            "open oss://{}/{}: {} bytes in {} chunks, {}",
-            obj.meta.bucket,
-            obj.meta.key,
+            "open {}: {} bytes in {} chunks, {}",
+            obj.meta.uri(),
             obj.meta.size,
             obj.n_chunks,
             if obj.meta.crc64.is_none() {

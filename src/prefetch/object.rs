@@ -225,6 +225,7 @@ pub(super) mod tests {
             size,
             crc64,
             crc_kind: Default::default(),
+            scheme: "oss",
         })
     }
 

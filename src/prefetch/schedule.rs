@@ -464,9 +464,8 @@ pub(super) fn follow_read(st: &mut State, id: u64, kind: ReadKind) -> bool {
                 }
             }
             log::debug!(
-                "oss://{}/{}: read at random; {dropped} chunks left the prefetch queue",
-                obj.meta.bucket,
-                obj.meta.key
+                "{}: read at random; {dropped} chunks left the prefetch queue",
+                obj.meta.uri(),
             );
             false
         }

@@ -130,9 +130,8 @@ fn refetch_or_fail(obj: &mut Object, idx: ChunkIndex, max_failures: u32) -> Verd
         return Verdict::Failed;
     }
     log::warn!(
-        "oss://{}/{}: chunk {idx} failed its CRC-64 check; fetching it again",
-        obj.meta.bucket,
-        obj.meta.key
+        "{}: chunk {idx} failed its CRC-64 check; fetching it again",
+        obj.meta.uri(),
     );
     Verdict::Refetch
 }
@@ -170,10 +169,9 @@ fn start_round(
         return Verdict::Failed;
     }
     log::warn!(
-        "oss://{}/{}: CRC-64 mismatch in round {} (expected {expected}, got {got}); fetching {} \
+        "{}: CRC-64 mismatch in round {} (expected {expected}, got {got}); fetching {} \
          chunks again",
-        obj.meta.bucket,
-        obj.meta.key,
+        obj.meta.uri(),
         obj.round,
         if obj.round == 1 {
             obj.n_chunks
@@ -216,9 +214,8 @@ fn verified(obj: &mut Object) {
         }
     }
     log::warn!(
-        "oss://{}/{}: verified in round {}; chunks corrupted in an earlier fetch: {bad:?}",
-        obj.meta.bucket,
-        obj.meta.key,
+        "{}: verified in round {}; chunks corrupted in an earlier fetch: {bad:?}",
+        obj.meta.uri(),
         obj.round
     );
     if !spoiled.is_empty() {
