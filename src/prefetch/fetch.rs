@@ -24,14 +24,15 @@ pub(crate) struct ObjectMeta {
     pub crc64: Option<u64>,
     /// The polynomial of `crc64` (and of every chunk CRC computed for the object).
     pub crc_kind: CrcKind,
-    /// The URI scheme of the connector's protocol (`oss`, `s3`), for messages.
+    /// The URI scheme of the connector's protocol with its `://` (`oss://`, `s3://`), for
+    /// messages.
     pub scheme: &'static str,
 }
 
 impl ObjectMeta {
     /// The object's URI (`oss://bucket/key`, `s3://bucket/key`), for messages.
     pub(crate) fn uri(&self) -> String {
-        format!("{}://{}/{}", self.scheme, self.bucket, self.key)
+        format!("{}{}/{}", self.scheme, self.bucket, self.key)
     }
 }
 

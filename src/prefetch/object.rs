@@ -225,7 +225,7 @@ pub(super) mod tests {
             size,
             crc64,
             crc_kind: Default::default(),
-            scheme: "oss",
+            scheme: "oss://",
         })
     }
 
@@ -242,6 +242,21 @@ pub(super) mod tests {
         assert!(empty.chunks.is_empty() && empty.verified);
         let unchecked = Object::new(meta(25, None), 10, false);
         assert!(unchecked.verified, "no CRC: nothing to wait for");
+    }
+
+    #[test]
+    fn an_object_is_named_by_its_uri_in_the_connectors_scheme() {
+        assert_eq!(meta(1, None).uri(), "oss://b/k");
+        let s3 = ObjectMeta {
+            bucket: "b".into(),
+            key: "k".into(),
+            etag: "\"e\"".into(),
+            size: 1,
+            crc64: None,
+            crc_kind: Default::default(),
+            scheme: "s3://",
+        };
+        assert_eq!(s3.uri(), "s3://b/k");
     }
 
     #[test]

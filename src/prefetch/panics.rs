@@ -157,7 +157,7 @@ mod tests {
             size: 100,
             crc64: None,
             crc_kind: Default::default(),
-            scheme: "oss",
+            scheme: "oss://",
         }
     }
 
