@@ -195,6 +195,7 @@ fn serve_client(st: &State, conn: TcpStream) -> std::io::Result<()> {
         );
         let Some(rest) = target.strip_prefix("http://") else {
             // Not a forward-proxy request (origin form, or CONNECT): refuse.
+            record(st, &method, &target, &req, "refused", 400);
             write_response(
                 &mut out,
                 400,
@@ -202,7 +203,6 @@ fn serve_client(st: &State, conn: TcpStream) -> std::io::Result<()> {
                 b"absolute-form http:// requests only",
                 false,
             )?;
-            record(st, &method, &target, &req, "refused", 400);
             continue;
         };
         let (authority, path) = match rest.find('/') {
@@ -216,8 +216,8 @@ fn serve_client(st: &State, conn: TcpStream) -> std::io::Result<()> {
             if let Some(c) = cached {
                 let mut h = c.headers.clone();
                 h.push(("content-length".into(), c.body.len().to_string()));
-                write_response(&mut out, 200, &h, b"", true)?;
                 record(st, &method, &target, &req, "hit", 200);
+                write_response(&mut out, 200, &h, b"", true)?;
                 continue;
             }
         }
@@ -225,8 +225,8 @@ fn serve_client(st: &State, conn: TcpStream) -> std::io::Result<()> {
             let (status, headers, body) = upstream(authority, &method, path, &req, &[])?;
             let mut h = headers;
             h.push(("content-length".into(), body_len(&method, &h, &body)));
-            write_response(&mut out, status, &h, &body, method == "HEAD")?;
             record(st, &method, &target, &req, "pass", status);
+            write_response(&mut out, status, &h, &body, method == "HEAD")?;
             continue;
         }
         let filling = cached.is_none().then(|| st.filling.lock().unwrap());
@@ -243,8 +243,8 @@ fn serve_client(st: &State, conn: TcpStream) -> std::io::Result<()> {
                 if status != 200 {
                     let mut h = headers;
                     h.push(("content-length".into(), body.len().to_string()));
-                    write_response(&mut out, status, &h, &body, false)?;
                     record(st, &method, &target, &req, "pass", status);
+                    write_response(&mut out, status, &h, &body, false)?;
                     continue;
                 }
                 if let Some(at) = st.mode.corrupt_at {
@@ -290,8 +290,8 @@ fn serve_client(st: &State, conn: TcpStream) -> std::io::Result<()> {
                         ("x-oss-request-id".into(), "CACHE".into()),
                         ("content-length".into(), body.len().to_string()),
                     ];
-                    write_response(&mut out, 412, &h, body, false)?;
                     record(st, &method, &target, &req, "412", 412);
+                    write_response(&mut out, 412, &h, body, false)?;
                     continue;
                 }
             }
@@ -308,8 +308,8 @@ fn serve_client(st: &State, conn: TcpStream) -> std::io::Result<()> {
             None => (200, &c.body[..]),
         };
         h.push(("content-length".into(), slice.len().to_string()));
-        write_response(&mut out, status, &h, slice, false)?;
         record(st, &method, &target, &req, how, status);
+        write_response(&mut out, status, &h, slice, false)?;
     }
     let _ = out.shutdown(Shutdown::Both);
     Ok(())
@@ -328,6 +328,8 @@ fn body_len(method: &str, headers: &[(String, String)], body: &[u8]) -> String {
     }
 }
 
+/// Notes a request as served. Called before its answer is written, so a client that has the
+/// answer always finds the request recorded.
 fn record(st: &State, method: &str, url: &str, req: &Head, how: &'static str, status: u16) {
     st.served.lock().unwrap().push(Served {
         method: method.to_owned(),
