@@ -24,6 +24,7 @@ pub const TARGETS: &[(&str, Entry)] = &[
     ("dates", dates),
     ("config_json", config_json),
     ("credentials_json", credentials_json),
+    ("aws_credentials", aws_credentials),
     ("uri", uri),
     ("endpoint", endpoint),
     ("keyspace", keyspace),
@@ -119,6 +120,27 @@ pub fn credentials_json(data: &[u8]) {
         return;
     };
     let _ = crate::credentials::parse_credentials_json(s, std::path::Path::new("fuzz.json"));
+}
+
+/// The AWS shared credentials file (INI); the input's first line names the profile. Errors
+/// name a line and column and never quote the file: no secret value shows in them.
+pub fn aws_credentials(data: &[u8]) {
+    let Ok(s) = std::str::from_utf8(data) else {
+        return;
+    };
+    let (profile, text) = s.split_once('\n').unwrap_or((s, ""));
+    let path = std::path::Path::new("credentials");
+    if let Err(e) = crate::aws_credentials::parse_shared_credentials(text, path, profile) {
+        let message = e.to_string();
+        for line in text.lines() {
+            if let Some((name, value)) = line.split_once('=') {
+                let value = value.trim();
+                if name.trim() == "aws_secret_access_key" && value.len() >= 8 {
+                    assert!(!message.contains(value), "a secret in an error: {message}");
+                }
+            }
+        }
+    }
 }
 
 /// `oss://` URIs: what parses is a valid bucket and key.
