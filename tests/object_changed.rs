@@ -3,34 +3,9 @@
 
 mod common;
 
-use std::io::{Read, Write};
-use std::net::TcpStream;
-
 use common::*;
 use ossmc::ErrorKind;
 use ossmc_testkit::oss_local::OssLocal;
-use ossmc_testkit::synthetic;
-
-/// Uploads `body` with a plain unsigned PUT (the server runs with --no-auth).
-fn put(port: u16, bucket: &str, key: &str, body: &[u8]) {
-    let mut s = TcpStream::connect(("127.0.0.1", port)).unwrap();
-    write!(
-        s,
-        "PUT /{bucket}/{key} HTTP/1.1\r\nHost: 127.0.0.1:{port}\r\nContent-Length: {}\r\nConnection: close\r\n\r\n",
-        body.len()
-    )
-    .unwrap();
-    s.write_all(body).unwrap();
-    let mut resp = String::new();
-    let _ = s.read_to_string(&mut resp);
-    assert!(resp.starts_with("HTTP/1.1 200"), "PUT failed: {resp}");
-}
-
-fn content(tag: &str, len: usize) -> Vec<u8> {
-    let mut v = vec![0u8; len];
-    synthetic::fill(synthetic::seed(tag), 0, &mut v);
-    v
-}
 
 #[test]
 fn an_object_replaced_mid_load_gives_object_changed() {
@@ -39,7 +14,7 @@ fn an_object_replaced_mid_load_gives_object_changed() {
     let server = OssLocal::start(&["--no-auth", "--root", root.0.to_str().unwrap()]);
     let old = content("old", 16 << 20);
     let new = content("new", 16 << 20);
-    put(server.port, "bkt", "obj.bin", &old);
+    put_unsigned(server.port, "bkt", "obj.bin", &old);
 
     let dir = TempDir::new("changed");
     let mut cfg = config(&dir);
@@ -54,7 +29,7 @@ fn an_object_replaced_mid_load_gives_object_changed() {
     assert_eq!(&buf[..n], &old[..n]);
     let mut at = n;
 
-    put(server.port, "bkt", "obj.bin", &new);
+    put_unsigned(server.port, "bkt", "obj.bin", &new);
 
     let err = loop {
         match r.read(&mut buf) {

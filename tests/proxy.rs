@@ -10,7 +10,6 @@
 mod caching_proxy;
 mod common;
 
-use std::io::{Read, Write};
 use std::net::{TcpListener, TcpStream};
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
@@ -21,7 +20,6 @@ use common::*;
 use ossmc::config::{ProxySetting, ProxyUrl};
 use ossmc::{Config, Connector, ErrorKind};
 use ossmc_testkit::oss_local::OssLocal;
-use ossmc_testkit::synthetic;
 
 // ---------------------------------------------------------------------------------------
 // tinyproxy
@@ -181,25 +179,9 @@ fn audited(dir: &TempDir) -> Vec<(String, String, String)> {
         .collect()
 }
 
-/// Uploads `body` with a plain unsigned PUT (the server runs with --no-auth).
+/// Uploads `body` to bucket `bkt`.
 fn put(port: u16, key: &str, body: &[u8]) {
-    let mut s = TcpStream::connect(("127.0.0.1", port)).unwrap();
-    write!(
-        s,
-        "PUT /bkt/{key} HTTP/1.1\r\nHost: 127.0.0.1:{port}\r\nContent-Length: {}\r\nConnection: close\r\n\r\n",
-        body.len()
-    )
-    .unwrap();
-    s.write_all(body).unwrap();
-    let mut resp = String::new();
-    let _ = s.read_to_string(&mut resp);
-    assert!(resp.starts_with("HTTP/1.1 200"), "PUT failed: {resp}");
-}
-
-fn content(tag: &str, len: usize) -> Vec<u8> {
-    let mut v = vec![0u8; len];
-    synthetic::fill(synthetic::seed(tag), 0, &mut v);
-    v
+    put_unsigned(port, "bkt", key, body);
 }
 
 /// An oss-local without authentication, serving files under a scratch root.

@@ -125,3 +125,26 @@ pub fn read_checked(r: &mut ObjectReader, piece: usize) -> ossmc::Result<()> {
     assert_eq!(at, r.size(), "{}: short object", r.key());
     Ok(())
 }
+
+/// Uploads `body` to oss-local with a plain unsigned PUT (the server runs with --no-auth).
+pub fn put_unsigned(port: u16, bucket: &str, key: &str, body: &[u8]) {
+    use std::io::{Read, Write};
+    let mut s = std::net::TcpStream::connect(("127.0.0.1", port)).unwrap();
+    write!(
+        s,
+        "PUT /{bucket}/{key} HTTP/1.1\r\nHost: 127.0.0.1:{port}\r\nContent-Length: {}\r\nConnection: close\r\n\r\n",
+        body.len()
+    )
+    .unwrap();
+    s.write_all(body).unwrap();
+    let mut resp = String::new();
+    let _ = s.read_to_string(&mut resp);
+    assert!(resp.starts_with("HTTP/1.1 200"), "PUT failed: {resp}");
+}
+
+/// `len` synthetic bytes of their own for `tag` (a version of an object's content).
+pub fn content(tag: &str, len: usize) -> Vec<u8> {
+    let mut v = vec![0u8; len];
+    synthetic::fill(synthetic::seed(tag), 0, &mut v);
+    v
+}
